@@ -1,0 +1,74 @@
+"""Loihi / Lava fixed-point arithmetic, the one integer execution model of snn2hw.
+
+Every function here reproduces ``Loihi2SimCfg(select_tag='fixed_pt')`` of
+lava-nc 0.10.0 bit for bit (shared/reference/LAVA.md §1, checked there against
+Lava on 29 random networks and here in ``tests/lava``):
+
+* decays are 12-bit: ``u *= (4095 - du) / 4096`` (note the ``+1`` offset on du),
+  ``v *= (4096 - dv) / 4096``, truncating toward zero;
+* synaptic input enters ``u`` scaled by 64 (``a << 6``) with int32 wrap;
+* ``u`` wraps by one conditional ``+-2^24`` (not a modulo), ``v`` saturates at
+  ``+-(2^23 - 1)``;
+* a neuron fires when ``v > vth << 6`` (strict) and ``v`` resets to 0; ``u`` is not reset.
+
+Profiles may switch the comparison to ``>=`` and the reset to subtraction;
+the arithmetic stays the same. All tensors are int64.
+"""
+from __future__ import annotations
+
+import torch
+
+STATE_BITS = 24
+V_MAX = 2 ** (STATE_BITS - 1) - 1
+U_HI = 2 ** (STATE_BITS - 1)       # u > U_HI wraps down by 2^24
+DECAY_ONE = 4096                    # 12-bit decay unit
+SCALE_SHIFT = 6                     # synaptic input, bias and threshold live at x64
+
+
+def trunc_mul_shift(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """``trunc0(x * factor / 4096)``: the product in int64, truncated toward zero."""
+    p = x * int(factor)
+    return torch.sign(p) * (torch.abs(p) >> 12)
+
+
+def wrap_bits(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Two's-complement wrap of int64 values into ``bits`` bits (true modulo)."""
+    half = 1 << (bits - 1)
+    return torch.remainder(x + half, 1 << bits) - half
+
+
+def shift(x: torch.Tensor, e: int) -> torch.Tensor:
+    """Lava's weight exponent on a sum: ``x << e`` for e >= 0, floor ``x >> -e`` otherwise."""
+    e = int(e)
+    return x << e if e >= 0 else x >> (-e)
+
+
+def bias_value(bias_mant: torch.Tensor, bias_exp: int) -> torch.Tensor:
+    """``bias_mant << bias_exp`` (floor shift for a negative exponent)."""
+    return shift(bias_mant, bias_exp)
+
+
+def cuba_step(u, v, a, du: int, dv: int, bias, vth64, compare: str = "gt", reset: str = "zero",
+              counters: dict | None = None):
+    """One Lava LIF fixed_pt step. Returns ``(u, v, s)``; ``s`` is int64 0/1.
+
+    ``a`` is the summed int32 synaptic input, ``bias`` is ``bias_mant << bias_exp``
+    and ``vth64`` is ``vth << 6`` (all broadcastable to ``u``).
+    """
+    u1 = trunc_mul_shift(u, 4095 - du)
+    a64 = wrap_bits(a << SCALE_SHIFT, 32)
+    u2 = wrap_bits(u1 + a64, 32)
+    u_new = torch.where(u2 > U_HI, u2 - (1 << STATE_BITS), torch.where(u2 <= -U_HI, u2 + (1 << STATE_BITS), u2))
+    v1 = trunc_mul_shift(v, DECAY_ONE - dv)
+    v2 = wrap_bits(v1 + u_new + bias, 32)
+    v_new = torch.clamp(v2, -V_MAX, V_MAX)
+    s = (v_new >= vth64) if compare == "ge" else (v_new > vth64)
+    if counters is not None:
+        counters["a_wrap"] += int(((a << SCALE_SHIFT) != a64).sum())
+        counters["u_wrap"] += int((u2 != u_new).sum()) + int(((u1 + a64) != u2).sum())
+        counters["v_saturate"] += int((v2 != v_new).sum())
+    if reset == "subtract":
+        v_new = torch.where(s, v_new - vth64, v_new)
+    else:
+        v_new = torch.where(s, torch.zeros_like(v_new), v_new)
+    return u_new, v_new, s.to(torch.int64)

@@ -1,0 +1,2 @@
+"""snn2hw: deploy trained spiking neural networks to neuromorphic hardware."""
+__version__ = "0.1.0"
