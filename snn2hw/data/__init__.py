@@ -1,0 +1,29 @@
+"""Datasets (bundled digits, ``.npz`` files) and input encodings."""
+from __future__ import annotations
+
+import os
+
+from .dataset import DataError, Dataset
+from .digits import load_digits
+from .encoding import ENCODINGS, direct, encode, rate
+from .npz import load_npz
+
+BUILTIN = ("digits", "digits_flat")
+
+
+def load_dataset(spec) -> Dataset:
+    """``'digits'`` (1×8×8), ``'digits_flat'`` (64) or a path to a ``.npz`` file."""
+    if isinstance(spec, Dataset):
+        return spec
+    s = os.fspath(spec)
+    if s == "digits":
+        return load_digits()
+    if s == "digits_flat":
+        return load_digits(flatten=True)
+    if s.endswith(".npz") or os.path.isfile(s):
+        return load_npz(s)
+    raise DataError(f"unknown dataset {s!r}: use one of {', '.join(BUILTIN)} or a path to a .npz file")
+
+
+__all__ = ["Dataset", "DataError", "load_dataset", "load_digits", "load_npz", "direct", "rate",
+           "encode", "ENCODINGS", "BUILTIN"]

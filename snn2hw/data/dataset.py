@@ -1,0 +1,48 @@
+"""The in-memory dataset record every loader returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A dataset file or array is unusable; the message names the file and the problem."""
+
+
+@dataclass
+class Dataset:
+    """Train/test arrays plus what the toolchain needs to know about the input.
+
+    ``x_*``: float32 ``[N, *input_shape]``; ``y_*``: int64 ``[N]`` in ``0..num_classes-1``.
+    ``input_step``: the input lattice, if any — every ``x / input_step`` is an
+    exact integer (digits: 1/16), so the integer network can take the raw
+    integers as graded input; ``None`` when the input is not on a lattice.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    input_shape: Tuple[int, ...]
+    num_classes: int
+    input_step: Optional[float]
+    name: str
+
+    def __post_init__(self):
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if len(x) != len(y):
+                raise DataError(f"{self.name}: x_{split} has {len(x)} samples but y_{split} has {len(y)}")
+            if tuple(x.shape[1:]) != tuple(self.input_shape):
+                raise DataError(f"{self.name}: x_{split} sample shape {tuple(x.shape[1:])} "
+                                f"!= input_shape {tuple(self.input_shape)}")
+
+    @property
+    def num_train(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def num_test(self) -> int:
+        return len(self.y_test)
