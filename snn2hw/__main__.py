@@ -1,0 +1,3 @@
+from snn2hw.cli import main
+
+main()

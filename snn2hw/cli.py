@@ -1,0 +1,149 @@
+"""The ``snn2hw`` command line: a thin wrapper over the Python API.
+
+User mistakes (bad files, names, options) print one paragraph and exit with
+status 2, without a traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from snn2hw import __version__
+from snn2hw.errors import Snn2hwError
+
+
+def _kv(items) -> dict:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise click.BadParameter(f"expected key=value, got {it!r}", param_hint="--arch-kw")
+        k, v = it.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="snn2hw")
+def cli():
+    """Deploy trained spiking neural networks to neuromorphic hardware."""
+
+
+@cli.command()
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
+def inspect(model_file, factory):
+    """Print the layer table of a checkpoint or .s2h graph."""
+    from snn2hw.frontends.load import load
+    from snn2hw.report.layer_table import format_table, layer_rows
+    g = load(model_file, model=factory)
+    click.echo(f"{model_file}: {len(g.nodes)} nodes, {g.num_params()} parameters"
+               + (f", quantized for {g.metadata['profile']}" if "profile" in g.metadata else ", float"))
+    click.echo(format_table(layer_rows(g)))
+
+
+@cli.command()
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="output .s2h file")
+@click.option("--granularity", type=click.Choice(["layer", "channel"]), default=None,
+              help="weight scale granularity (default: the profile's)")
+@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
+def convert(model_file, profile, out, granularity, factory):
+    """Fold and quantize a checkpoint for a hardware profile; write an .s2h graph."""
+    from snn2hw.frontends.load import load
+    from snn2hw.hw_profiles import load_profile
+    from snn2hw.ir.io import save_graph
+    from snn2hw.passes.pipeline import convert as run_convert
+    load_profile(profile)  # fail on a bad profile before any work
+    g = load(model_file, model=factory)
+    res = run_convert(g, profile=profile, granularity=granularity)
+    save_graph(res.graph, out)
+    click.echo(res.summary())
+    click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.option("--arch", required=True, help="built-in architecture (see snn2hw.models.list_models)")
+@click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--timesteps", "-T", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--lr", type=float, default=5e-3, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--neuron", type=click.Choice(["lif", "if", "atlif", "cuba"]), default="lif", show_default=True)
+@click.option("--arch-kw", multiple=True, help="extra architecture kwargs, key=value (JSON values)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output checkpoint (.pt)")
+def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch_kw, out):
+    """Train a built-in architecture and save a snn2hw checkpoint."""
+    import torch
+    from snn2hw.data import load_dataset
+    from snn2hw.frontends.checkpoint import save_checkpoint
+    from snn2hw.models import build_model, list_models
+    from snn2hw.train import evaluate, train as run_train
+    if arch not in list_models():
+        raise Snn2hwError(f"unknown architecture '{arch}'; available: {', '.join(list_models())}")
+    data = load_dataset(data_spec)
+    kwargs = {"num_classes": data.num_classes, "neuron": neuron, **_kv(arch_kw)}
+    torch.manual_seed(seed)
+    try:
+        model = build_model(arch, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise Snn2hwError(f"architecture '{arch}' rejects the options {kwargs}: {e}") from None
+    if tuple(model.input_shape) != tuple(data.input_shape):
+        n_model, n_data = int(torch.tensor(model.input_shape).prod()), int(torch.tensor(data.input_shape).prod())
+        if n_model != n_data:
+            raise Snn2hwError(f"architecture '{arch}' expects inputs of shape {tuple(model.input_shape)}, the data "
+                              f"'{data_spec}' has {tuple(data.input_shape)}; adjust --arch-kw")
+        import dataclasses
+        shape = tuple(model.input_shape)
+        data = dataclasses.replace(data, x_train=data.x_train.reshape((-1,) + shape),
+                                   x_test=data.x_test.reshape((-1,) + shape), input_shape=shape)
+    hist = run_train(model, data, epochs=epochs, T=timesteps, lr=lr, batch_size=batch_size, seed=seed)
+    acc = evaluate(model, data.x_test, data.y_test, T=timesteps)
+    save_checkpoint(out, model, input_step=data.input_step, timesteps=timesteps, encoding="direct",
+                    dataset=str(data_spec), metrics={"test_accuracy": acc, "train_seconds": hist.seconds},
+                    training={"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "optimizer": "adam",
+                              "schedule": "cosine"})
+    click.echo(f"test accuracy {acc:.4f} after {epochs} epochs ({hist.seconds:.1f} s); wrote {out}")
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="demo_out", show_default=True, type=click.Path(file_okay=False))
+@click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
+              help="checkpoint to use instead of the shipped examples/digits_lif.pt")
+@click.option("--retrain", is_flag=True, help="train the demo model instead of loading the shipped one")
+@click.option("--profile", default="loihi", show_default=True)
+def demo(out_dir, checkpoint, retrain, profile):
+    """The main job on the bundled digits data: convert, run float and integer, compare."""
+    from snn2hw.demo import run_demo
+    from snn2hw.hw_profiles import load_profile
+    load_profile(profile)
+    run_demo(out_dir, checkpoint=checkpoint, retrain=retrain, profile=profile, log=click.echo)
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="snn2hw", standalone_mode=False)
+    except Snn2hwError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,149 @@
+"""Safe checkpoint files.
+
+snn2hw's own bundle (written by :func:`save_checkpoint`) is a dict::
+
+    {"format": "snn2hw-checkpoint", "version": 1, "arch": str, "arch_kwargs": dict,
+     "state_dict": {name: tensor}, "input_shape": [..], "num_classes": int,
+     "input_step": float | None, "timesteps": int, "encoding": str, "dataset": str,
+     "metrics": dict, "snn2hw_version": str}
+
+Files are only ever read with ``torch.load(weights_only=True)``: a pickle that
+needs to import or run code is refused, never executed. A plain state_dict is
+accepted together with ``model="package.module:factory"`` (the user's own
+code, imported explicitly by them).
+"""
+from __future__ import annotations
+
+import importlib
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from snn2hw import __version__
+from snn2hw.errors import CheckpointError
+from snn2hw.util.atomic import atomic_path
+
+FORMAT = "snn2hw-checkpoint"
+VERSION = 1
+
+
+@dataclass
+class LoadedCheckpoint:
+    model: nn.Module
+    info: dict = field(default_factory=dict)
+
+
+def save_checkpoint(path, model: nn.Module, **meta) -> Path:
+    """Write a bundle for a model built by ``snn2hw.models.build_model`` (atomic)."""
+    if not hasattr(model, "arch"):
+        raise CheckpointError("save_checkpoint needs a model built by snn2hw.models.build_model (it has no 'arch')")
+    bundle = {"format": FORMAT, "version": VERSION, "snn2hw_version": __version__,
+              "arch": model.arch, "arch_kwargs": dict(model.arch_kwargs),
+              "input_shape": list(model.input_shape), "num_classes": int(model.num_classes),
+              "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    for k, v in meta.items():
+        bundle[k] = v
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(bundle, tmp)
+    return path
+
+
+def _read(path: Path):
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        msg = str(e).split("\n")
+        detail = next((m.strip() for m in msg if "GLOBAL" in m or "Unsupported" in m), msg[0][:200])
+        raise CheckpointError(
+            f"{path} was refused: loading it would need code execution ({detail}). snn2hw reads checkpoints with "
+            f"torch.load(weights_only=True) only; save tensors and plain containers (a state_dict) instead.") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError,
+            UnicodeDecodeError, AttributeError, TypeError) as e:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:200] if str(e) else 'corrupt'}); expected a file written "
+                              f"by snn2hw train / snn2hw.save_checkpoint or torch.save(state_dict)") from None
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                  for k, v in obj.items())
+
+
+def _load_state(model: nn.Module, state: dict, path: Path) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shape = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or shape:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:6]}{'...' if len(missing) > 6 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:6]}{'...' if len(unexpected) > 6 else ''}")
+        if shape:
+            parts.append("shape mismatch " + ", ".join(f"{k}: file {tuple(state[k].shape)} vs model "
+                                                       f"{tuple(own[k].shape)}" for k in shape[:4]))
+        raise CheckpointError(f"{path}: the weights do not fit the model ({'; '.join(parts)})")
+    model.load_state_dict(state)
+
+
+def _factory(spec: str, path: Path) -> nn.Module:
+    if ":" not in spec:
+        raise CheckpointError(f"--model must look like 'package.module:factory', got {spec!r}")
+    mod_name, fn_name = spec.split(":", 1)
+    try:
+        fn = getattr(importlib.import_module(mod_name), fn_name)
+    except (ImportError, AttributeError) as e:
+        raise CheckpointError(f"cannot import the model factory {spec!r} ({e})") from None
+    model = fn()
+    if not isinstance(model, nn.Module):
+        raise CheckpointError(f"model factory {spec!r} returned {type(model).__name__}, expected an nn.Module")
+    return model
+
+
+def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
+    """Load a bundle (or, with ``model='pkg.mod:factory'``, a plain state_dict) into a model in eval mode."""
+    from snn2hw.models import build_model, list_models
+    path = Path(path)
+    obj = _read(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        v = obj.get("version")
+        if not isinstance(v, int) or v > VERSION:
+            raise CheckpointError(f"{path} is a snn2hw checkpoint of version {v!r}; this snn2hw {__version__} reads "
+                                  f"versions up to {VERSION}. Upgrade snn2hw.")
+        for key in ("arch", "arch_kwargs", "state_dict"):
+            if key not in obj:
+                raise CheckpointError(f"{path}: the snn2hw checkpoint lacks the field '{key}'")
+        if model is not None:
+            net = _factory(model, path)
+        else:
+            arch = obj["arch"]
+            if arch not in list_models():
+                raise CheckpointError(f"{path}: unknown architecture '{arch}'; known: {', '.join(list_models())}. "
+                                      f"Use --model package.module:factory for your own architecture.")
+            try:
+                net = build_model(arch, **dict(obj["arch_kwargs"]))
+            except (TypeError, ValueError) as e:
+                raise CheckpointError(f"{path}: architecture '{arch}' rejects its saved arch_kwargs ({e})") from None
+        _load_state(net, obj["state_dict"], path)
+        info = {k: v for k, v in obj.items() if k != "state_dict"}
+    elif _is_state_dict(obj) or (isinstance(obj, dict) and _is_state_dict(obj.get("state_dict"))):
+        if model is None:
+            raise CheckpointError(f"{path} holds a plain state_dict, which does not say which architecture it "
+                                  f"belongs to; pass --model package.module:factory (a function returning the "
+                                  f"nn.Module).")
+        net = _factory(model, path)
+        _load_state(net, obj if _is_state_dict(obj) else obj["state_dict"], path)
+        info = {"arch": model}
+    else:
+        raise CheckpointError(f"{path} is a PyTorch file but not a checkpoint snn2hw understands (top level is "
+                              f"{type(obj).__name__}); expected a snn2hw bundle or a state_dict")
+    net.eval()
+    return LoadedCheckpoint(net, info)

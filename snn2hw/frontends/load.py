@@ -1,0 +1,41 @@
+"""``snn2hw.load(path)``: any model file the toolchain accepts, as a Graph.
+
+* ``.s2h``: a snn2hw graph (float or integer);
+* anything else is read as a checkpoint (snn2hw bundle, or a state_dict with
+  ``model="package.module:factory"``), then converted by torch.fx.
+
+The checkpoint's data facts (input step, timesteps, encoding) go into the
+graph: ``Input.step`` and ``graph.metadata``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from snn2hw.frontends.checkpoint import load_checkpoint
+from snn2hw.frontends.torch_fx import from_module
+from snn2hw.ir import nodes as N
+from snn2hw.ir.graph import Graph
+from snn2hw.ir.io import load_graph
+
+CARRIED = ("timesteps", "encoding", "dataset", "input_step", "metrics")
+
+
+def graph_from_checkpoint(path, model: str | None = None) -> Graph:
+    ck = load_checkpoint(path, model=model)
+    g = from_module(ck.model, ck.info.get("input_shape"))
+    for k in CARRIED:
+        if k in ck.info:
+            g.metadata[k] = ck.info[k]
+    step = ck.info.get("input_step")
+    if step:
+        for name in g.inputs:
+            g.nodes[name].step = float(step)
+    g.metadata["checkpoint"] = str(path)
+    return g
+
+
+def load(path, model: str | None = None) -> Graph:
+    path = Path(path)
+    if path.suffix == ".s2h":
+        return load_graph(path)
+    return graph_from_checkpoint(path, model=model)
