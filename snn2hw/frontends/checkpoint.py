@@ -59,11 +59,17 @@ def _read(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        msg = str(e).split("\n")
-        detail = next((m.strip() for m in msg if "GLOBAL" in m or "Unsupported" in m), msg[0][:200])
+        lines = [m.strip() for m in str(e).split("\n")]
+        glob = next((m for m in lines if "GLOBAL" in m or "global" in m.split(":")[0].lower()), None)
+        if glob is None:  # not a refused import: the bytes are no valid pickle
+            raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (corrupt pickle stream: "
+                                  f"{next((m for m in lines[1:] if m and 'WeightsUnpickler' not in m and 'Please' not in m), 'unreadable')[:120]}); "
+                                  f"expected a file written by snn2hw train / snn2hw.save_checkpoint or "
+                                  f"torch.save(state_dict)") from None
         raise CheckpointError(
-            f"{path} was refused: loading it would need code execution ({detail}). snn2hw reads checkpoints with "
-            f"torch.load(weights_only=True) only; save tensors and plain containers (a state_dict) instead.") from None
+            f"{path} was refused: loading it would need code execution ({glob[:160]}). snn2hw reads checkpoints "
+            f"with torch.load(weights_only=True) only; save tensors and plain containers (a state_dict) "
+            f"instead.") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError,
             UnicodeDecodeError, AttributeError, TypeError) as e:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__}: "
