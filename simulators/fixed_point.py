@@ -27,13 +27,17 @@ SCALE_SHIFT = 6                     # synaptic input, bias and threshold live at
 
 def trunc_mul_shift(x: torch.Tensor, factor: int) -> torch.Tensor:
     """``trunc0(x * factor / 4096)``: the product in int64, truncated toward zero."""
-    p = x * int(factor)
-    return torch.sign(p) * (torch.abs(p) >> 12)
+    return torch.div(x * int(factor), DECAY_ONE, rounding_mode="trunc")
 
 
 def wrap_bits(x: torch.Tensor, bits: int) -> torch.Tensor:
     """Two's-complement wrap of int64 values into ``bits`` bits (true modulo)."""
     half = 1 << (bits - 1)
+    if x.numel() == 0:
+        return x
+    lo, hi = torch.aminmax(x)
+    if int(hi) < half and int(lo) >= -half:
+        return x  # already in range: skip the modulo (the common case)
     return torch.remainder(x + half, 1 << bits) - half
 
 
@@ -53,22 +57,33 @@ def cuba_step(u, v, a, du: int, dv: int, bias, vth64, compare: str = "gt", reset
     """One Lava LIF fixed_pt step. Returns ``(u, v, s)``; ``s`` is int64 0/1.
 
     ``a`` is the summed int32 synaptic input, ``bias`` is ``bias_mant << bias_exp``
-    and ``vth64`` is ``vth << 6`` (all broadcastable to ``u``).
+    and ``vth64`` is ``vth << 6`` (all broadcastable to ``u``). Overflow events are
+    added to ``counters`` (``a_wrap``, ``u_wrap``, ``v_saturate``) when given.
     """
-    u1 = trunc_mul_shift(u, 4095 - du)
-    a64 = wrap_bits(a << SCALE_SHIFT, 32)
-    u2 = wrap_bits(u1 + a64, 32)
-    u_new = torch.where(u2 > U_HI, u2 - (1 << STATE_BITS), torch.where(u2 <= -U_HI, u2 + (1 << STATE_BITS), u2))
-    v1 = trunc_mul_shift(v, DECAY_ONE - dv)
+    a64_raw = a << SCALE_SHIFT
+    a64 = wrap_bits(a64_raw, 32)
+    # du = 4095 keeps no current (factor 0); dv = 0 keeps all of v (factor 4096): skip the multiply
+    u_sum = a64 if du == DECAY_ONE - 1 else trunc_mul_shift(u, 4095 - du) + a64
+    u2 = wrap_bits(u_sum, 32)
+    lo, hi = torch.aminmax(u2)
+    if int(hi) > U_HI or int(lo) <= -U_HI:
+        u_new = torch.where(u2 > U_HI, u2 - (1 << STATE_BITS), torch.where(u2 <= -U_HI, u2 + (1 << STATE_BITS), u2))
+    else:
+        u_new = u2
+    v1 = v if dv == 0 else trunc_mul_shift(v, DECAY_ONE - dv)
     v2 = wrap_bits(v1 + u_new + bias, 32)
     v_new = torch.clamp(v2, -V_MAX, V_MAX)
     s = (v_new >= vth64) if compare == "ge" else (v_new > vth64)
     if counters is not None:
-        counters["a_wrap"] += int(((a << SCALE_SHIFT) != a64).sum())
-        counters["u_wrap"] += int((u2 != u_new).sum()) + int(((u1 + a64) != u2).sum())
-        counters["v_saturate"] += int((v2 != v_new).sum())
+        if a64 is not a64_raw:
+            counters["a_wrap"] += int((a64_raw != a64).sum())
+        if u_new is not u2 or u2 is not u_sum:
+            counters["u_wrap"] += int((u2 != u_new).sum()) + int((u_sum != u2).sum())
+        lo, hi = torch.aminmax(v2)
+        if int(hi) > V_MAX or int(lo) < -V_MAX:
+            counters["v_saturate"] += int((v2 != v_new).sum())
     if reset == "subtract":
-        v_new = torch.where(s, v_new - vth64, v_new)
+        v_new = v_new - vth64 * s
     else:
-        v_new = torch.where(s, torch.zeros_like(v_new), v_new)
+        v_new = v_new.masked_fill(s, 0)
     return u_new, v_new, s.to(torch.int64)

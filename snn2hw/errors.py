@@ -32,8 +32,8 @@ class ProfileError(Snn2hwError):
     """A hardware profile does not exist or does not validate."""
 
 
-class DataError(Snn2hwError):
-    """A data set file is missing, malformed or inconsistent."""
+class DataError(Snn2hwError, ValueError):
+    """A data set file is missing, malformed or inconsistent; the message names the file and the problem."""
 
 
 class PassError(Snn2hwError):

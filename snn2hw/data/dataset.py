@@ -7,8 +7,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 
-class DataError(ValueError):
-    """A dataset file or array is unusable; the message names the file and the problem."""
+from snn2hw.errors import DataError  # noqa: F401  (re-exported: a user error, exit 2 in the CLI)
 
 
 @dataclass
