@@ -130,7 +130,10 @@ def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float
     t0 = time.perf_counter()
     try:
         from tqdm.auto import tqdm
-        bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", leave=False)
+        import sys
+        # on a terminal the bar redraws often; in a log file it writes a line at most every 10 s
+        bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", leave=False,
+                   mininterval=0.1 if sys.stderr.isatty() else 10.0)
     except ImportError:  # pragma: no cover - tqdm is a dependency
         bar = None
     for epoch in range(epochs):
