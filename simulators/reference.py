@@ -11,8 +11,7 @@ frame ``k``. In the integer network each synapse stage adds one timestep of
 delay, so a population at synaptic depth ``d`` (``snn2hw.ir.topology.depths``)
 emits its step ``k`` at device step ``k + d`` (Lava: ``k + 1 + d``); with the
 per-layer state reset at the step its first input arrives (Lava ``LIFReset``
-with offset ``d + 1``) this shift is exact, biases included. ``lava_steps``
-converts. Integer synapses are evaluated in float32/float64 only where the
+with offset ``d + 1``) this shift is exact, biases included. Integer synapses are evaluated in float32/float64 only where the
 integer result is provably exact (|sum| below 2^24 / 2^53), else refused.
 """
 from __future__ import annotations
@@ -309,11 +308,3 @@ def simulate(graph: Graph, x, mode: str = "float", record: Iterable = (), batch_
                      layer_spikes=merged["layer_spikes"], record=merged["record"], overflow=merged["overflow"],
                      neurons_per_layer=sizes)
 
-
-def lava_steps(graph: Graph, name: str, aligned: torch.Tensor) -> torch.Tensor:
-    """Place an aligned ``[T, B, ...]`` record of node ``name`` on device steps: ``[T + d, B, ...]``
-    where ``d`` is its synaptic depth (the first ``d`` device steps are before its input arrives)."""
-    from snn2hw.ir.topology import depths
-    d = depths(graph)[name]
-    pad = torch.zeros((d,) + tuple(aligned.shape[1:]), dtype=aligned.dtype)
-    return torch.cat([pad, aligned])

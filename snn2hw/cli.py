@@ -54,15 +54,28 @@ def inspect(model_file, factory):
 @click.option("--granularity", type=click.Choice(["layer", "channel"]), default=None,
               help="weight scale granularity (default: the profile's)")
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
-def convert(model_file, profile, out, granularity, factory):
+@click.option("--data", "data_spec", default=None,
+              help="calibration data ('digits' or a .npz) for the input step when the checkpoint does not record it")
+@click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="the input lattice: integer input = round(x / step)")
+def convert(model_file, profile, out, granularity, factory, data_spec, input_step):
     """Fold and quantize a checkpoint for a hardware profile; write an .s2h graph."""
     from snn2hw.frontends.load import load
     from snn2hw.hw_profiles import load_profile
     from snn2hw.ir.io import save_graph
     from snn2hw.passes.pipeline import convert as run_convert
     load_profile(profile)  # fail on a bad profile before any work
+    calib = None
+    if data_spec is not None:
+        from snn2hw.data import load_dataset
+        data = load_dataset(data_spec)
+        input_step = input_step or data.input_step
+        calib = data.x_train
     g = load(model_file, model=factory)
-    res = run_convert(g, profile=profile, granularity=granularity)
+    for name in g.inputs:
+        if input_step is not None:
+            g.nodes[name].step = float(input_step)
+    res = run_convert(g, profile=profile, granularity=granularity, calibration=calib)
     save_graph(res.graph, out)
     click.echo(res.summary())
     click.echo(f"wrote {out}")

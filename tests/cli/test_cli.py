@@ -118,6 +118,9 @@ def test_plain_state_dict_needs_model_factory(tmp_path):
     # with the factory it converts (calibration-free: the input step is unknown, so quantize asks for it)
     res = run("convert", p, "--model", "user_models:small", "--out", out)
     assert_user_error(res, "input", "step", out=out)
+    res = run("convert", p, "--model", "user_models:small", "--data", "digits", "--out", out)
+    assert res.returncode == 0, res.stderr
+    assert load_graph(out).nodes["input"].step == 1 / 16
 
 
 def test_unknown_profile(ckpt, tmp_path):
