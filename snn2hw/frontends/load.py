@@ -38,4 +38,7 @@ def load(path, model: str | None = None) -> Graph:
     path = Path(path)
     if path.suffix == ".s2h":
         return load_graph(path)
+    if path.suffix == ".nir":
+        from snn2hw.frontends.nir_import import load_nir
+        return load_nir(path)
     return graph_from_checkpoint(path, model=model)

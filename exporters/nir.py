@@ -1,0 +1,401 @@
+"""Export a snn2hw graph as a NIR 1.0.8 file (``.nir``, HDF5).
+
+NIR stores continuous-time ODEs and no time step. snn2hw writes the encoding of
+``shared/reference/NIR.md`` §6, the one snnTorch and SpikingJelly read back
+exactly (forward Euler at a fixed ``dt = 1e-4``, recorded in the graph metadata
+as information only):
+
+=====================  ==========================================================
+snn2hw                 NIR
+=====================  ==========================================================
+Input (C,H,W) / (N,)   ``Input`` (shape without batch/time)
+Dense                  ``Affine`` (``Linear`` when it has no bias); mask and
+                       ReScaW channel scale multiplied into the weight
+Conv2d                 ``Conv2d`` (bias of zeros when absent)
+SumPool2d / AvgPool2d  ``SumPool2d`` / ``AvgPool2d``
+Flatten                ``Flatten(start_dim=0, end_dim=-1)`` (batch-free dims)
+BatchNorm              folded into the adjacent synapse (FoldBatchNormPass); one
+                       the pass refuses becomes a diagonal 1x1 ``Conv2d`` (maps)
+                       or a diagonal ``Affine`` (vectors) carrying ``a x + c``
+Add                    no node: NIR sums all edges into a node, so the Add's
+                       inputs are wired straight to its consumers
+LIF (beta < 1)         ``LIF``: ``tau = dt/(1-beta)``, ``r = g tau/dt``,
+                       ``v_leak = 0``, ``v_reset = 0``
+IF (beta = 1)          ``IF``: ``r = g/dt``, ``v_reset = 0``
+CUBA                   ``CubaLIF``: ``tau_syn = dt/(1-alpha)``, ``tau_mem = dt/(1-beta)``,
+                       ``w_in = tau_syn/dt``, ``r = g tau_mem/dt``
+readout neuron         ``I`` (beta = 1, ``r = g/dt``), ``LI`` (beta < 1) or ``CubaLI``:
+                       a non-firing integrator whose state is the output
+output_scale != 1      a ``Scale`` node after the neuron
+Output                 ``Output``
+=====================  ==========================================================
+
+``g`` is the neuron's ``input_gain`` (1 after folding). All neuron parameters are
+float64 arrays of the population shape, uniform per layer (thresholds may vary
+per channel).
+
+Decisions (documented here and in the returned summary):
+
+* **Gains are folded first.** ``FoldBatchNormPass`` and ``FoldThresholdsPass``
+  (both exact) run before export, so AT-LIF output scales, input gains and
+  ReScaW channel scales end up in the weights/thresholds. Whatever a pass
+  refuses is still written exactly: an input gain in ``r``, an output scale as
+  a ``Scale`` node, a BatchNorm as a diagonal synapse.
+* **``>=`` neurons.** NIR fires on ``v > v_threshold``. A neuron that fires on
+  ``v >= theta`` is written with ``v_threshold = nextafter(theta, -inf)``: in
+  float64, ``v > that`` is exactly ``v >= theta``. The node metadata records
+  ``compare="ge"`` so :func:`snn2hw.frontends.nir_import.load_nir` restores
+  ``theta`` and ``>=`` (peers ignore metadata; float32 peers see ``theta``).
+* **Subtractive reset** cannot be written in NIR >= 1.0.6 (only a reset value).
+  ``subtract_reset="error"`` (default) refuses with :class:`NIRExportError`;
+  ``"warn"`` writes reset-to-0 parameters, warns, and records
+  ``metadata["reset"] = "subtract"`` on the node and the graph (our importer
+  honours it; peers will reset to zero).
+* **Readout.** The readout integrator is written as NIR's integrator nodes,
+  which snnTorch/SpikingJelly cannot import; to compare with them export a
+  graph whose last population spikes.
+
+``integer=True`` exports the quantized graph (``snn2hw.passes.convert``) in
+integer units: each synapse weight is ``W_int * 2^e``, each neuron's bias
+``bias_mant * 2^(bias_exp - 6)`` becomes the bias of the synapse feeding it
+(divided by the window of any sum pool in between), thresholds are ``vth``
+(``vth - 1/64`` for an integer ``>=``), and the membrane is Lava's ``v / 64``.
+The input must be fed as integers ``x_int = clip(round(x / step))``
+(``metadata["input_step"]``); a readout's NIR state times ``state_scale = 64``
+is the integer simulator's output; ``metadata["unit"]`` on each neuron gives
+the float value of one integer unit. The float behaviour of that file equals
+the integer network exactly for IF neurons (``dv = 0``, ``du = 4095``) with
+``weight_exp >= 0`` as long as no 24-bit wrap or saturation happens (the integer
+simulator counts those). Leaky (``dv > 0``) and CUBA neurons are written with
+``beta = 1 - dv/4096``, ``alpha = (4095 - du)/4096`` and are not exact (Loihi
+truncates the decay toward zero; a CUBA bias enters v on the chip, the current here).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from snn2hw.errors import Snn2hwError
+from snn2hw.ir import nodes as N
+from snn2hw.ir.graph import Graph
+from snn2hw.ir.topology import GLUE, synapses_into
+from snn2hw.util.atomic import atomic_path
+
+DT = 1e-4
+#: Lava keeps synaptic input, bias and threshold at x64 (``simulators/fixed_point.py``)
+STATE_SCALE = 64
+
+
+class NIRExportError(Snn2hwError):
+    """The graph cannot be written as NIR (the message says which node and why)."""
+
+
+def _import_nir():
+    try:
+        import nir
+    except ImportError as e:  # pragma: no cover - nir is a dependency of the dev extra
+        raise NIRExportError(f"NIR export needs the 'nir' package (pip install nir==1.0.8): {e}") from None
+    return nir
+
+
+def _full(value, shape) -> np.ndarray:
+    """A float64 array of the population shape from a scalar or per-channel (C,) value."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 1 and len(shape) > 1:
+        a = a.reshape((-1,) + (1,) * (len(shape) - 1))
+    return np.broadcast_to(a, tuple(shape)).astype(np.float64).copy()
+
+
+def _nir_name(name: str) -> str:
+    return name.replace("/", "_")
+
+
+class _Writer:
+    def __init__(self, graph: Graph, integer: bool, subtract_reset: str, dt: float):
+        self.nir = _import_nir()
+        self.g, self.integer, self.subtract_reset, self.dt = graph, integer, subtract_reset, float(dt)
+        self.nodes: dict = {}
+        self.rename: dict = {}   # our name -> NIR name (the node that produces our node's value)
+        self.notes: list = []
+        self.subtract = []
+        self.bias_into: dict = {}  # integer: synapse name -> bias (per channel, already in weight units)
+
+    # ------------------------------------------------------------------ neurons
+    def _reset(self, name, node: N.Neuron) -> dict:
+        reset = node.int_reset if self.integer else node.reset
+        if node.readout or reset == "zero":
+            return {}
+        if self.subtract_reset == "warn":
+            self.subtract.append(name)
+            return {"reset": "subtract"}
+        raise NIRExportError(
+            f"neuron '{name}' resets by subtraction, which NIR >= 1.0.6 cannot express (it only stores a reset "
+            f"value). Use export_nir(..., subtract_reset='warn') to write it anyway with "
+            f"metadata['reset']='subtract' (peers will reset to zero), or train with reset to zero.")
+
+    def _float_neuron(self, name, node: N.Neuron, shape) -> dict:
+        nir, dt = self.nir, self.dt
+        model = node.model
+        beta, alpha, g = node.beta, (node.alpha if model == "cuba" else 0.0), node.input_gain
+        meta = self._reset(name, node)
+        out = {}
+        if model == "cuba" and alpha > 0.0:
+            if not (0.0 < alpha < 1.0) or not (0.0 <= beta < 1.0):
+                raise NIRExportError(f"CUBA neuron '{name}' has alpha {alpha:g}, beta {beta:g}: NIR's CubaLIF "
+                                     f"needs finite time constants (0 < alpha < 1, 0 <= beta < 1)")
+            tau_syn, tau_mem = dt / (1.0 - alpha), dt / (1.0 - beta)
+            p = dict(tau_syn=_full(tau_syn, shape), tau_mem=_full(tau_mem, shape), r=_full(g * tau_mem / dt, shape),
+                     v_leak=_full(0.0, shape), w_in=_full(tau_syn / dt, shape))
+            kind = "cuba"
+        elif beta < 1.0:
+            tau = dt / (1.0 - beta)
+            p = dict(tau=_full(tau, shape), r=_full(g * tau / dt, shape), v_leak=_full(0.0, shape))
+            kind = "lif"
+        else:
+            p = dict(r=_full(g / dt, shape))
+            kind = "if"
+        if node.readout:
+            cls = {"cuba": nir.CubaLI, "lif": nir.LI, "if": nir.I}[kind]
+            out[name] = cls(**p, metadata={"snn2hw": "readout"})
+        else:
+            th = _full(node.threshold_array(shape[0]) if np.ndim(node.threshold) else node.threshold, shape)
+            if node.compare == "ge":
+                th = np.nextafter(th, -np.inf)
+                meta["compare"] = "ge"
+            cls = {"cuba": nir.CubaLIF, "lif": nir.LIF, "if": nir.IF}[kind]
+            out[name] = cls(**p, v_threshold=th, v_reset=_full(0.0, shape), metadata=meta)
+        if node.output_scale != 1.0:
+            sname = f"{name}.output_scale"
+            out[sname] = nir.Scale(scale=_full(node.output_scale, shape))
+            self.notes.append(f"neuron '{name}': output scale {node.output_scale:g} written as Scale node '{sname}'")
+        return out
+
+    def _int_neuron(self, name, node: N.Neuron, shape) -> dict:
+        nir, dt = self.nir, self.dt
+        meta = self._reset(name, node)
+        one = 4096
+        alpha = (4095 - node.du) / one
+        beta = 1.0 - node.dv / one
+        if node.dv != 0 or node.du != 4095:
+            self.notes.append(f"neuron '{name}': du {node.du}, dv {node.dv} written as alpha {alpha:g}, "
+                              f"beta {beta:g}; not exact (Loihi truncates decays toward zero)")
+        unit = self._units.get(name)
+        if unit is not None:
+            meta["unit"] = unit
+        if node.readout:
+            fl = N.Neuron(model="cuba" if alpha > 0 else "lif", beta=beta, alpha=alpha, readout=True,
+                          threshold=float("inf"))
+            res = self._float_neuron(name, fl, shape)
+            res[name].metadata = {"snn2hw": "readout", **meta}
+            return res
+        vth = np.asarray(node.vth, dtype=np.float64)
+        th = vth if node.int_compare == "gt" else vth - 1.0 / STATE_SCALE
+        fl = N.Neuron(model="cuba" if alpha > 0 else "lif", beta=beta, alpha=alpha, compare="gt",
+                      threshold=float(th[0]) if th.size == 1 else th, reset="zero")
+        res = self._float_neuron(name, fl, shape)
+        res[name].metadata.update(meta)
+        return res
+
+    # ------------------------------------------------------------------ synapses
+    def _weights(self, name, node):
+        if not self.integer:
+            return node.effective_weight(), node.bias
+        w = node.weight_int.astype(np.float64) * 2.0 ** node.weight_exp
+        if node.weight_exp < 0:
+            self.notes.append(f"synapse '{name}': weight exponent {node.weight_exp} < 0 is a floor shift on the "
+                              f"chip, written as the real factor 2^{node.weight_exp}; not exact")
+        return w, self.bias_into.get(name)
+
+    def _integer_biases(self):
+        """Move each neuron's integer bias onto the synapse that feeds it; record each neuron's unit."""
+        self._units = {}
+        g = self.g
+        for name, node in g.nodes.items():
+            if not isinstance(node, N.Neuron):
+                continue
+            syns, _ = synapses_into(g, name)
+            # the float value of one integer unit: least squares of W (x input step) ~ unit * W_int * 2^e
+            num = den = 0.0
+            for s in syns:
+                sn = g.nodes[s]
+                w = sn.effective_weight()
+                pre = [p for p in g.predecessors(s)]
+                src = pre[0] if pre else None
+                while src is not None and isinstance(g.nodes[src], GLUE) and g.predecessors(src):
+                    src = g.predecessors(src)[0]
+                if src is not None and isinstance(g.nodes[src], N.Input) and g.nodes[src].step:
+                    w = w * g.nodes[src].step
+                q = sn.weight_int * 2.0 ** sn.weight_exp
+                num += float(np.sum(w * q))
+                den += float(np.sum(q * q))
+            if den > 0:
+                self._units[name] = num / den
+            if node.bias_mant is None or not np.any(node.bias_mant) or not syns:
+                continue
+            bias = np.asarray(node.bias_mant, dtype=np.float64) * 2.0 ** (node.bias_exp - 6)
+            s = syns[0]
+            k, n = 1, s
+            while True:
+                nxt = g.successors(n)
+                if not nxt or nxt[0] == name:
+                    break
+                n = nxt[0]
+                if isinstance(g.nodes[n], N.SumPool2d):
+                    k *= g.nodes[n].kernel_size[0] * g.nodes[n].kernel_size[1]
+                    if any(g.nodes[n].padding):
+                        self.notes.append(f"neuron '{name}': its bias passes the padded sum pool '{n}', border "
+                                          f"neurons get fewer bias terms; not exact")
+            C = g.nodes[s].out_channels
+            self.bias_into[s] = np.broadcast_to(bias, (C,)) / k
+            if node.model == "cuba" or (node.du is not None and node.du != 4095):
+                self.notes.append(f"neuron '{name}': the bias enters v on the chip but the synaptic current here")
+
+    def _synapse(self, name, node):
+        nir = self.nir
+        w, b = self._weights(name, node)
+        if isinstance(node, N.Dense):
+            if b is None:
+                return nir.Linear(weight=np.asarray(w, dtype=np.float64))
+            return nir.Affine(weight=np.asarray(w, dtype=np.float64), bias=np.asarray(b, dtype=np.float64))
+        bias = np.zeros(node.out_channels) if b is None else np.asarray(b, dtype=np.float64)
+        return nir.Conv2d(input_shape=np.array(node.input_shape[1:]), weight=np.asarray(w, dtype=np.float64),
+                          stride=np.array(node.stride), padding=np.array(node.padding),
+                          dilation=np.array(node.dilation), groups=int(node.groups), bias=bias)
+
+    def _batchnorm(self, name, node: N.BatchNorm):
+        nir = self.nir
+        a, c = node.scale_shift()
+        self.notes.append(f"BatchNorm '{name}' could not be folded; written as a diagonal synapse")
+        if len(node.input_shape) == 3:
+            C = len(a)
+            w = np.zeros((C, C, 1, 1))
+            w[np.arange(C), np.arange(C), 0, 0] = a
+            return nir.Conv2d(input_shape=np.array(node.input_shape[1:]), weight=w, stride=np.array([1, 1]),
+                              padding=np.array([0, 0]), dilation=np.array([1, 1]), groups=1, bias=c.copy())
+        return nir.Affine(weight=np.diag(a), bias=c.copy())
+
+    # ------------------------------------------------------------------ graph
+    def build(self):
+        nir, g = self.nir, self.g
+        if self.integer:
+            self._integer_biases()
+        adds = set(g.of_type(N.Add))
+        for name in g.topological_order():
+            node = g.nodes[name]
+            shape = node.output_shape
+            nn = _nir_name(name)
+            if isinstance(node, N.Add):
+                continue
+            if isinstance(node, N.Input):
+                self.nodes[nn] = nir.Input(input_type={"input": np.array(node.shape)})
+            elif isinstance(node, N.Output):
+                self.nodes[nn] = nir.Output(output_type={"output": np.array(node.input_shape)})
+            elif isinstance(node, N.SYNAPSES):
+                self.nodes[nn] = self._synapse(name, node)
+            elif isinstance(node, N.SumPool2d):
+                self.nodes[nn] = nir.SumPool2d(kernel_size=np.array(node.kernel_size), stride=np.array(node.stride),
+                                               padding=np.array(node.padding))
+            elif isinstance(node, N.AvgPool2d):
+                self.nodes[nn] = nir.AvgPool2d(kernel_size=np.array(node.kernel_size), stride=np.array(node.stride),
+                                               padding=np.array(node.padding))
+            elif isinstance(node, N.Flatten):
+                self.nodes[nn] = nir.Flatten(input_type={"input": np.array(node.input_shape)}, start_dim=0,
+                                             end_dim=-1)
+            elif isinstance(node, N.BatchNorm):
+                self.nodes[nn] = self._batchnorm(name, node)
+            elif isinstance(node, N.Neuron):
+                made = self._int_neuron(name, node, shape) if self.integer else self._float_neuron(name, node, shape)
+                self.nodes.update({_nir_name(k): v for k, v in made.items()})
+                if len(made) == 2:
+                    self.rename[name] = _nir_name(list(made)[1])
+                    self._edges_extra = getattr(self, "_edges_extra", []) + [(nn, _nir_name(list(made)[1]))]
+            else:
+                raise NIRExportError(f"node '{name}' of type {type(node).__name__} has no NIR equivalent")
+
+        def sources(n):  # NIR nodes whose output reaches n (Adds dissolved: NIR sums every incoming edge)
+            out = []
+            for p in g.predecessors(n):
+                if p in adds:
+                    out += sources(p)
+                else:
+                    out.append(self.rename.get(p, _nir_name(p)))
+            return out
+
+        edges = list(getattr(self, "_edges_extra", []))
+        for name in g.nodes:
+            if name in adds:
+                continue
+            for s in sources(name):
+                edges.append((s, _nir_name(name)))
+        return edges
+
+
+def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = "error", dt: float = DT,
+               fold: bool = True) -> dict:
+    """Write ``graph`` as a NIR 1.0.8 file at ``path`` (atomically) and return a summary dict.
+
+    ``integer``: write the quantized graph in integer units (see the module docstring).
+    ``subtract_reset``: ``"error"`` (default) or ``"warn"`` for neurons with subtractive reset.
+    ``fold``: fold BatchNorm and neuron gains first (exact passes); unfolded ones are still written exactly.
+    The summary holds ``path``, ``nodes``, ``edges``, ``dt``, ``integer``, ``metadata`` and ``notes``.
+    """
+    nir = _import_nir()
+    if subtract_reset not in ("error", "warn"):
+        raise ValueError(f"subtract_reset must be 'error' or 'warn', got {subtract_reset!r}")
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive number, got {dt!r}")
+    g = graph.copy()
+    g.validate()
+    notes = []
+    if integer:
+        problems = []
+        for name, node in g.nodes.items():
+            if isinstance(node, N.SYNAPSES) and node.weight_int is None:
+                problems.append(f"synapse '{name}' has no integer weights")
+            if isinstance(node, N.Neuron) and (node.vth is None or node.du is None or node.dv is None):
+                problems.append(f"neuron '{name}' has no integer parameters")
+            if isinstance(node, (N.AvgPool2d, N.BatchNorm)):
+                problems.append(f"node '{name}' ({type(node).__name__}) is not folded")
+        if problems:
+            raise NIRExportError("integer NIR export needs a quantized graph (snn2hw.passes.convert):\n"
+                                 + "\n".join(f"  - {p}" for p in problems))
+    elif fold:
+        from snn2hw.passes.base import run_passes
+        from snn2hw.passes.fold_batchnorm import FoldBatchNormPass
+        from snn2hw.passes.fold_thresholds import FoldThresholdsPass
+        g, results = run_passes(g, [FoldBatchNormPass(), FoldThresholdsPass()])
+        for r in results:
+            notes += [f"{r.name}: {c}" for c in r.changes] + [f"{r.name} refused: {c}" for c in r.refusals]
+        g.validate()
+    w = _Writer(g, integer, subtract_reset, dt)
+    edges = w.build()
+    notes += w.notes
+    meta = {"dt": float(dt), "discretization": "forward-euler", "compare": "gt", "writer": "snn2hw",
+            "reset": "subtract" if w.subtract else "zero", "integer": int(bool(integer))}
+    if integer:
+        meta["state_scale"] = STATE_SCALE
+        steps = [g.nodes[i].step for i in g.inputs if g.nodes[i].step]
+        if steps:
+            meta["input_step"] = float(steps[0])
+    for k in ("timesteps", "encoding", "dataset", "input_step"):
+        v = graph.metadata.get(k)
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool) and k not in meta:
+            meta[k] = v
+    if w.subtract:
+        msg = (f"neurons {w.subtract} reset by subtraction; NIR cannot express it, the file says reset to 0 "
+               f"and metadata['reset']='subtract' (peers ignore metadata)")
+        warnings.warn(msg, stacklevel=2)
+        notes.append(msg)
+    try:
+        ng = nir.NIRGraph(nodes=w.nodes, edges=edges, metadata=meta, type_check=True)
+    except Exception as e:  # nir's type inference rejects e.g. grouped convolutions (NIR.md §1.3)
+        notes.append(f"NIR type check failed ({e}); written without it")
+        ng = nir.NIRGraph(nodes=w.nodes, edges=edges, metadata=meta, type_check=False)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        nir.write(tmp, ng)
+    return {"path": str(path), "nodes": len(ng.nodes), "edges": len(edges), "dt": float(dt),
+            "integer": bool(integer), "metadata": meta, "notes": notes}

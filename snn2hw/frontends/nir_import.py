@@ -1,0 +1,317 @@
+"""Import a NIR file (``.nir``) as a snn2hw float Graph.
+
+``load_nir(path, dt=None)`` reads a NIR 1.0.x HDF5 file and maps it onto the IR
+with the discrete-time convention snnTorch and SpikingJelly use for import
+(forward Euler at ``dt``; ``dt`` defaults to the file's ``metadata["dt"]`` when it
+is a positive number, else 1e-4):
+
+* ``LIF``: ``beta = 1 - dt/tau``, input gain ``g = r dt/tau`` (1 in the usual
+  encoding ``r = tau/dt``); ``v_leak`` and ``v_reset`` must be 0.
+* ``IF``: ``beta = 1``, ``g = r dt``.
+* ``CubaLIF``: ``alpha = 1 - dt/tau_syn``, ``beta = 1 - dt/tau_mem``,
+  ``g = (w_in dt/tau_syn)(r dt/tau_mem)`` (the current is rescaled, exact).
+* ``I`` / ``LI`` / ``CubaLI``: a readout neuron (non-firing integrator); it must
+  feed an ``Output`` directly.
+* Neurons fire on ``v > v_threshold`` and reset to 0 in the same step (NIR 1.0.8).
+  Files written by snn2hw record ``compare="ge"`` / ``reset="subtract"`` in node
+  metadata (see ``exporters/nir.py``); those hints are honoured.
+* ``Affine``/``Linear`` -> Dense, ``Conv2d`` -> Conv2d (``'same'``/``'valid'``
+  padding resolved), ``SumPool2d``/``AvgPool2d``, ``Flatten`` (any ``start_dim`` <= 1
+  with ``end_dim = -1`` is read as a full flatten, since writers disagree on whether
+  the batch dimension counts), ``Scale`` -> a per-channel BatchNorm-form affine
+  (exact), ``Input``/``Output``.
+* A node with several incoming edges sums them (NIR's rule): an ``Add`` is inserted.
+* An ``Output`` fed by anything but a neuron gets a readout integrator in front
+  (the output becomes the time-sum of that value; noted in ``metadata``).
+
+Neuron time constants must be uniform per layer; thresholds may vary per
+channel. Unsupported nodes, cycles (recurrence), dangling edges and files that
+are not NIR raise :class:`NIRImportError` naming the file and the node.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from snn2hw.errors import FileFormatError, GraphError
+from snn2hw.ir import nodes as N
+from snn2hw.ir.graph import Graph
+
+DEFAULT_DT = 1e-4
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Scale",
+             "IF", "LIF", "CubaLIF", "I", "LI", "CubaLI")
+
+
+class NIRImportError(FileFormatError):
+    """A NIR file cannot be read or mapped onto the snn2hw IR; the message names the file and node."""
+
+
+def _err(path, msg) -> NIRImportError:
+    return NIRImportError(f"{path}: {msg}")
+
+
+def _uniform(path, name, node, field) -> float:
+    a = np.asarray(getattr(node, field), dtype=np.float64)
+    if a.size == 0:
+        raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' is empty")
+    if not np.all(np.isfinite(a)):
+        raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' has NaN/Inf values")
+    if np.ptp(a) > 1e-12 * max(1.0, float(np.max(np.abs(a)))):
+        raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' varies across the layer "
+                         f"({a.min():g}..{a.max():g}); snn2hw neurons share one value per layer")
+    return float(a.reshape(-1)[0])
+
+
+def _channels(path, name, node, field, allow_inf=False):
+    """A per-element parameter as a scalar or a per-channel (C,) array (uniform within each channel)."""
+    a = np.asarray(getattr(node, field), dtype=np.float64)
+    if a.size == 0:
+        raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' is empty")
+    if np.any(np.isnan(a)) or (not allow_inf and np.any(np.isinf(a))):
+        raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' has NaN/Inf values")
+    flat = a.reshape(-1)
+    if np.all(flat == flat[0]):
+        return float(flat[0])
+    rows = a.reshape(a.shape[0], -1) if a.ndim >= 1 else a.reshape(1, -1)
+    if a.ndim >= 1 and np.all(rows == rows[:, :1]):
+        return rows[:, 0].copy()
+    raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' varies within a channel; "
+                     f"snn2hw supports per-layer or per-channel values")
+
+
+def _zero(path, name, node, field):
+    v = getattr(node, field, None)
+    if v is None:
+        return
+    a = np.asarray(v, dtype=np.float64)
+    if np.any(a != 0):
+        raise _err(path, f"node '{name}' ({type(node).__name__}): {field} = {a.reshape(-1)[0]:g} (non-zero "
+                         f"{field} is not supported; snn2hw neurons rest at and reset to 0)")
+
+
+def _meta(node) -> dict:
+    m = getattr(node, "metadata", None)
+    return m if isinstance(m, dict) else {}
+
+
+def _mstr(v) -> str:
+    if isinstance(v, bytes):
+        return v.decode("utf8", "replace")
+    if isinstance(v, np.ndarray) and v.shape == ():
+        return _mstr(v[()])
+    return str(v)
+
+
+def _pair(v) -> tuple:
+    a = np.asarray(v).reshape(-1)
+    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
+
+
+class _Reader:
+    def __init__(self, path, ng, dt):
+        self.path, self.ng, self.dt = path, ng, dt
+        self.notes = []
+
+    def neuron(self, name, node) -> N.Node:
+        import nir
+        p, dt = self.path, self.dt
+        meta = _meta(node)
+        kind = type(node).__name__
+        if isinstance(node, (nir.LIF, nir.LI)):
+            tau, r = _uniform(p, name, node, "tau"), _uniform(p, name, node, "r")
+            _zero(p, name, node, "v_leak")
+            if tau < dt:
+                raise _err(p, f"node '{name}' ({kind}): tau {tau:g} is below dt {dt:g} (beta would be negative)")
+            model, beta, alpha, gain = "lif", 1.0 - dt / tau, 0.0, r * dt / tau
+        elif isinstance(node, (nir.IF, nir.I)):
+            r = _uniform(p, name, node, "r")
+            model, beta, alpha, gain = "if", 1.0, 0.0, r * dt
+        else:  # CubaLIF / CubaLI
+            ts, tm = _uniform(p, name, node, "tau_syn"), _uniform(p, name, node, "tau_mem")
+            r, w_in = _uniform(p, name, node, "r"), _uniform(p, name, node, "w_in")
+            _zero(p, name, node, "v_leak")
+            if ts < dt or tm < dt:
+                raise _err(p, f"node '{name}' ({kind}): time constants {ts:g}, {tm:g} are below dt {dt:g}")
+            model, alpha, beta = "cuba", 1.0 - dt / ts, 1.0 - dt / tm
+            gain = (w_in * dt / ts) * (r * dt / tm)
+        if model == "lif" and beta == 1.0:
+            model = "if"
+        if abs(gain - 1.0) < 1e-12:
+            gain = 1.0
+        if isinstance(node, (nir.I, nir.LI, nir.CubaLI)):
+            return N.Neuron(model=model, beta=beta, alpha=alpha, input_gain=gain, readout=True,
+                            threshold=float("inf"), metadata={"nir_type": kind})
+        _zero(p, name, node, "v_reset")
+        th = _channels(p, name, node, "v_threshold")
+        compare = "gt"
+        if _mstr(meta.get("compare", "")) == "ge":  # written by snn2hw: v_threshold = nextafter(theta, -inf)
+            th = np.nextafter(th, np.inf) if isinstance(th, np.ndarray) else float(np.nextafter(th, np.inf))
+            compare = "ge"
+        reset = "subtract" if _mstr(meta.get("reset", "")) == "subtract" else "zero"
+        return N.Neuron(model=model, beta=beta, alpha=alpha, input_gain=gain, threshold=th, compare=compare,
+                        reset=reset, metadata={"nir_type": kind})
+
+    def node(self, name, node, in_shape):
+        import nir
+        p = self.path
+        kind = type(node).__name__
+        if isinstance(node, nir.Input):
+            shape = tuple(int(s) for s in np.asarray(node.input_type["input"]).reshape(-1))
+            return N.Input(shape=shape)
+        if isinstance(node, nir.Output):
+            return N.Output()
+        if isinstance(node, nir.Affine):
+            return N.Dense(weight=np.asarray(node.weight, dtype=np.float64),
+                           bias=np.asarray(node.bias, dtype=np.float64).reshape(-1))
+        if isinstance(node, nir.Linear):
+            return N.Dense(weight=np.asarray(node.weight, dtype=np.float64))
+        if isinstance(node, nir.Conv2d):
+            w = np.asarray(node.weight, dtype=np.float64)
+            stride, dil = _pair(node.stride), _pair(node.dilation)
+            pad = node.padding
+            if isinstance(pad, (str, bytes)):
+                pad = _mstr(pad)
+                if pad == "valid":
+                    pad = (0, 0)
+                elif pad == "same":
+                    eff = [d * (k - 1) for d, k in zip(dil, w.shape[2:])]
+                    if any(e % 2 for e in eff) or stride != (1, 1):
+                        raise _err(p, f"node '{name}' (Conv2d): padding 'same' with an even kernel or a stride "
+                                      f"is asymmetric; snn2hw supports symmetric padding only")
+                    pad = (eff[0] // 2, eff[1] // 2)
+                else:
+                    raise _err(p, f"node '{name}' (Conv2d): unknown padding {pad!r}")
+            bias = None if node.bias is None else np.asarray(node.bias, dtype=np.float64).reshape(-1)
+            if bias is not None and bias.size == 1 and w.shape[0] > 1:
+                bias = np.full(w.shape[0], float(bias[0]))
+            return N.Conv2d(weight=w, bias=bias, stride=stride, padding=_pair(pad), dilation=dil,
+                            groups=int(np.asarray(node.groups).reshape(-1)[0]))
+        if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+            cls = N.SumPool2d if isinstance(node, nir.SumPool2d) else N.AvgPool2d
+            return cls(kernel_size=_pair(node.kernel_size), stride=_pair(node.stride), padding=_pair(node.padding))
+        if isinstance(node, nir.Flatten):
+            sd, ed = int(node.start_dim), int(node.end_dim)
+            if ed != -1 or sd > 1:
+                raise _err(p, f"node '{name}' (Flatten): start_dim={sd}, end_dim={ed} is a partial flatten; "
+                              f"snn2hw supports flattening all feature dimensions only")
+            return N.Flatten()
+        if isinstance(node, nir.Scale):
+            s = _channels(p, name, node, "scale")
+            C = (in_shape or (np.size(s),))[0]
+            gamma = np.broadcast_to(np.asarray(s, dtype=np.float64), (C,)).copy()
+            return N.BatchNorm(gamma=gamma, beta=np.zeros(C), mean=np.zeros(C), var=np.ones(C), eps=0.0,
+                               metadata={"nir_type": "Scale"})
+        if isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF, nir.I, nir.LI, nir.CubaLI)):
+            return self.neuron(name, node)
+        raise _err(p, f"node '{name}' has the unsupported NIR type {kind}"
+                      + (" (nested subgraphs, e.g. recurrent layers, are not supported)" if kind == "NIRGraph" else "")
+                      + f"; supported types: {', '.join(SUPPORTED)}")
+
+    def graph(self) -> Graph:
+        p, ng = self.path, self.ng
+        names = list(ng.nodes)
+        for s, d in ng.edges:
+            for end in (s, d):
+                if end not in ng.nodes:
+                    raise _err(p, f"edge ({s} -> {d}) names the node '{end}', which is not in the graph "
+                                  f"(dangling edge; nodes: {names})")
+        edges = list(dict.fromkeys((str(s), str(d)) for s, d in ng.edges))
+        preds = {n: [s for s, d in edges if d == n] for n in names}
+        # topological order (a cycle = recurrence, which snn2hw does not support)
+        indeg = {n: len(preds[n]) for n in names}
+        order, ready = [], [n for n in names if indeg[n] == 0]
+        while ready:
+            n = ready.pop(0)
+            order.append(n)
+            for s, d in edges:
+                if s == n:
+                    indeg[d] -= 1
+                    if indeg[d] == 0:
+                        ready.append(d)
+        if len(order) != len(names):
+            cyc = sorted(n for n in names if n not in order)
+            raise _err(p, f"the NIR graph has a cycle through nodes {cyc} (recurrent connections are not "
+                          f"supported by snn2hw)")
+        g = Graph()
+        shapes = {}
+        for n in order:
+            src = preds[n]
+            in_shape = shapes.get(src[0]) if src else None
+            node = self.node(n, ng.nodes[n], in_shape)
+            inputs = src
+            if len(src) > 1:
+                add = g.unique_name(f"{n}.sum")
+                g.add(add, N.Add(), src)
+                inputs = [add]
+            if isinstance(node, N.Output) and len(inputs) == 1 and not isinstance(g.nodes[inputs[0]], N.Neuron):
+                ro = g.unique_name(f"{n}.readout")
+                g.add(ro, N.Neuron(model="if", readout=True, threshold=float("inf")), inputs)
+                inputs = [ro]
+                self.notes.append(f"output '{n}' follows a {type(g.nodes[src[0]]).__name__}: a readout integrator "
+                                  f"'{ro}' was inserted (the output is the time-sum)")
+            g.add(n, node, inputs)
+            probs = g.infer_shapes()
+            if probs:
+                raise GraphError(probs, context=f"NIR graph in {p}")
+            shapes[n] = g.nodes[n].output_shape
+        return g
+
+
+def load_nir(path, dt: float | None = None) -> Graph:
+    """Read a NIR file as a snn2hw float Graph (see the module docstring for the conventions)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NIRImportError(f"{path}: no such file")
+    try:
+        import h5py
+        import nir
+    except ImportError as e:  # pragma: no cover
+        raise NIRImportError(f"{path}: reading NIR needs the 'nir' package (pip install nir==1.0.8): {e}") from None
+    try:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+            version = _mstr(f["version"][()]) if "version" in f and isinstance(f["version"], h5py.Dataset) else "?"
+    except (OSError, ValueError) as e:
+        raise NIRImportError(f"{path} is not a readable HDF5 file ({e}); expected a NIR graph (.nir)") from None
+    if "node" not in keys:
+        raise NIRImportError(f"{path} is an HDF5 file but not a NIR graph (no 'node' group; top-level keys "
+                             f"{sorted(keys)})")
+    try:
+        ng = nir.read(path, type_check=False)
+    except Exception as e:  # nir/h5py raise KeyError, ValueError, TypeError, ... on malformed content
+        raise NIRImportError(f"{path}: the NIR content cannot be read (NIR version {version}): "
+                             f"{type(e).__name__}: {e}") from None
+    if not isinstance(ng, nir.NIRGraph):
+        raise NIRImportError(f"{path}: the top-level NIR node is a {type(ng).__name__}, not a NIRGraph")
+    meta = _meta(ng)
+    if dt is None:
+        try:
+            dt = float(np.asarray(meta.get("dt", DEFAULT_DT)).reshape(-1)[0])
+        except (TypeError, ValueError):
+            dt = DEFAULT_DT
+        if not (math.isfinite(dt) and dt > 0):
+            dt = DEFAULT_DT
+    reader = _Reader(path, ng, float(dt))
+    g = reader.graph()
+    g.metadata.update({"source": "nir", "nir_file": str(path), "nir_version": version, "dt": float(dt)})
+    for k in ("timesteps", "encoding", "dataset", "input_step"):
+        if k in meta:
+            v = np.asarray(meta[k])
+            v = v.item() if v.shape == () else None
+            if isinstance(v, bytes):
+                v = v.decode("utf8", "replace")
+            if v is not None:
+                g.metadata[k] = v
+    if reader.notes:
+        g.metadata["nir_import_notes"] = reader.notes
+    step = g.metadata.get("input_step")
+    if isinstance(step, (int, float)) and step > 0 and not int(np.asarray(meta.get("integer", 0)).reshape(-1)[0]):
+        for name in g.inputs:
+            g.nodes[name].step = float(step)
+    try:
+        g.validate()
+    except GraphError as e:
+        raise GraphError(e.problems, context=f"NIR graph in {path}") from None
+    return g
