@@ -12,6 +12,7 @@ from snn2hw.frontends import from_module, load, load_checkpoint, save_checkpoint
 from snn2hw.ir import Graph, load_graph, save_graph  # noqa: E402
 from snn2hw.passes import convert, fold  # noqa: E402
 from snn2hw.simulators.reference import simulate  # noqa: E402
+from snn2hw.exporters.export import export  # noqa: E402
 
 __all__ = ["__version__", "Graph", "load", "load_checkpoint", "save_checkpoint", "from_module", "load_graph",
-           "save_graph", "convert", "fold", "simulate"]
+           "save_graph", "convert", "fold", "simulate", "export"]

@@ -81,6 +81,50 @@ def convert(model_file, profile, out, granularity, factory, data_spec, input_ste
     click.echo(f"wrote {out}")
 
 
+def _load_integer(model_file, profile, factory, data_spec, input_step):
+    """Load a model file; convert it for ``profile`` unless it is already an integer graph."""
+    from snn2hw.exporters.export import is_quantized
+    from snn2hw.frontends.load import load
+    from snn2hw.hw_profiles import load_profile
+    from snn2hw.passes.pipeline import convert as run_convert
+    load_profile(profile)  # fail on a bad profile before any work
+    calib = None
+    if data_spec is not None:
+        from snn2hw.data import load_dataset
+        data = load_dataset(data_spec)
+        input_step = input_step or data.input_step
+        calib = data.x_train
+    g = load(model_file, model=factory)
+    if is_quantized(g):
+        return g, None
+    for name in g.inputs:
+        if input_step is not None:
+            g.nodes[name].step = float(input_step)
+    res = run_convert(g, profile=profile, calibration=calib)
+    return res.graph, res
+
+
+@cli.command()
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.option("--format", "formats", default="all", show_default=True, help="nir, lava, onnx, all (comma list)")
+@click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
+@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
+@click.option("--data", "data_spec", default=None, help="calibration data when the input step is not recorded")
+@click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None)
+def export(model_file, formats, profile, out_dir, factory, data_spec, input_step):
+    """Write NIR, Lava (netx HDF5 + runner) and ONNX artifacts plus manifest.json."""
+    from snn2hw.exporters.export import export as run_export, parse_formats
+    parse_formats(formats)
+    g, conv = _load_integer(model_file, profile, factory, data_spec, input_step)
+    man = run_export(g, out_dir, formats=formats, conversion=conv)
+    for f in man["files"]:
+        click.echo(f"{f['format']:5s} {f['path']}  ({f['bytes']} bytes, sha256 {f['sha256'][:12]}...)")
+    for n in man["notes"]:
+        click.echo(f"note: {n}")
+    click.echo(f"wrote {Path(out_dir) / 'manifest.json'}")
+
+
 @cli.command()
 @click.option("--arch", required=True, help="built-in architecture (see snn2hw.models.list_models)")
 @click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")
