@@ -174,13 +174,14 @@ class Graph:
             if not isinstance(node, N.Output) and not self.successors(name):
                 problems.append(f"node '{name}' ({type(node).__name__}) feeds nothing (dead end)")
             problems += [f"node '{name}' ({type(node).__name__}): {p}" for p in node.check()]
-        if not any("unknown node" in p for p in problems):
-            problems += self.infer_shapes()
-            for name in self.outputs:
-                src = self.predecessors(name)
-                if src and not isinstance(self.nodes[src[0]], N.Neuron):
-                    problems.append(f"output node '{name}' must follow a Neuron (spikes or readout), "
-                                    f"got {type(self.nodes[src[0]]).__name__} '{src[0]}'")
+        # shapes are checked even when some edges name unknown nodes (infer_shapes skips those edges),
+        # so one run reports the structural and the shape problems together
+        problems += self.infer_shapes()
+        for name in self.outputs:
+            src = [p for p in self.predecessors(name) if p in self.nodes]
+            if src and not isinstance(self.nodes[src[0]], N.Neuron):
+                problems.append(f"output node '{name}' must follow a Neuron (spikes or readout), "
+                                f"got {type(self.nodes[src[0]]).__name__} '{src[0]}'")
         if problems and raise_on_error:
             raise GraphError(problems)
         return problems

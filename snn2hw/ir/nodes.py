@@ -262,6 +262,9 @@ class _Pool(Node):
             p.append(f"kernel_size {self.kernel_size} and stride {self.stride} must be positive")
         if any(q < 0 for q in self.padding):
             p.append(f"padding {self.padding} must be non-negative")
+        elif any(2 * q > k for q, k in zip(self.padding, self.kernel_size)):
+            p.append(f"padding {self.padding} must be at most half the kernel size {self.kernel_size} "
+                     f"(as torch pooling, which the reference simulator uses, requires)")
         return p
 
 
@@ -433,7 +436,7 @@ class Neuron(Node):
         th = np.asarray(self.threshold, dtype=np.float64)
         if not self.readout:
             if np.any(np.isnan(th)) or np.any(th <= 0):
-                p.append(f"threshold must be positive, got min {np.nanmin(th) if th.size else th}")
+                p.append(f"threshold must be positive, got min {np.min(th) if th.size else th}")
             elif np.any(~np.isfinite(th)):
                 p.append("threshold must be finite (use readout=True for a non-firing integrator)")
         for name in ("output_scale", "input_gain"):

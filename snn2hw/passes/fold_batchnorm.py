@@ -10,7 +10,8 @@ With ``y = a * x + c`` per channel (``a = gamma / sqrt(var + eps)``,
   branch, ``c`` added to the first branch's bias only;
 * rule 4, BN on spikes (after a population) whose consumers are all Dense or
   unpadded Conv2d synapses: ``W' = W diag(a)`` over input channels,
-  ``b' = b + W c`` (summed over the kernel).
+  ``b' = b + W_eff c`` (summed over the kernel), ``W_eff`` the weight as applied
+  (mask and channel scale included).
 
 Anything else is refused with the reason; the BN node then stays in the graph
 (the float simulator runs it; quantization refuses it).
@@ -97,8 +98,9 @@ class FoldBatchNormPass(Pass):
         for s in consumers:
             node = graph.nodes[s]
             w = node.weight
+            we = node.effective_weight()  # the shift meets the weights as applied (mask, channel scale)
             if isinstance(node, N.Dense):
-                add = w @ c
+                add = we @ c
                 node.weight = w * a[None, :]
             else:
                 g = node.groups
@@ -108,7 +110,7 @@ class FoldBatchNormPass(Pass):
                 fo = w.shape[0] // g
                 grp = np.repeat(np.arange(g), fo)
                 node.weight = w * ac[grp][:, :, None, None]
-                add = (w.sum(axis=(2, 3)) * cc[grp]).sum(1)
+                add = (we.sum(axis=(2, 3)) * cc[grp]).sum(1)
             node.bias = (node.bias if node.bias is not None else np.zeros(w.shape[0])) + add
             node.weight_int = None
         self._where = f"consumer synapse(s) {consumers} (rule 4)"

@@ -18,6 +18,11 @@ Rules (ALGORITHMS.md §1.8 and §3.6; each exact in real arithmetic):
 4. Optional ``unit_threshold``: divide each spiking neuron's incoming weights,
    biases and threshold by its threshold (threshold 1; §1.8 step 3).
 
+Rules 2-4 rescale the synapses feeding a neuron, so they apply only where each
+of those synapses drives that neuron alone (a synapse whose current also
+reaches another neuron is shared: rule 3 then keeps kappa in the weights, rules
+2 and 4 are refused).
+
 Refusals name the neuron and the reason (e.g. a spike path that reaches an
 Add without a synapse: run InsertIdentitySynapsesPass first).
 """
@@ -27,7 +32,7 @@ import numpy as np
 
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import synapses_from, synapses_into
+from snn2hw.ir.topology import population_of, synapses_from, synapses_into
 from snn2hw.passes.base import Pass, PassResult
 
 
@@ -38,6 +43,11 @@ def _rows(syn, factor: np.ndarray, bias: bool = True):
     if bias and syn.bias is not None:
         syn.bias = syn.bias * f
     syn.weight_int = None
+
+
+def _shared(graph: Graph, syns: list, name: str) -> list:
+    """The synapses among ``syns`` whose current does not drive neuron ``name`` alone."""
+    return [s for s in syns if population_of(graph, s) != name]
 
 
 class FoldThresholdsPass(Pass):
@@ -90,6 +100,11 @@ class FoldThresholdsPass(Pass):
             result.refusals.append(f"neuron '{name}': input gain {g:g} kept, spikes of {bare} reach it without "
                                    f"a synapse (run insert_identity_synapses)")
             return
+        shared = _shared(graph, syns, name)
+        if shared:
+            result.refusals.append(f"neuron '{name}': input gain {g:g} kept, synapse(s) {shared} also drive "
+                                   f"other neurons")
+            return
         for s in syns:
             _rows(graph.nodes[s], g)
         node.input_gain = 1.0
@@ -100,9 +115,11 @@ class FoldThresholdsPass(Pass):
         scaled = [s for s in syns if graph.nodes[s].channel_scale is not None]
         if not scaled:
             return
-        if node.readout or bare or node.input_gain != 1.0 or node.model == "cuba":
+        shared = _shared(graph, syns, name)
+        if node.readout or bare or shared or node.input_gain != 1.0 or node.model == "cuba":
             why = ("it is a readout (its membrane is the output)" if node.readout else
                    "a spike path reaches it without a synapse" if bare else
+                   f"synapse(s) {shared} also drive other neurons" if shared else
                    "its input gain is not folded" if node.input_gain != 1.0 else
                    "CUBA's current state would need the same scaling")
             for s in scaled:
@@ -144,6 +161,11 @@ class FoldThresholdsPass(Pass):
         syns, bare = synapses_into(graph, name)
         if bare:
             result.refusals.append(f"neuron '{name}': threshold not normalised, spikes reach it without a synapse")
+            return
+        shared = _shared(graph, syns, name)
+        if shared:
+            result.refusals.append(f"neuron '{name}': threshold not normalised, synapse(s) {shared} also drive "
+                                   f"other neurons")
             return
         for s in syns:
             _rows(graph.nodes[s], 1.0 / th)

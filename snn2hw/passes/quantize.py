@@ -4,17 +4,23 @@ For every neuron, all synapses whose currents it sums share one scale (per
 layer, or per output channel): float weight ``W ~= Delta * W_int`` with
 ``W_int`` signed ``weight_bits`` wide. ``Delta`` is searched over
 ``max|W| * c / qmax`` (c in [0.5, 1]) plus exact power-of-two grids, keeping the
-one with the least squared weight error; clipped weights are counted and
-reported, never silent. A per-layer exponent ``e >= 0`` (``a = (W_int x) << e``)
-refines the neuron's unit to ``delta = Delta / 2^e``; ``e`` is the largest that
-keeps the threshold mantissa and bias in range and, where it can be proven,
-keeps ``|a << 6|`` below the 24-bit state.
+one with the least squared weight error (per channel, the per-layer scale is a
+candidate too, so per-channel error is never above per-layer); clipped weights
+are counted and reported, never silent. A per-layer exponent ``e >= 0``
+(``a = (W_int x) << e``) refines the neuron's unit to ``delta = Delta / 2^e``;
+``e`` is the largest that keeps the threshold mantissa and bias in range and,
+where it can be proven, keeps ``|a << 6|`` below the 24-bit state. A readout
+neuron's classes are compared with each other, so they always share one scale,
+and it keeps ``e = 0``: its membrane integrates over the whole run and needs
+the full 24-bit range.
 
 Neuron mapping onto Lava's CUBA (LAVA.md §1): ``du = 4095 - round(4096 alpha)``
 (0 current memory for LIF/IF: ``du = 4095``), ``dv = round(4096 (1 - beta))``;
 the float test ``v >= theta`` on integer ``v`` becomes ``v > ceil(theta/delta) - 1``
 (``v > theta`` becomes ``v > floor(theta/delta)``); ``bias_mant = round(b / delta)``
-at ``bias_exp = 6``. The first layer's inputs are integers
+at ``bias_exp = 6``, where ``b`` counts a synapse's bias once per element of
+every sum pool between it and the neuron (a padded pool gives border neurons
+fewer: reported). The first layer's inputs are integers
 ``x_int = round(x / step)``, so its float weights are ``W * step``. A readout
 neuron gets ``vth = 2^(mant bits)`` and never fires (its ``v`` is at most
 ``2^23 - 1``). Exact for IF neurons on lattice inputs up to weight rounding;
@@ -29,7 +35,7 @@ import numpy as np
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import source_of, synapses_into
+from snn2hw.ir.topology import GLUE, population_of, source_of, synapses_into
 from snn2hw.passes.base import Pass, PassResult
 
 #: fraction of max|W| tried as the clipping point of the scale search
@@ -41,12 +47,14 @@ def _near_int(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     return np.where(np.abs(x - r) <= tol * np.maximum(1.0, np.abs(x)), r, x)
 
 
-def search_scale(w_rows: np.ndarray, qmax: int) -> tuple:
-    """Best scale for a 2-D array ``(rows, k)`` of weights sharing it: ``(Delta, sq_error, clipped)``."""
+def search_scale(w_rows: np.ndarray, qmax: int, extra=()) -> tuple:
+    """Best scale for a 2-D array ``(rows, k)`` of weights sharing it: ``(Delta, sq_error, clipped)``.
+
+    ``extra``: further candidate scales (e.g. the per-layer scale when searching one channel)."""
     m = float(np.max(np.abs(w_rows))) if w_rows.size else 0.0
     if m == 0.0:
         return 1.0, 0.0, 0
-    cands = list(m * CLIP_FRACTIONS / qmax)
+    cands = list(m * CLIP_FRACTIONS / qmax) + [float(d) for d in extra if d > 0]
     # exact power-of-two grids (weights that are already integers times 2^-j, e.g. ReScaW codes)
     for j in range(-8, 24):
         d = 2.0 ** (-j)
@@ -61,6 +69,20 @@ def search_scale(w_rows: np.ndarray, qmax: int) -> tuple:
         if best is None or err < best[1] - 1e-18 or (abs(err - best[1]) <= 1e-18 and d > best[0]):
             best = (d, err, int(np.sum(np.abs(w_rows / d) > qmax + 0.5)))
     return best
+
+
+def _sum_pools_between(graph: Graph, syn: str, neuron: str) -> list:
+    """The SumPool2d nodes on the glue path from a synapse to the neuron its current drives."""
+    stack = [(syn, [])]
+    while stack:
+        n, pools = stack.pop()
+        for s in graph.successors(n):
+            if s == neuron:
+                return pools
+            node = graph.nodes[s]
+            if isinstance(node, GLUE):
+                stack.append((s, pools + [s] if isinstance(node, N.SumPool2d) else pools))
+    return []
 
 
 class QuantizePass(Pass):
@@ -101,6 +123,9 @@ class QuantizePass(Pass):
                              f"resets to '{sem.reset}'; this cannot be mapped exactly")
             if isinstance(node, N.SYNAPSES) and source_of(graph, name) is None:
                 p.append(f"synapse '{name}' is not fed by a single population through pools/flatten")
+            if isinstance(node, N.SYNAPSES) and population_of(graph, name) is None:
+                p.append(f"synapse '{name}' drives more than one neuron (its integer weights are scaled for "
+                         f"one neuron): give each neuron its own synapse")
         for name in graph.inputs:
             node = graph.nodes[name]
             if node.step is None and self.calibration is None:
@@ -164,24 +189,36 @@ class QuantizePass(Pass):
         if not all(graph.nodes[s].out_channels == C for s in syns):
             raise ValueError(f"neuron '{name}': synapse channel counts differ from its {C} channels")
         rows = np.concatenate([ws[s].reshape(C, -1) for s in syns], axis=1)
-        if self.granularity == "layer":
-            d, err, clipped = search_scale(rows, qmax)
+        d, err, clipped = search_scale(rows, qmax)
+        if self.granularity == "layer" or node.readout:  # a readout's classes are compared: one scale
             delta = np.full(C, d)
         else:
-            res = [search_scale(rows[f:f + 1], qmax) for f in range(C)]
+            res = [search_scale(rows[f:f + 1], qmax, extra=(d,)) for f in range(C)]
             delta = np.array([r[0] for r in res])
             err, clipped = sum(r[1] for r in res), sum(r[2] for r in res)
         bias = np.zeros(C)
+        notes = []
+        window = {}  # elements each neuron sums of a synapse's output (sum pools between them)
         for s in syns:
-            if graph.nodes[s].bias is not None:
-                bias = bias + graph.nodes[s].bias
+            pools = _sum_pools_between(graph, s, name)
+            window[s] = k = int(np.prod([graph.nodes[p].kernel_size[0] * graph.nodes[p].kernel_size[1]
+                                         for p in pools]))
+            b = graph.nodes[s].bias
+            if b is None or not np.any(b):
+                continue
+            padded = [p for p in pools if any(graph.nodes[p].padding)]
+            if padded:
+                notes.append(f"the bias of '{s}' passes the padded sum pool(s) {padded}: border neurons get fewer "
+                             f"than the {k} bias terms used")
+            bias = bias + k * b
         w_int = {s: np.clip(np.round(ws[s] / delta.reshape((-1,) + (1,) * (ws[s].ndim - 1))), -qmax, qmax)
                  .astype(np.int64) for s in syns}
         for s in syns:
             if graph.nodes[s].mask is not None:
                 w_int[s] = w_int[s] * graph.nodes[s].mask
         # worst-case |a| per unit exponent, to prove the 24-bit u state cannot wrap
-        bound0 = sum(float(np.max(np.abs(w_int[s]).reshape(C, -1).sum(1))) * self._max_in(graph, s) for s in syns)
+        bound0 = sum(float(np.max(np.abs(w_int[s]).reshape(C, -1).sum(1))) * self._max_in(graph, s) * window[s]
+                     for s in syns)
         if node.model == "cuba":
             bound0 = bound0 / (1.0 - node.alpha) if node.alpha < 1.0 else math.inf
         vth_max = 2 ** fm.threshold_mant_bits - 1
@@ -189,7 +226,7 @@ class QuantizePass(Pass):
         th = node.threshold_array(C)
         proven = bound0 * 64 < 2 ** (fm.state_bits - 1)
         e_best = 0
-        for e in range(0, fm.weight_exp_max + 1):
+        for e in range(0, (0 if node.readout else fm.weight_exp_max) + 1):
             unit = delta / 2**e
             if not node.readout and np.any(np.ceil(th / unit) > vth_max):
                 break
@@ -225,7 +262,6 @@ class QuantizePass(Pass):
         alpha = node.alpha if node.model == "cuba" else 0.0
         du_f, dv_f = (one - 1) - one * alpha, one * (1.0 - node.beta)
         node.du, node.dv = int(round(du_f)), int(round(dv_f))
-        notes = []
         if abs(du_f - node.du) > 1e-9 or abs(dv_f - node.dv) > 1e-9:
             notes.append(f"decays rounded: alpha {alpha:g} -> {(one - 1 - node.du) / one:g}, "
                          f"beta {node.beta:g} -> {1 - node.dv / one:g}")
