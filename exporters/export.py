@@ -4,7 +4,9 @@ Artifacts are first written into a temporary folder beside ``out_dir``; only
 when every requested format succeeded are they moved into ``out_dir`` (one
 ``os.replace`` per file, ``manifest.json`` last). A failure leaves ``out_dir``
 as it was. The manifest lists formats, files with sha256 and size, the snn2hw
-version, the profile, and what was approximated or refused and why.
+version, the profile, and what was approximated or refused and why. ``ir/model.s2h``
+(the integer graph) is always written, so ``snn2hw run-lava`` can compare with the
+reference simulator.
 """
 from __future__ import annotations
 
@@ -91,7 +93,10 @@ def export(graph: Graph, out_dir, formats="all", conversion=None) -> dict:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        files, notes = {}, []
+        from snn2hw.ir.io import save_graph
+        files, notes = {"ir": ["model.s2h"]}, []
+        (tmp / "ir").mkdir()
+        save_graph(graph, tmp / "ir" / "model.s2h")  # the integer graph itself, for run-lava and re-export
         for fmt in fmts:
             sub = tmp / fmt
             sub.mkdir()
@@ -104,14 +109,14 @@ def export(graph: Graph, out_dir, formats="all", conversion=None) -> dict:
             "profile": graph.metadata.get("profile"),
             "formats": fmts,
             "files": [{"format": f, "path": f"{f}/{name}", "bytes": (tmp / f / name).stat().st_size,
-                       "sha256": _sha256(tmp / f / name)} for f in fmts for name in files[f]],
+                       "sha256": _sha256(tmp / f / name)} for f in ["ir"] + fmts for name in files[f]],
             "approximations": list(conversion.approximations) if conversion else [],
             "refusals": list(conversion.refusals) if conversion else [],
             "notes": notes,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         out_dir.mkdir(parents=True, exist_ok=True)
-        for f in fmts:
+        for f in ["ir"] + fmts:
             (out_dir / f).mkdir(exist_ok=True)
             for name in files[f]:
                 dst = out_dir / f / name

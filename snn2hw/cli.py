@@ -125,6 +125,46 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, input_step
     click.echo(f"wrote {Path(out_dir) / 'manifest.json'}")
 
 
+@cli.command("run-lava")
+@click.argument("export_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="seconds")
+def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
+    """Run an exported Lava model in lava-nc (fixed_pt) and compare with the reference simulator."""
+    import numpy as np
+    import torch
+    from snn2hw.data import direct, load_dataset
+    from snn2hw.exporters.lava import run_lava
+    from snn2hw.exporters.onnx import quantize_input
+    from snn2hw.ir.io import load_graph
+    from snn2hw.simulators.reference import simulate
+    root = Path(export_dir)
+    if not (root / "ir" / "model.s2h").is_file() or not (root / "lava").is_dir():
+        raise Snn2hwError(f"{root} is not a snn2hw export folder with a Lava model (expected ir/model.s2h and "
+                          f"lava/); run snn2hw export --format lava first")
+    g = load_graph(root / "ir" / "model.s2h")
+    T = timesteps or int(g.metadata.get("timesteps", 4))
+    data = load_dataset(data_spec)
+    n = min(samples, len(data.y_test))
+    x = direct(torch.as_tensor(data.x_test[:n], dtype=torch.float64), T)
+    y = np.asarray(data.y_test[:n])
+    ref = simulate(g, x, mode="int")
+    res = run_lava(root / "lava", quantize_input(g, x.numpy()), timeout=timeout)
+    lava_out = torch.as_tensor(res["output"], dtype=torch.float64)
+    lava_acc = float((lava_out.argmax(1).numpy() == y).mean())
+    same = bool(torch.equal(lava_out, ref.output))
+    click.echo(f"{n} samples, T = {T}, {res['lava_steps']} Lava steps in {res['lava_run_s']:.2f} s "
+               f"({res['wall_s']:.2f} s with start-up)")
+    click.echo(f"Lava accuracy              {lava_acc:.4f}")
+    click.echo(f"reference int accuracy     {ref.accuracy(y):.4f}")
+    click.echo(f"outputs identical to the reference integer simulator: {'yes' if same else 'NO'} "
+               f"(max abs difference {float((lava_out - ref.output).abs().max()):.0f})")
+    if not same:
+        sys.exit(1)  # not a user error: the two runtimes disagree
+
+
 @cli.command()
 @click.option("--arch", required=True, help="built-in architecture (see snn2hw.models.list_models)")
 @click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")

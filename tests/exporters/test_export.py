@@ -23,7 +23,7 @@ def test_manifest_lists_files_with_hashes(conv, tmp_path):
     for f in saved["files"]:
         data = (tmp_path / "out" / f["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"]
-    assert {f["path"] for f in man["files"]} == {"onnx/model_int.onnx", "onnx/model_float.onnx"}
+    assert {f["path"] for f in man["files"]} == {"ir/model.s2h", "onnx/model_int.onnx", "onnx/model_float.onnx"}
 
 
 def test_failed_export_leaves_previous_artifacts_intact(conv, tmp_path, monkeypatch):
