@@ -1,0 +1,490 @@
+"""Lava (Loihi 2) export: a netx-format HDF5 file plus a runner for the real lava-nc.
+
+``export_lava(graph, out_dir)`` writes, for an integer graph (``snn2hw.convert``):
+
+* ``model.net``: the network in lava-dl netx's HDF5 format
+  (``shared/reference/LAVA.md`` §3): group ``layer`` with ``"0"``, ``"1"``, ...;
+  an ``input`` layer (``shape`` (C, H, W); a vector input is written (N, 1, 1));
+  ``conv`` (``weight`` (C_out, C_in/g, kH, kW) as torch cross-correlation,
+  ``stride``/``padding``/``dilation`` in (H, W) order, ``groups``), ``flatten``
+  and ``dense`` (``weight`` (out, in)) layers, each synapse with a ``neuron``
+  group (``type`` b'CUBA', ``iDecay = du + 1``, ``vDecay = dv``,
+  ``vThMant = vth``; per-channel (conv) or per-neuron (dense) ``bias`` with
+  netx's fixed bias_exp 6). ``type`` datasets are bytes of shape (1,), as
+  slayer writes them.
+* ``model.lava.json``: the manifest: graph names of every layer, synaptic
+  depths, the output kind, the netx verdict and the exporter's notes. The
+  runner reads it next to ``model.net``.
+
+Exactness. The file means exactly the integer model that
+``simulate(graph, x, mode='int')`` runs:
+
+* A weight exponent ``e >= 0`` is folded into the weights (``W << e``): Lava's
+  Conv ignores ``weight_exp`` (lava#803) and netx re-derives it for Dense.
+* Sum pooling before a synapse is folded into it. Before a Conv, a
+  ``SumPool2d(k, stride k, padding 0)`` on an input whose size is divisible by
+  ``k`` followed by ``Conv2d(K, stride s, padding p, dilation d)`` is one Conv
+  with kernel ``k*d*(K-1) + k`` (``w'[k*d*i + a] = w[i]``, zeros elsewhere),
+  stride ``k*s`` and padding ``k*p`` on the unpooled input. Before a Dense
+  (through Flatten) any sum pooling is linear, so the Dense gets the pooling's
+  adjoint applied to its rows (weights repeated over each window, torch
+  flatten order).
+* Thresholds: netx/Lava LIF have one ``vth`` per layer; a per-channel
+  threshold whose values differ is **refused** (no exact rescaling exists
+  under Lava's truncating leak). A readout (never fires in the IR) is written
+  with ``vThMant >= 2^17`` so ``v > vth << 6`` can never hold (|v| <= 2^23 - 1).
+* Lava's LIF fires on ``v > vth << 6`` and resets to 0: ``int_compare='ge'`` or
+  ``int_reset='subtract'`` layers are refused.
+* Dense layers are checked against netx's weight handling (LAVA.md §3, "safe
+  rule"): integers in [-256, 254] with both signs present, or all in
+  [0, 255] (not all zero), or all strictly negative in [-255, -1] with a
+  minimum that is not minus a power of two. Anything else loads into netx
+  inexactly (netx's ``optimize_weight_bits`` truncates) or not at all.
+
+Refusals vs. netx-incompatibility. What Lava itself cannot run exactly (the
+threshold/compare/reset cases, non-foldable pooling, a negative weight
+exponent, weights our runner cannot represent exactly, residual Add graphs)
+raises :class:`~snn2hw.errors.Snn2hwError` naming every offending layer and why,
+and nothing is written. What only netx would get wrong, while our runner (which
+builds lava-nc processes itself) is exact, is exported: ``model.net`` is still
+written with the true integer weights, the manifest and the returned dict say
+``netx: "netx-incompatible: <reasons>"`` and the HDF5 root attribute
+``snn2hw_netx_compatible`` is 0 (reasons in ``snn2hw_netx_reasons``). Our extension
+keys, which netx never reads: ``neuron/snn2hwBiasExp`` (a bias whose value is not a
+multiple of 64 is written as mantissa plus this exponent instead of netx's 6),
+``snn2hwName`` (the graph's neuron name) and ``snn2hwDepth`` per layer.
+
+Residual graphs (``Add``) and branching are not supported yet: netx cannot
+express them and the sidecar the runner would need is not written, so they are
+refused.
+
+``run_lava(out_dir, x_int)`` runs ``lava_runner.py`` in ``.venv-lava`` (lava-nc
+0.10.0, ``Loihi2SimCfg(select_tag='fixed_pt')``) in its own process group under
+a timeout and returns outputs aligned with ``simulate(..., mode='int')``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from snn2hw.errors import Snn2hwError
+from snn2hw.ir import nodes as N
+from snn2hw.ir.graph import Graph
+from snn2hw.ir.topology import depths
+
+MODEL_FILE = "model.net"
+MANIFEST_FILE = "model.lava.json"
+RUNNER = Path(__file__).resolve().parent / "lava_runner.py"
+#: vth << 6 with vth >= 2^17 exceeds v's saturation 2^23 - 1: never fires
+NEVER_FIRE_VTH = 2 ** 17
+NETX_BIAS_EXP = 6
+#: largest |W| the runner's exact Dense recipe (weights 2*W, weight_exp -1) accepts
+DENSE_MANT_MAX = 127
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def lava_python() -> Path:
+    """The Lava interpreter (``<repo>/.venv-lava/bin/python``, or ``$SNN2HW_LAVA_PYTHON``)."""
+    env = os.environ.get("SNN2HW_LAVA_PYTHON")
+    return Path(env) if env else _repo_root() / ".venv-lava" / "bin" / "python"
+
+
+@dataclass
+class LavaLayer:
+    """One synapse + neuron stage as written to ``model.net``."""
+
+    kind: str                      # 'conv' | 'dense'
+    synapse: str                   # graph names
+    neuron: str
+    weight: np.ndarray             # conv (Cout, Cin/g, kH, kW); dense (out, in); int64, exponent folded
+    in_shape: tuple                # (C, H, W) or (N,)
+    out_shape: tuple
+    depth: int
+    du: int = 0
+    dv: int = 0
+    vth: int = 0
+    bias: Optional[np.ndarray] = None   # per channel (conv) / per neuron (dense), mantissa
+    bias_exp: int = NETX_BIAS_EXP
+    readout: bool = False
+    flatten_before: bool = False
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+    groups: int = 1
+    notes: list = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- folding helpers
+def _fold_pool_into_conv(w: np.ndarray, stride, padding, dilation, pool: N.SumPool2d, in_hw) -> tuple:
+    """``SumPool2d(k, stride k, pad 0)`` then Conv == one Conv on the unpooled input (see module doc).
+
+    Returns ``(w', stride', padding')`` (dilation becomes 1) or raises ValueError with the reason.
+    """
+    k = pool.kernel_size
+    if tuple(pool.stride) != tuple(k) or any(pool.padding):
+        raise ValueError(f"sum pooling '{{pool}}' has stride {pool.stride} / padding {pool.padding}; only "
+                         f"non-overlapping unpadded pooling (stride = kernel {k}) folds into a following Conv")
+    if in_hw[0] % k[0] or in_hw[1] % k[1]:
+        raise ValueError(f"sum pooling '{{pool}}' kernel {k} does not divide its input size {tuple(in_hw)}")
+    cout, cin, kh, kw = w.shape
+    nh = k[0] * dilation[0] * (kh - 1) + k[0]
+    nw = k[1] * dilation[1] * (kw - 1) + k[1]
+    out = np.zeros((cout, cin, nh, nw), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            y0, x0 = k[0] * dilation[0] * i, k[1] * dilation[1] * j
+            out[:, :, y0:y0 + k[0], x0:x0 + k[1]] = w[:, :, i:i + 1, j:j + 1]
+    return (out, (k[0] * stride[0], k[1] * stride[1]), (k[0] * padding[0], k[1] * padding[1]))
+
+
+def _glue_adjoint(w: np.ndarray, glue: list, in_shape: tuple) -> np.ndarray:
+    """Dense rows ``w`` (out, prod(glue output)) pulled back through ``glue`` (SumPool2d / Flatten) to ``in_shape``."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.zeros((w.shape[0],) + tuple(in_shape), dtype=torch.float64, requires_grad=True)
+    y = x
+    for node in glue:
+        if isinstance(node, N.SumPool2d):
+            y = F.avg_pool2d(y, node.kernel_size, node.stride, node.padding, count_include_pad=True,
+                             divisor_override=1)
+        elif isinstance(node, N.Flatten):
+            y = y.flatten(1)
+    y = y.reshape(w.shape[0], -1)
+    (y * torch.as_tensor(w, dtype=torch.float64)).sum().backward()
+    g = x.grad.reshape(w.shape[0], -1).numpy()
+    return np.rint(g).astype(np.int64)
+
+
+def netx_dense_verdict(w: np.ndarray) -> Optional[str]:
+    """None if netx (lava-dl 0.6.0) passes the integer dense weights through exactly, else the reason.
+
+    LAVA.md §3's safe rule (verified cases only)."""
+    w = np.asarray(w, dtype=np.int64)
+    lo, hi = int(w.min()), int(w.max())
+    if lo == 0 and hi == 0:
+        return "an all-zero weight matrix crashes netx (log2 of inf in optimize_weight_bits)"
+    if lo < 0 < hi:
+        if lo >= -256 and hi <= 254:
+            return None
+        return (f"mixed-sign weights in [{lo}, {hi}] exceed netx's exact range [-256, 254] "
+                f"(netx clips them)")
+    if lo >= 0:
+        if hi <= 255:
+            return None
+        return f"excitatory weights up to {hi} exceed 255 (netx's weight-bit search breaks, lava-dl#170)"
+    # all <= 0
+    if hi < 0 and lo >= -255 and (-lo) & (-lo - 1) != 0:
+        return None
+    return (f"non-positive weights in [{lo}, {hi}] (zeros, a power-of-two minimum or below -255) "
+            f"are not passed through exactly by netx's optimize_weight_bits")
+
+
+def dense_mantissa(w: np.ndarray) -> Optional[tuple]:
+    """``(W0, k)`` with ``W = W0 << k`` and ``|W0| <= 127`` (the runner's exact Dense recipe), or None."""
+    w = np.asarray(w, dtype=np.int64)
+    for k in range(0, 31):
+        if np.any(w % (1 << k)):
+            break
+        w0 = w >> k
+        if np.abs(w0).max(initial=0) <= DENSE_MANT_MAX:
+            return w0, k
+    return None
+
+
+# ----------------------------------------------------------------------------- planning
+def plan_lava(graph: Graph) -> tuple:
+    """``(layers, refusals, netx_reasons)`` for a quantized graph (no file written)."""
+    graph.validate()
+    refusals, netx_reasons = [], []
+    adds = graph.of_type(N.Add)
+    if adds:
+        return [], [f"node '{a}' (Add): residual graphs are not supported by the Lava exporter yet "
+                    f"(netx cannot express them and the runner sidecar is not implemented)" for a in adds], []
+    for name, node in graph.nodes.items():
+        if isinstance(node, (N.AvgPool2d, N.BatchNorm)):
+            refusals.append(f"node '{name}' ({type(node).__name__}) must be folded first (run snn2hw convert)")
+        if isinstance(node, N.SYNAPSES) and node.weight_int is None:
+            refusals.append(f"synapse '{name}' has no integer weights (run snn2hw convert)")
+        if isinstance(node, N.Neuron) and (node.vth is None or node.du is None or node.dv is None):
+            refusals.append(f"neuron '{name}' has no integer parameters (run snn2hw convert)")
+        if len(graph.successors(name)) > 1:
+            refusals.append(f"node '{name}' feeds {len(graph.successors(name))} nodes: branching graphs are "
+                            f"not supported by the Lava exporter yet")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        refusals.append(f"the Lava exporter needs exactly one Input and one Output "
+                        f"(got {len(graph.inputs)} and {len(graph.outputs)})")
+    if refusals:
+        return [], refusals, []
+
+    dep = depths(graph)
+    layers = []
+    pop = graph.inputs[0]
+    while True:
+        succ = graph.successors(pop)
+        if len(succ) == 1 and isinstance(graph.nodes[succ[0]], N.Output):
+            break
+        # glue from the population to the next synapse
+        glue, n = [], succ[0]
+        while not isinstance(graph.nodes[n], N.SYNAPSES):
+            node = graph.nodes[n]
+            if not isinstance(node, (N.SumPool2d, N.Flatten)):
+                return layers, refusals + [f"node '{n}' ({type(node).__name__}) between '{pop}' and the next "
+                                           f"synapse is not supported by the Lava exporter"], netx_reasons
+            glue.append(n)
+            n = graph.successors(n)[0]
+        syn_name, syn = n, graph.nodes[n]
+        neu_name = graph.successors(syn_name)[0]
+        neu = graph.nodes[neu_name]
+        if not isinstance(neu, N.Neuron):
+            return layers, refusals + [f"synapse '{syn_name}' feeds '{neu_name}' ({type(neu).__name__}); the Lava "
+                                       f"exporter needs each synapse to drive a Neuron directly"], netx_reasons
+        src_shape = tuple(graph.nodes[pop].output_shape)
+        where = f"layer '{syn_name}' -> '{neu_name}'"
+        e = int(syn.weight_exp)
+        probs = []
+        if e < 0:
+            probs.append(f"negative weight exponent {e} (a floor shift of the sum) has no exact Lava equivalent "
+                         f"for this exporter")
+            e = 0
+        w = np.asarray(syn.weight_int, dtype=np.int64) << e
+        L = LavaLayer(kind="conv" if isinstance(syn, N.Conv2d) else "dense", synapse=syn_name, neuron=neu_name,
+                      weight=w, in_shape=src_shape, out_shape=tuple(neu.output_shape), depth=dep[neu_name])
+        if isinstance(syn, N.Conv2d):
+            stride, padding, dilation = tuple(syn.stride), tuple(syn.padding), tuple(syn.dilation)
+            for gname in reversed(glue):
+                gnode = graph.nodes[gname]
+                try:
+                    w, stride, padding = _fold_pool_into_conv(w, stride, padding, dilation, gnode,
+                                                              gnode.input_shape[1:])
+                    dilation = (1, 1)
+                    L.notes.append(f"sum pooling '{gname}' folded into conv '{syn_name}'")
+                except ValueError as exc:
+                    probs.append(str(exc).replace("{pool}", gname))
+                    break
+            L.weight, L.stride, L.padding, L.dilation, L.groups = w, stride, padding, dilation, syn.groups
+        else:
+            if glue:
+                w = _glue_adjoint(w, [graph.nodes[g] for g in glue], src_shape)
+                pools = [g for g in glue if isinstance(graph.nodes[g], N.SumPool2d)]
+                if pools:
+                    L.notes.append(f"sum pooling {pools} folded into dense '{syn_name}' (weights expanded)")
+            L.weight = w
+            L.flatten_before = len(src_shape) == 3
+            if dense_mantissa(w) is None:
+                probs.append(f"weights in [{w.min()}, {w.max()}] are not W0 << k with |W0| <= 127, which Lava's "
+                             f"Dense cannot represent exactly")
+            reason = netx_dense_verdict(w)
+            if reason is not None:
+                netx_reasons.append(f"{where}: {reason}")
+        # neuron
+        C = L.out_shape[0]
+        vth = np.asarray(neu.vth, dtype=np.int64).reshape(-1)
+        if neu.readout:
+            L.vth, L.readout = max(int(vth.max()), NEVER_FIRE_VTH), True
+        elif np.unique(vth).size > 1:
+            probs.append(f"per-channel thresholds ({np.unique(vth).size} distinct values in [{vth.min()}, "
+                         f"{vth.max()}]): Lava/netx LIF has one vth per layer (use the per-layer threshold "
+                         f"granularity)")
+        else:
+            L.vth = int(vth[0])
+        if not neu.readout and neu.int_compare != "gt":
+            probs.append(f"comparison '{neu.int_compare}': Lava's LIF fires only on v > vth << 6")
+        if not neu.readout and neu.int_reset != "zero":
+            probs.append(f"reset '{neu.int_reset}': Lava's LIF only resets v to 0")
+        L.du, L.dv = int(neu.du), int(neu.dv)
+        if not (-1 <= L.du <= 4095 and 0 <= L.dv <= 4096):
+            probs.append(f"decays du={L.du}, dv={L.dv} outside Lava's 12-bit range")
+        nb = C if L.kind == "conv" else int(np.prod(L.out_shape))
+        bm = np.zeros(1, np.int64) if neu.bias_mant is None else np.asarray(neu.bias_mant, np.int64).reshape(-1)
+        if bm.size not in (1, nb):
+            probs.append(f"bias has {bm.size} values, expected 1 or {nb}")
+        else:
+            bm = np.broadcast_to(bm, (nb,)).copy()
+            be = int(neu.bias_exp)
+            val = bm << be if be >= 0 else bm >> -be
+            if np.all(val % 64 == 0):
+                L.bias, L.bias_exp = val >> 6, NETX_BIAS_EXP
+            else:
+                L.bias, L.bias_exp = bm, be
+                netx_reasons.append(f"{where}: bias {bm.tolist()[:4]}... << {be} is not a multiple of 64 "
+                                    f"(netx fixes bias_exp at 6); written with the extension key "
+                                    f"neuron/snn2hwBiasExp")
+        refusals += [f"{where}: {p}" for p in probs]
+        layers.append(L)
+        pop = neu_name
+    return layers, refusals, netx_reasons
+
+
+# ----------------------------------------------------------------------------- writing
+def _bytes(h, name, s: str):
+    h.create_dataset(name, data=np.array([s.encode("ascii")], dtype="S10"))
+
+
+def _write_neuron(g, L: LavaLayer):
+    n = g.create_group("neuron")
+    _bytes(n, "type", "CUBA")
+    n.create_dataset("iDecay", data=np.int64(L.du + 1))
+    n.create_dataset("vDecay", data=np.int64(L.dv))
+    n.create_dataset("vThMant", data=np.int64(L.vth))
+    n.create_dataset("refDelay", data=np.int64(1))
+    n.create_dataset("gradedSpike", data=np.bool_(False))
+    if L.bias_exp != NETX_BIAS_EXP:
+        n.create_dataset("snn2hwBiasExp", data=np.int64(L.bias_exp))
+
+
+def export_lava(graph: Graph, out_dir) -> dict:
+    """Write ``model.net`` (+ ``model.lava.json``) for the integer ``graph``; see the module doc.
+
+    Returns the manifest dict: ``files``, ``layers``, ``netx`` ("netx-compatible" or
+    "netx-incompatible: <reasons>"), ``netx_compatible``, ``notes``.
+    Raises :class:`Snn2hwError` listing every layer Lava cannot run exactly.
+    """
+    import h5py
+
+    layers, refusals, netx_reasons = plan_lava(graph)
+    if refusals:
+        raise Snn2hwError("the Lava exporter refuses this graph (nothing written):\n"
+                          + "\n".join(f"  - {r}" for r in refusals))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    inp = graph.nodes[graph.inputs[0]]
+    in_shape = tuple(inp.shape) if len(inp.shape) == 3 else (int(np.prod(inp.shape)), 1, 1)
+    netx_ok = not netx_reasons
+    verdict = "netx-compatible" if netx_ok else "netx-incompatible: " + "; ".join(netx_reasons)
+    path = out / MODEL_FILE
+    tmp = out / (MODEL_FILE + ".tmp")
+    with h5py.File(tmp, "w") as h:
+        h.attrs["snn2hw_netx_compatible"] = int(netx_ok)
+        h.attrs["snn2hw_netx_reasons"] = "; ".join(netx_reasons)
+        lay = h.create_group("layer")
+        idx = 0
+        g = lay.create_group(str(idx))
+        _bytes(g, "type", "input")
+        g.create_dataset("shape", data=np.array(in_shape, dtype=np.int64))
+        for L in layers:
+            if L.flatten_before:
+                idx += 1
+                g = lay.create_group(str(idx))
+                _bytes(g, "type", "flatten")
+                g.create_dataset("shape", data=np.array([int(np.prod(L.in_shape))], dtype=np.int64))
+            idx += 1
+            g = lay.create_group(str(idx))
+            _bytes(g, "type", L.kind)
+            g.create_dataset("shape", data=np.array(L.out_shape, dtype=np.int64))
+            g.create_dataset("weight", data=L.weight.astype(np.int64))
+            g.create_dataset("bias", data=L.bias.astype(np.int64))
+            if L.kind == "conv":
+                g.create_dataset("stride", data=np.array(L.stride, dtype=np.int64))
+                g.create_dataset("padding", data=np.array(L.padding, dtype=np.int64))
+                g.create_dataset("dilation", data=np.array(L.dilation, dtype=np.int64))
+                g.create_dataset("groups", data=np.int64(L.groups))
+                g.create_dataset("inChannels", data=np.int64(L.in_shape[0]))
+                g.create_dataset("outChannels", data=np.int64(L.out_shape[0]))
+            else:
+                g.create_dataset("inFeatures", data=np.int64(L.weight.shape[1]))
+                g.create_dataset("outFeatures", data=np.int64(L.weight.shape[0]))
+            g.create_dataset("snn2hwName", data=np.array([L.neuron.encode("utf-8")]))
+            g.create_dataset("snn2hwDepth", data=np.int64(L.depth))
+            _write_neuron(g, L)
+    os.replace(tmp, path)
+    last = layers[-1]
+    manifest = {
+        "format": "snn2hw-lava/1",
+        "files": [MODEL_FILE, MANIFEST_FILE],
+        "input": {"name": graph.inputs[0], "shape": list(inp.shape), "step": inp.step, "bits": inp.bits,
+                  "signed": bool(inp.signed)},
+        "layers": [{"kind": L.kind, "synapse": L.synapse, "neuron": L.neuron, "depth": L.depth,
+                    "in_shape": list(L.in_shape), "out_shape": list(L.out_shape), "readout": L.readout,
+                    "flatten_before": L.flatten_before, "notes": L.notes} for L in layers],
+        "num_synapse_layers": max(L.depth for L in layers),
+        "output": {"neuron": last.neuron, "kind": "membrane" if last.readout else "spike_count"},
+        "netx": verdict,
+        "netx_compatible": netx_ok,
+        "notes": [n for L in layers for n in L.notes],
+    }
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+# ----------------------------------------------------------------------------- running
+def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
+    """Run an exported model in the real Lava on integer input ``x_int`` ``[T, B, *input_shape]``.
+
+    All B samples go back to back through one Lava run of ``B * (T + L)`` steps
+    (``LIFReset`` clears every layer between samples). Returns a dict:
+    ``output`` ``[B, classes]`` int64 aligned with ``simulate(..., mode='int').output``
+    (spike counts over the sample's T aligned steps, or the readout membrane at
+    its last aligned step), ``output_kind``, ``lava_steps``, ``lava_run_s`` (the
+    Lava run itself), ``wall_s`` (subprocess), and with ``record=True`` ``record``:
+    ``{"spikes"|"u"|"v": {neuron name: [T, B, *shape]}}`` in the aligned frame
+    (``record="spikes"``: spikes only, which is cheap; u and v need Lava Monitors,
+    which make the run about 10x slower). A missing ``.venv-lava`` or a timeout
+    (the process group is killed) raises :class:`Snn2hwError`.
+    """
+    out_dir = Path(out_dir)
+    py = lava_python()
+    if not (py.exists() and os.access(py, os.X_OK)):
+        raise Snn2hwError(f"the Lava environment is missing ({py}); run `make lava-venv` in {_repo_root()} "
+                          f"(it needs Python 3.10)")
+    if not (out_dir / MODEL_FILE).exists() or not (out_dir / MANIFEST_FILE).exists():
+        raise Snn2hwError(f"{out_dir} holds no exported Lava model ({MODEL_FILE}, {MANIFEST_FILE}); "
+                          f"run export_lava first")
+    x = np.asarray(x_int)
+    if not np.issubdtype(x.dtype, np.integer):
+        if not np.all(x == np.rint(x)):
+            raise Snn2hwError("x_int must hold integers (the quantized input, round(x / step))")
+    x = x.astype(np.int64)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="snn2hw_lava_") as tmp:
+        pin, pout = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        np.savez(pin, x_int=x)
+        flag = [] if not record else ["--record=spikes"] if record == "spikes" else ["--record"]
+        args = [str(py), str(RUNNER), str(out_dir), str(pin), str(pout)] + flag
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            so, se = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.communicate()
+            raise Snn2hwError(f"Lava run timed out after {timeout} s (process group killed)") from None
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc)
+                proc.wait()
+        if proc.returncode != 0:
+            raise Snn2hwError(f"the Lava run failed (exit code {proc.returncode}):\n{se[-4000:]}")
+        with np.load(pout) as d:
+            res = {k: d[k] for k in d.files}
+    manifest = json.loads((out_dir / MANIFEST_FILE).read_text())
+    result = {"output": res["output"], "output_kind": manifest["output"]["kind"],
+              "lava_steps": int(res["lava_steps"]), "lava_run_s": float(res["lava_run_s"]),
+              "wall_s": time.perf_counter() - t0}
+    if record:
+        rec = {"spikes": {}} if record == "spikes" else {"spikes": {}, "u": {}, "v": {}}
+        for i, L in enumerate(manifest["layers"]):
+            for q, key in (("spikes", "s"), ("u", "u"), ("v", "v")):
+                if q in rec:
+                    rec[q][L["neuron"]] = res[f"{key}{i}"]
+        result["record"] = rec
+    return result
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,311 @@
+"""Run a snn2hw Lava export (``model.net`` + ``model.lava.json``) in lava-nc 0.10.0, fixed_pt.
+
+Executed by the Lava interpreter (``.venv-lava/bin/python``, Python 3.10):
+numpy, h5py and lava-nc only, never snn2hw or torch (lava-dl cannot be
+installed there, so the lava-nc processes are built here from the netx file).
+
+Usage::
+
+    python lava_runner.py MODEL_DIR INPUT.npz OUTPUT.npz [--record | --record=spikes]
+
+``INPUT.npz``: ``x_int`` ``[T, B, *input_shape]`` integers (the graded input
+payload, ``round(x / step)``; input shapes (C, H, W) or (N,)).
+
+The B samples run back to back in ONE Lava run of ``B * (T + L)`` steps (L =
+the deepest synaptic depth): sample b's frame k is RingBuffer column
+``b*(T+L) + k``, columns ``T .. T+L-1`` of each sample are zero. Every layer is
+a ``LIFReset`` with ``reset_interval = T + L`` and ``reset_offset = depth + 1``
+(LAVA.md §2), so each layer's state is cleared at the step the sample's first
+input reaches it and samples are independent. Synapses:
+
+* Dense: ``Dense(weights=2*W0, weight_exp=k-1)`` with ``W = W0 << k`` and
+  ``|W0| <= 127`` gives ``a = W @ s`` bit for bit (LAVA.md §1). After a
+  (W, H, C) population the port is flattened and the weight columns permuted
+  from torch (C, H, W) order to Lava's (W, H, C) order.
+* Conv: the netx weight (C_out, C_in/g, kH, kW), a cross-correlation, becomes
+  Lava's (C_out, kW, kH, C_in/g) true convolution: ``w.transpose(0, 3, 2, 1)``
+  with both kernel axes flipped; stride/padding/dilation go from (H, W) to
+  (W, H) order. Conv ignores weight_exp (the exporter folded it).
+
+``OUTPUT.npz``: ``output`` ``[B, classes]`` int64 (spike counts over the
+sample's T aligned steps, or the readout's v at its last aligned step),
+``lava_steps``, ``lava_run_s``; with ``--record`` ``s{i}``, ``u{i}``, ``v{i}``
+(``--record=spikes``: ``s{i}`` only; spikes come from sink RingBuffers, u and v
+from Monitors, which cost ~10x the whole run) per layer i as ``[T, B, *shape]`` (shape in (C, H, W) / (N,) order) in the
+aligned frame: Lava row ``b*(T+L) + k + depth`` is aligned step k of sample b.
+Lava is always stopped in a ``finally``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+# This file sits next to snn2hw's own ``exporters/lava.py``: drop the script's directory from the
+# import path so that ``import lava`` finds lava-nc, not that module.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lava.magma.core.run_conditions import RunSteps  # noqa: E402
+from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
+from lava.proc.conv.process import Conv  # noqa: E402
+from lava.proc.dense.process import Dense  # noqa: E402
+from lava.proc.io.source import RingBuffer  # noqa: E402
+from lava.proc.lif.process import LIFReset  # noqa: E402
+
+NUM_MESSAGE_BITS = 24
+DENSE_MANT_MAX = 127
+
+# Recording. Lava's Monitor reads a Var through a RefPort in every step's management phase and
+# Var.get() ships arrays element by element: recording u and v of the digits network that way made
+# a 5 s run take 75 s (sink RingBuffers for spikes: 26 s). Instead, a LIFReset subclass whose model
+# is Lava's own PyLifResetModelBitAcc, unchanged, plus a few lines that copy u, v and the spike
+# vector after every step into np.memmap files (the models run in forked processes). Lava looks for
+# a process's models in the process's module and every module of its directory, so this code is
+# written to a private temporary directory and imported from there.
+_RECORDER_SRC = """
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.lif.models import PyLifResetModelBitAcc
+from lava.proc.lif.process import LIFReset
+
+
+class RecLIFReset(LIFReset):
+    def __init__(self, *, rec, **kwargs):
+        super().__init__(**kwargs)
+        self.proc_params["rec"] = dict(rec)     # key ('s', 'u', 'v') -> .npy path, [steps, n] int32
+
+
+@implements(proc=RecLIFReset, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyRecLifResetModelBitAcc(PyLifResetModelBitAcc):
+    implements_process = None     # inherited from the parent; cleared so @implements may set ours
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self._rec_paths = proc_params["rec"]
+        self._rec = None
+        self._last_s = None
+
+    def spiking_activation(self):
+        s = super().spiking_activation()
+        self._last_s = s
+        return s
+
+    def run_spk(self):
+        super().run_spk()
+        if self._rec is None:
+            self._rec = {k: np.load(p, mmap_mode="r+") for k, p in self._rec_paths.items()}
+        t = self.time_step - 1
+        for k, a in self._rec.items():
+            if t < a.shape[0]:
+                a[t] = (self._last_s if k == "s" else self.u if k == "u" else self.v).reshape(-1)
+                if t == a.shape[0] - 1:
+                    a.flush()
+"""
+
+
+def _recorder_class(tmpdir: str):
+    path = os.path.join(tmpdir, "snn2hw_lava_recorder.py")
+    with open(path, "w") as f:
+        f.write(_RECORDER_SRC)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("snn2hw_lava_recorder", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["snn2hw_lava_recorder"] = mod
+    spec.loader.exec_module(mod)
+    return mod.RecLIFReset
+
+
+def _s(ds) -> str:
+    v = np.asarray(ds[()]).reshape(-1)[0]
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _i(ds) -> int:
+    return int(np.asarray(ds[()]).reshape(-1)[0])
+
+
+def _pair(ds) -> tuple:
+    v = np.asarray(ds[()]).reshape(-1).astype(int)
+    return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
+
+
+def _lava_shape(chw: tuple) -> tuple:
+    return tuple(reversed(chw)) if len(chw) == 3 else tuple(chw)
+
+
+def _to_chw(a: np.ndarray, chw: tuple) -> np.ndarray:
+    """``[..., *lava_shape]`` to ``[..., *chw]``."""
+    if len(chw) != 3:
+        return a
+    n = a.ndim
+    return np.transpose(a, tuple(range(n - 3)) + (n - 1, n - 2, n - 3))
+
+
+def dense_mantissa(w: np.ndarray):
+    w = np.asarray(w, dtype=np.int64)
+    for k in range(0, 31):
+        if np.any(w % (1 << k)):
+            break
+        if np.abs(w >> k).max(initial=0) <= DENSE_MANT_MAX:
+            return w >> k, k
+    raise ValueError(f"dense weights in [{w.min()}, {w.max()}] are not W0 << k with |W0| <= 127")
+
+
+def build(model_dir: str, T: int, B: int, x: np.ndarray, record, tmpdir: str):
+    with open(os.path.join(model_dir, "model.lava.json")) as f:
+        manifest = json.load(f)
+    L = int(manifest["num_synapse_layers"])
+    R = T + L
+    steps = B * R
+    h = h5py.File(os.path.join(model_dir, "model.net"), "r")
+    try:
+        groups = [h["layer"][k] for k in sorted(h["layer"].keys(), key=int)]
+        if _s(groups[0]["type"]) != "input":
+            raise ValueError("layer 0 must be the input layer")
+        in_chw = tuple(manifest["input"]["shape"])
+        if tuple(x.shape[2:]) != in_chw:
+            raise ValueError(f"input has per-sample shape {tuple(x.shape[2:])}, the model expects {in_chw}")
+        lshape = _lava_shape(in_chw)
+        data = np.zeros((int(np.prod(lshape)), steps), dtype=np.int32)     # populations are flat, WHC order
+        for b in range(B):
+            xb = x[:, b]
+            xb = np.transpose(xb, (3, 2, 1, 0)) if len(in_chw) == 3 else xb.T
+            data[:, b * R:b * R + T] = xb.reshape(-1, T)
+        src = RingBuffer(data=data)
+        procs = {"src": src}
+        prev_port, prev_chw = src.s_out, in_chw
+        layers = []
+        flatten = False
+        li = 0
+        RecLIFReset = _recorder_class(tmpdir)
+        for g in groups[1:]:
+            kind = _s(g["type"])
+            if kind == "flatten":
+                flatten = True
+                continue
+            meta = manifest["layers"][li]
+            depth = _i(g["snn2hwDepth"])
+            out_chw = tuple(int(v) for v in np.asarray(g["shape"][()]).reshape(-1))
+            w = np.asarray(g["weight"][()]).astype(np.int64)
+            ng = g["neuron"]
+            if kind == "conv":
+                if len(prev_chw) != 3:
+                    raise ValueError(f"layer {li}: conv after a vector population")
+                wl = np.ascontiguousarray(w.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :]).astype(np.int32)
+                sy, sx = _pair(g["stride"])
+                py_, px = _pair(g["padding"])
+                dy, dx = _pair(g["dilation"])
+                syn = Conv(weight=wl, input_shape=_lava_shape(prev_chw), padding=(px, py_), stride=(sx, sy),
+                           dilation=(dx, dy), groups=_i(g["groups"]), num_message_bits=NUM_MESSAGE_BITS,
+                           name=f"conv{li}")
+                if tuple(syn.output_shape) != _lava_shape(out_chw):
+                    raise ValueError(f"layer {li}: Lava conv output {syn.output_shape} != {_lava_shape(out_chw)}")
+                prev_port.reshape(_lava_shape(prev_chw)).connect(syn.s_in)
+            elif kind == "dense":
+                if len(prev_chw) == 3:
+                    if not flatten:
+                        raise ValueError(f"layer {li}: dense after a (C, H, W) population needs a flatten layer")
+                    c, hh, ww = prev_chw
+                    w = w.reshape(w.shape[0], c, hh, ww).transpose(0, 3, 2, 1).reshape(w.shape[0], -1)
+                port = prev_port
+                w0, k = dense_mantissa(w)
+                syn = Dense(weights=(2 * w0).astype(np.int32), weight_exp=k - 1,
+                            num_message_bits=NUM_MESSAGE_BITS, name=f"dense{li}")
+                port.connect(syn.s_in)
+                out_chw = (int(w.shape[0]),)
+            else:
+                raise ValueError(f"layer type {kind!r} is not supported by this runner")
+            flatten = False
+            oshape = _lava_shape(out_chw)
+            bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1)
+            if len(out_chw) == 3 and bias.size != out_chw[0]:
+                bias = np.transpose(bias.reshape(out_chw), (2, 1, 0)).copy()   # per neuron, CHW -> WHC
+            else:
+                bias = np.broadcast_to(bias, oshape).copy()    # per channel (C is last in Lava) / per neuron
+            bias = bias.reshape(-1)
+            bias_exp = _i(ng["snn2hwBiasExp"]) if "snn2hwBiasExp" in ng else 6
+            n_out = int(np.prod(oshape))
+            last = li == len(manifest["layers"]) - 1
+            wanted = set()
+            if record:
+                wanted |= {"s"} | ({"u", "v"} if record == "all" else set())
+            if last:
+                wanted.add("v" if meta["readout"] else "s")
+            rec = {}
+            for key in sorted(wanted):
+                rec[key] = os.path.join(tmpdir, f"rec_{li}_{key}.npy")
+                np.lib.format.open_memmap(rec[key], mode="w+", dtype=np.int32, shape=(steps, n_out)).flush()
+            kw = dict(shape=(n_out,), du=_i(ng["iDecay"]) - 1, dv=_i(ng["vDecay"]), vth=_i(ng["vThMant"]),
+                      bias_mant=bias, bias_exp=bias_exp, reset_interval=R, reset_offset=depth + 1,
+                      name=f"lif{li}")
+            lif = RecLIFReset(rec=rec, **kw) if rec else LIFReset(**kw)
+            (syn.a_out.reshape((n_out,)) if kind == "conv" else syn.a_out).connect(lif.a_in)
+            mons = rec
+            layers.append({"lif": lif, "mons": mons, "depth": depth, "chw": out_chw, "readout": meta["readout"]})
+            prev_port, prev_chw = lif.s_out, out_chw
+            li += 1
+        if li != len(manifest["layers"]):
+            raise ValueError(f"model.net has {li} synapse layers, the manifest {len(manifest['layers'])}")
+    finally:
+        h.close()
+    return src, layers, steps, R
+
+
+def run(model_dir: str, path_in: str, path_out: str, record) -> None:
+    with np.load(path_in) as d:
+        x = np.asarray(d["x_int"], dtype=np.int64)
+    if x.ndim < 3:
+        raise ValueError(f"x_int must be [T, B, *shape], got {x.shape}")
+    T, B = x.shape[0], x.shape[1]
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="snn2hw_lava_rec_") as tmpdir:
+        src, layers, steps, R = build(model_dir, T, B, x, record, tmpdir)
+        t0 = time.perf_counter()
+        try:
+            src.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        finally:
+            src.stop()
+        dt = time.perf_counter() - t0
+        raw = []
+        for lay in layers:       # row t - 1 = after Lava step t
+            raw.append({k: np.load(p).astype(np.int64) for k, p in lay["mons"].items()})
+    rows = (np.arange(B)[None, :] * R + np.arange(T)[:, None])     # [T, B] aligned row before the depth shift
+    for i, (lay, r) in enumerate(zip(layers, raw)):
+        for key, a in r.items():
+            al = a[rows + lay["depth"]].reshape((T, B) + _lava_shape(lay["chw"]))
+            al = _to_chw(al, lay["chw"])                                # [T, B, *chw]
+            if record:
+                out[f"{key}{i}"] = al
+            if i == len(layers) - 1:
+                if lay["readout"] and key == "v":
+                    out["output"] = al[T - 1].reshape(B, -1)
+                elif not lay["readout"] and key == "s":
+                    out["output"] = al.sum(0).reshape(B, -1)
+    out["lava_steps"] = np.int64(steps)
+    out["lava_run_s"] = np.float64(dt)
+    np.savez(path_out, **out)
+    print(f"lava: {B} samples x {R} steps = {steps} steps in {dt:.2f} s", flush=True)
+
+
+def main(argv) -> int:
+    args = [a for a in argv if not a.startswith("--record")]
+    rec = [a for a in argv if a.startswith("--record")]
+    if len(args) != 3 or len(rec) > 1 or (rec and rec[0] not in ("--record", "--record=spikes")):
+        print(__doc__, file=sys.stderr)
+        return 2
+    run(args[0], args[1], args[2], record=(False if not rec else "spikes" if rec[0] == "--record=spikes" else "all"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
