@@ -43,7 +43,7 @@ Exactness. The file means exactly the integer model that
 
 Refusals vs. netx-incompatibility. What Lava itself cannot run exactly (the
 threshold/compare/reset cases, non-foldable pooling, a negative weight
-exponent, weights our runner cannot represent exactly, residual Add graphs)
+exponent, residual Add graphs)
 raises :class:`~snn2hw.errors.Snn2hwError` naming every offending layer and why,
 and nothing is written. What only netx would get wrong, while our runner (which
 builds lava-nc processes itself) is exact, is exported: ``model.net`` is still
@@ -284,8 +284,11 @@ def plan_lava(graph: Graph) -> tuple:
             L.weight = w
             L.flatten_before = len(src_shape) == 3
             if dense_mantissa(w) is None:
-                probs.append(f"weights in [{w.min()}, {w.max()}] are not W0 << k with |W0| <= 127, which Lava's "
-                             f"Dense cannot represent exactly")
+                L.notes.append(f"dense '{syn_name}': weights in [{w.min()}, {w.max()}] exceed one Lava Dense "
+                               f"(8-bit mantissa << exponent); the runner splits them into base-128 digits, "
+                               f"one Dense each")
+            if np.abs(w).max(initial=0) >= 2 ** 31:
+                probs.append(f"weights up to {np.abs(w).max()} do not fit int32")
             reason = netx_dense_verdict(w)
             if reason is not None:
                 netx_reasons.append(f"{where}: {reason}")
@@ -349,7 +352,7 @@ def export_lava(graph: Graph, out_dir) -> dict:
     """Write ``model.net`` (+ ``model.lava.json``) for the integer ``graph``; see the module doc.
 
     Returns the manifest dict: ``files``, ``layers``, ``netx`` ("netx-compatible" or
-    "netx-incompatible: <reasons>"), ``netx_compatible``, ``notes``.
+    "netx-incompatible: <reasons>"), ``netx_compatible``, ``notes``, ``refusals`` (always empty).
     Raises :class:`Snn2hwError` listing every layer Lava cannot run exactly.
     """
     import h5py
@@ -413,7 +416,9 @@ def export_lava(graph: Graph, out_dir) -> dict:
         "output": {"neuron": last.neuron, "kind": "membrane" if last.readout else "spike_count"},
         "netx": verdict,
         "netx_compatible": netx_ok,
-        "notes": [n for L in layers for n in L.notes],
+        "notes": [n for L in layers for n in L.notes] + [f"{MODEL_FILE} is {verdict}"],
+        # what Lava cannot run exactly raises Snn2hwError instead (nothing is written); kept for callers
+        "refusals": [],
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
     return manifest

@@ -19,7 +19,9 @@ a ``LIFReset`` with ``reset_interval = T + L`` and ``reset_offset = depth + 1``
 input reaches it and samples are independent. Synapses:
 
 * Dense: ``Dense(weights=2*W0, weight_exp=k-1)`` with ``W = W0 << k`` and
-  ``|W0| <= 127`` gives ``a = W @ s`` bit for bit (LAVA.md §1). After a
+  ``|W0| <= 127`` gives ``a = W @ s`` bit for bit (LAVA.md §1). Larger weights
+  (e.g. a pooling adjoint times the weight exponent) are split into signed
+  base-128 digits, one such Dense per digit, all feeding the same LIF. After a
   (W, H, C) population the port is flattened and the weight columns permuted
   from torch (C, H, W) order to Lava's (W, H, C) order.
 * Conv: the netx weight (C_out, C_in/g, kH, kW), a cross-correlation, becomes
@@ -30,10 +32,15 @@ input reaches it and samples are independent. Synapses:
 ``OUTPUT.npz``: ``output`` ``[B, classes]`` int64 (spike counts over the
 sample's T aligned steps, or the readout's v at its last aligned step),
 ``lava_steps``, ``lava_run_s``; with ``--record`` ``s{i}``, ``u{i}``, ``v{i}``
-(``--record=spikes``: ``s{i}`` only; spikes come from sink RingBuffers, u and v
-from Monitors, which cost ~10x the whole run) per layer i as ``[T, B, *shape]`` (shape in (C, H, W) / (N,) order) in the
+(``--record=spikes``: ``s{i}`` only) per layer i as ``[T, B, *shape]`` (shape in (C, H, W) / (N,) order) in the
 aligned frame: Lava row ``b*(T+L) + k + depth`` is aligned step k of sample b.
 Lava is always stopped in a ``finally``.
+
+Recording does not use Lava's Monitor (far too slow, see ``_RECORDER_SRC``):
+recorded layers are a ``LIFReset`` subclass whose fixed_pt model is Lava's
+``PyLifResetModelBitAcc`` unchanged, plus a copy of u, v and spikes after each
+step into memory-mapped files. Populations are flat (WHC order); Conv ports
+are reshaped to (W, H, C) with Lava's virtual ReshapePorts.
 """
 from __future__ import annotations
 
@@ -151,14 +158,24 @@ def _to_chw(a: np.ndarray, chw: tuple) -> np.ndarray:
     return np.transpose(a, tuple(range(n - 3)) + (n - 1, n - 2, n - 3))
 
 
-def dense_mantissa(w: np.ndarray):
+def dense_parts(w: np.ndarray) -> list:
+    """``[(W0, k), ...]`` with ``W = sum W0 << k`` and ``|W0| <= 127``: one part (``W = W0 << k``) when
+    possible, else signed base-128 digits, one Lava Dense each, all into the same LIF (its InPort sums
+    them as int32, which is the int32 wrap of the whole sum)."""
     w = np.asarray(w, dtype=np.int64)
     for k in range(0, 31):
         if np.any(w % (1 << k)):
             break
         if np.abs(w >> k).max(initial=0) <= DENSE_MANT_MAX:
-            return w >> k, k
-    raise ValueError(f"dense weights in [{w.min()}, {w.max()}] are not W0 << k with |W0| <= 127")
+            return [(w >> k, k)]
+    parts, r, k = [], w.copy(), 0
+    while np.any(r):
+        d = ((r + 64) % 128) - 64                       # in [-64, 63]
+        if np.any(d):
+            parts.append((d, k))
+        r = (r - d) >> 7
+        k += 7
+    return parts
 
 
 def build(model_dir: str, T: int, B: int, x: np.ndarray, record, tmpdir: str):
@@ -211,6 +228,7 @@ def build(model_dir: str, T: int, B: int, x: np.ndarray, record, tmpdir: str):
                 if tuple(syn.output_shape) != _lava_shape(out_chw):
                     raise ValueError(f"layer {li}: Lava conv output {syn.output_shape} != {_lava_shape(out_chw)}")
                 prev_port.reshape(_lava_shape(prev_chw)).connect(syn.s_in)
+                syns = [syn]
             elif kind == "dense":
                 if len(prev_chw) == 3:
                     if not flatten:
@@ -218,10 +236,11 @@ def build(model_dir: str, T: int, B: int, x: np.ndarray, record, tmpdir: str):
                     c, hh, ww = prev_chw
                     w = w.reshape(w.shape[0], c, hh, ww).transpose(0, 3, 2, 1).reshape(w.shape[0], -1)
                 port = prev_port
-                w0, k = dense_mantissa(w)
-                syn = Dense(weights=(2 * w0).astype(np.int32), weight_exp=k - 1,
-                            num_message_bits=NUM_MESSAGE_BITS, name=f"dense{li}")
-                port.connect(syn.s_in)
+                syns = []
+                for j, (w0, k) in enumerate(dense_parts(w) or [(np.zeros_like(w), 0)]):
+                    syns.append(Dense(weights=(2 * w0).astype(np.int32), weight_exp=k - 1,
+                                      num_message_bits=NUM_MESSAGE_BITS, name=f"dense{li}_{j}"))
+                    port.connect(syns[-1].s_in)
                 out_chw = (int(w.shape[0]),)
             else:
                 raise ValueError(f"layer type {kind!r} is not supported by this runner")
@@ -249,7 +268,8 @@ def build(model_dir: str, T: int, B: int, x: np.ndarray, record, tmpdir: str):
                       bias_mant=bias, bias_exp=bias_exp, reset_interval=R, reset_offset=depth + 1,
                       name=f"lif{li}")
             lif = RecLIFReset(rec=rec, **kw) if rec else LIFReset(**kw)
-            (syn.a_out.reshape((n_out,)) if kind == "conv" else syn.a_out).connect(lif.a_in)
+            for syn in syns:
+                (syn.a_out.reshape((n_out,)) if kind == "conv" else syn.a_out).connect(lif.a_in)
             mons = rec
             layers.append({"lif": lif, "mons": mons, "depth": depth, "chw": out_chw, "readout": meta["readout"]})
             prev_port, prev_chw = lif.s_out, out_chw

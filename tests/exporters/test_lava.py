@@ -148,14 +148,29 @@ def _conv_net(rng, variant):
     return Graph.sequential(items), (c0, hw, hw)
 
 
-RANDOM_NETS = [("dense", s) for s in range(5)] + [("conv", s) for s in range(7)]
+def _pooled_input_dense_net(rng):
+    """(C, H, W) input -> overlapping sum pooling -> Flatten -> Dense: the pool's adjoint folds into the Dense."""
+    shape = (2, 6, 6)
+    items = [("x", N.Input(shape=shape, step=STEP, bits=8)),
+             ("pool", N.SumPool2d(kernel_size=3, stride=2, padding=1)),
+             ("flat", N.Flatten()),
+             ("fc0", N.Dense(weight=_w(rng, 12, 18), bias=rng.normal(0, 0.2, 12))),
+             ("n0", _neuron(rng, 12)),
+             ("fc1", N.Dense(weight=_w(rng, 3, 12, gain=3))),
+             ("n1", _neuron(rng, 3)),
+             ("out", N.Output())]
+    return Graph.sequential(items), shape
+
+
+RANDOM_NETS = [("dense", s) for s in range(5)] + [("conv", s) for s in range(7)] + [("pooled_dense", 0)]
 
 
 @pytest.mark.lava
 @pytest.mark.parametrize("kind,seed", RANDOM_NETS)
 def test_random_networks_lava_exact(lava_env, tmp_path, kind, seed):
     rng = np.random.default_rng(1000 + seed + (100 if kind == "conv" else 0))
-    g, shape = _dense_net(rng) if kind == "dense" else _conv_net(rng, seed % 2)
+    g, shape = (_dense_net(rng) if kind == "dense" else _conv_net(rng, seed % 2) if kind == "conv"
+                else _pooled_input_dense_net(rng))
     gi = snn2hw.convert(g, "loihi").graph
     T, B = 6, 3
     x = np.round(rng.uniform(0, 1.2, (T, B) + shape) / STEP) * STEP
@@ -260,15 +275,15 @@ def test_refuses_per_channel_thresholds_naming_the_layer(tmp_path):
     assert not (tmp_path / "model.net").exists()
 
 
-def test_refuses_unrepresentable_dense_and_ge_compare(tmp_path):
+def test_refuses_ge_compare_and_subtract_reset(tmp_path):
     gi = _small_dense()
     gi.nodes["n0"].int_compare = "ge"
-    gi.nodes["fc0"].weight_int[0, 0] = 201                    # odd and > 127: not W0 << k with |W0| <= 127
+    gi.nodes["n1"].int_reset = "subtract"
     with pytest.raises(Snn2hwError) as e:
         lx.export_lava(gi, tmp_path)
     msg = str(e.value)
     assert "layer 'fc0' -> 'n0': comparison 'ge'" in msg
-    assert "layer 'fc0' -> 'n0': weights in" in msg
+    assert "layer 'fc1' -> 'n1': reset 'subtract'" in msg
 
 
 def test_refuses_residual_graphs():
