@@ -144,6 +144,8 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
     if not (root / "ir" / "model.s2h").is_file() or not (root / "lava").is_dir():
         raise Snn2hwError(f"{root} is not a snn2hw export folder with a Lava model (expected ir/model.s2h and "
                           f"lava/); run snn2hw export --format lava first")
+    from snn2hw.exporters.lava_check import check_lava_dir
+    check_lava_dir(root / "lava")
     g = load_graph(root / "ir" / "model.s2h")
     T = timesteps or int(g.metadata.get("timesteps", 4))
     data = load_dataset(data_spec)

@@ -1,0 +1,51 @@
+"""Validate an exported Lava folder before handing it to the Lava interpreter.
+
+Lava reports bad files as tracebacks from worker processes (or hangs), so the
+main process checks ``model.net`` and ``model.lava.json`` first and names the
+file and the missing or malformed key.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+
+from snn2hw.errors import FileFormatError
+from snn2hw.exporters.lava import MANIFEST_FILE, MODEL_FILE
+LAYER_TYPES = {"input", "dense", "conv", "flatten"}
+
+
+def check_lava_dir(folder) -> None:
+    folder = Path(folder)
+    net, man = folder / MODEL_FILE, folder / MANIFEST_FILE
+    for p in (net, man):
+        if not p.is_file():
+            raise FileFormatError(f"{p}: missing; {folder} is not an exported Lava model (snn2hw export --format lava)")
+    try:
+        meta = json.loads(man.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"{man} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or "layers" not in meta or "output" not in meta:
+        raise FileFormatError(f"{man} lacks the 'layers'/'output' entries the runner needs")
+    try:
+        f = h5py.File(net, "r")
+    except (OSError, ValueError) as e:
+        raise FileFormatError(f"{net} is not a readable HDF5 file ({e}); expected a netx-format network") from None
+    with f:
+        if "layer" not in f or not isinstance(f["layer"], h5py.Group):
+            raise FileFormatError(f"{net} has no 'layer' group; expected the netx format (layer/0..N)")
+        keys = list(f["layer"].keys())
+        if not keys or sorted(keys, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(keys))]:
+            raise FileFormatError(f"{net}: layer groups must be named 0..N, found {sorted(keys)[:8]}")
+        for k in keys:
+            g = f["layer"][k]
+            if "type" not in g:
+                raise FileFormatError(f"{net}: layer/{k} has no 'type'")
+            t = g["type"][()]
+            t = (t[0] if getattr(t, "shape", ()) else t)
+            t = t.decode() if isinstance(t, bytes) else str(t)
+            if t not in LAYER_TYPES:
+                raise FileFormatError(f"{net}: layer/{k} has type '{t}', expected one of {sorted(LAYER_TYPES)}")
+            if t in ("dense", "conv") and "weight" not in g:
+                raise FileFormatError(f"{net}: layer/{k} ({t}) has no 'weight'")

@@ -1,0 +1,91 @@
+"""`snn2hw export` and `snn2hw run-lava` as a user runs them, with bad inputs."""
+import os
+import re
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from test_cli import assert_user_error, run  # noqa: E402  (tests/cli is on sys.path via conftest)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exp") / "digits"
+    res = run("export", REPO / "examples" / "digits_lif.pt", "--format", "all", "--profile", "loihi", "--out", out)
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def test_export_all_writes_every_format(exported):
+    import json
+    man = json.loads((exported / "manifest.json").read_text())
+    paths = {f["path"] for f in man["files"]}
+    assert {"ir/model.s2h", "onnx/model_int.onnx", "onnx/model_float.onnx", "nir/model_float.nir",
+            "nir/model_int.nir", "lava/model.net"} <= paths
+    assert man["profile"] == "loihi" and man["formats"] == ["nir", "lava", "onnx"]
+
+
+def test_run_lava_matches_reference(exported):
+    res = run("run-lava", exported, "--data", "digits", "--samples", "30")
+    assert res.returncode == 0, res.stderr
+    lava = float(re.search(r"Lava accuracy\s+([0-9.]+)", res.stdout).group(1))
+    ref = float(re.search(r"reference int accuracy\s+([0-9.]+)", res.stdout).group(1))
+    assert lava == ref
+    assert "identical to the reference integer simulator: yes" in res.stdout
+
+
+def test_missing_lava_environment(exported):
+    env_res = run_env("run-lava", exported, "--samples", "2", extra={"SNN2HW_LAVA_PYTHON": "/nonexistent/python"})
+    assert_user_error(env_res, "Lava environment is missing", "make lava-venv")
+
+
+def run_env(*args, extra):
+    old = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        return run(*args)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_corrupt_net_file(exported, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(exported, bad)
+    (bad / "lava" / "model.net").write_bytes(np.random.default_rng(1).bytes(2000))
+    assert_user_error(run("run-lava", bad, "--samples", "2"), "model.net", "not a readable HDF5")
+    with h5py.File(bad / "lava" / "model.net", "w") as f:
+        f.create_group("something")
+    assert_user_error(run("run-lava", bad, "--samples", "2"), "model.net", "no 'layer' group")
+
+
+def test_truncated_and_random_model_files(exported, tmp_path):
+    s2h = (exported / "ir" / "model.s2h").read_bytes()
+    trunc = tmp_path / "t.s2h"
+    trunc.write_bytes(s2h[: len(s2h) // 2])
+    out = tmp_path / "o"
+    assert_user_error(run("export", trunc, "--format", "onnx", "--out", out), "t.s2h")
+    assert not out.exists()
+    rnd = tmp_path / "r.nir"
+    rnd.write_bytes(np.random.default_rng(2).bytes(3000))
+    assert_user_error(run("export", rnd, "--format", "onnx", "--out", out), "r.nir")
+    nir_bytes = (exported / "nir" / "model_float.nir").read_bytes()
+    tn = tmp_path / "tn.nir"
+    tn.write_bytes(nir_bytes[: len(nir_bytes) // 3])
+    assert_user_error(run("inspect", tn), "tn.nir")
+    assert not out.exists()
+
+
+def test_export_bad_format(tmp_path):
+    out = tmp_path / "o"
+    assert_user_error(run("export", REPO / "examples" / "digits_lif.pt", "--format", "tflite", "--out", out),
+                      "tflite", out=None)
+    assert not out.exists()
