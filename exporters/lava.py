@@ -43,9 +43,10 @@ Exactness. The file means exactly the integer model that
 
 Refusals vs. netx-incompatibility. What Lava itself cannot run exactly (the
 threshold/compare/reset cases, non-foldable pooling, a negative weight
-exponent, residual Add graphs)
-raises :class:`~snn2hw.errors.Snn2hwError` naming every offending layer and why,
-and nothing is written. What only netx would get wrong, while our runner (which
+exponent, a delayed conv whose sums could reach 2^23, an extra delay above 63,
+anything but ``Add`` between a synapse and its neuron, a spike path into a
+neuron without a synapse) raises :class:`~snn2hw.errors.Snn2hwError` naming every
+offending layer and why, and nothing is written. What only netx would get wrong, while our runner (which
 builds lava-nc processes itself) is exact, is exported: ``model.net`` is still
 written with the true integer weights, the manifest and the returned dict say
 ``netx: "netx-incompatible: <reasons>"`` and the HDF5 root attribute
@@ -54,9 +55,40 @@ keys, which netx never reads: ``neuron/snn2hwBiasExp`` (a bias whose value is no
 multiple of 64 is written as mantissa plus this exponent instead of netx's 6),
 ``snn2hwName`` (the graph's neuron name) and ``snn2hwDepth`` per layer.
 
-Residual graphs (``Add``) and branching are not supported yet: netx cannot
-express them and the sidecar the runner would need is not written, so they are
-refused.
+Residual graphs (``Add``) and branching: the residual form ``snn2hw-residual/1``.
+A neuron may sum the currents of several synapses through ``Add`` nodes (a
+ResNet block: conv2 plus an identity depthwise 1x1 conv or a 1x1-conv shortcut,
+see ``insert_identity_synapses``), and a population may feed several synapses.
+netx reads ``layer/`` as a chain, so such a graph is written (root attribute
+``snn2hw_format = "snn2hw-residual/1"``, always netx-incompatible with that reason) as:
+
+* ``layer/0``: the ``input`` layer as above.
+* ``layer/1 .. layer/K``: ONE GROUP PER SYNAPSE, neurons in topological order and
+  each neuron's input synapses in graph order, with the netx keys of a ``conv`` /
+  ``dense`` layer (no ``flatten`` groups: a dense reading a (C, H, W) population
+  uses torch flatten order) plus ``delay`` (the extra delay, see below),
+  ``snn2hwSynapse``, ``snn2hwSource`` (the Input or Neuron it reads),
+  ``snn2hwInShape`` (that population's shape), ``snn2hwName`` (the neuron it
+  drives) and ``snn2hwDepth`` (that neuron's depth). Only the neuron's first
+  synapse carries ``bias`` and the ``neuron`` group.
+* ``graph/json``: one UTF-8 JSON string ``{"format": "snn2hw-residual/1",
+  "input": name, "output": neuron name, "num_synapse_layers": L, "neurons":
+  [{"name", "depth", "shape", "readout", "layer": "<group with its neuron
+  parameters>", "inputs": [{"layer", "synapse", "kind", "source", "delay"}]}]}``.
+
+Delays. In the aligned frame all inputs of an Add arrive at the same step; on
+the chip each synapse stage delays by one step, so a synapse from a source
+population at depth ``d_src`` into a neuron at depth ``d`` (``depths()``) gets
+``delay = d - d_src - 1`` extra steps (0 on the longest path; 1 for the shortcut
+of a two-conv ResNet block). The runner realises it with Lava's ``DelayDense``
+(``delay d`` adds d steps, LAVA.md §1) for dense synapses (same exact
+``2*W0, weight_exp k-1`` recipe and base-128 digit split) and, since Lava's Conv
+has no delay, by unrolling a delayed conv into its exact sparse matrix in a
+``DelaySparse`` (nnz = outputs x kernel taps, fine for any map size). The Conv
+wraps its sums at 24 bits, the DelaySparse at 32, so a delayed conv whose sums
+could reach 2^23 (row |w| sum x max input) is refused. Every neuron is a
+``LIFReset`` with ``reset_offset = depth + 1`` and ``reset_interval = T + L``,
+L the maximum depth, as for chains.
 
 ``run_lava(out_dir, x_int)`` runs ``lava_runner.py`` in ``.venv-lava`` (lava-nc
 0.10.0, ``Loihi2SimCfg(select_tag='fixed_pt')``) in its own process group under
@@ -89,6 +121,9 @@ NEVER_FIRE_VTH = 2 ** 17
 NETX_BIAS_EXP = 6
 #: largest |W| the runner's exact Dense recipe (weights 2*W, weight_exp -1) accepts
 DENSE_MANT_MAX = 127
+#: Lava's DelayDense / DelaySparse accept delays 0..63 (6 bits)
+MAX_DELAY = 63
+RESIDUAL_FORMAT = "snn2hw-residual/1"
 
 
 def _repo_root() -> Path:
@@ -123,6 +158,9 @@ class LavaLayer:
     padding: tuple = (0, 0)
     dilation: tuple = (1, 1)
     groups: int = 1
+    source: str = ""               # the population the synapse reads (Input or Neuron name)
+    delay: int = 0                 # extra delay in steps (DelayDense / DelaySparse in the runner)
+    primary: bool = True           # the neuron's first input synapse: carries the neuron parameters
     notes: list = field(default_factory=list)
 
 
@@ -205,14 +243,142 @@ def dense_mantissa(w: np.ndarray) -> Optional[tuple]:
 
 
 # ----------------------------------------------------------------------------- planning
+def _input_synapses(graph: Graph, neuron: str) -> tuple:
+    """``(synapses, problems)``: the synapses whose currents a neuron sums (through ``Add`` nodes only)."""
+    syns, probs, seen = [], [], set()
+    stack = list(graph.predecessors(neuron))
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        node = graph.nodes[n]
+        if isinstance(node, N.SYNAPSES):
+            syns.append(n)
+        elif isinstance(node, N.Add):
+            stack.extend(graph.predecessors(n))
+        elif isinstance(node, (N.Input, N.Neuron)):
+            probs.append(f"population '{n}' reaches neuron '{neuron}' without a synapse (run snn2hw convert: "
+                         f"it inserts identity synapses)")
+        else:
+            probs.append(f"node '{n}' ({type(node).__name__}) between a synapse and neuron '{neuron}' is not "
+                         f"supported by the Lava exporter (only Add may sum synaptic currents)")
+    order = list(graph.nodes)
+    return sorted(syns, key=order.index), probs
+
+
+def _glue_chain(graph: Graph, synapse: str) -> tuple:
+    """``(source population, [glue nodes from the population to the synapse], problem or None)``."""
+    glue, n = [], synapse
+    while True:
+        pred = graph.predecessors(n)
+        if len(pred) != 1:
+            return None, glue, f"node '{n}' has {len(pred)} inputs on the way to synapse '{synapse}'"
+        n = pred[0]
+        node = graph.nodes[n]
+        if isinstance(node, (N.Input, N.Neuron)):
+            return n, list(reversed(glue)), None
+        if not isinstance(node, (N.SumPool2d, N.Flatten)):
+            return None, glue, (f"node '{n}' ({type(node).__name__}) before synapse '{synapse}' is not supported "
+                                f"by the Lava exporter")
+        glue.append(n)
+
+
+def _plan_synapse(graph: Graph, syn_name: str, neu_name: str, src: str, glue: list, probs: list,
+                  netx_reasons: list, depth: int) -> LavaLayer:
+    syn, neu = graph.nodes[syn_name], graph.nodes[neu_name]
+    src_shape = tuple(graph.nodes[src].output_shape)
+    where = f"layer '{syn_name}' -> '{neu_name}'"
+    e = int(syn.weight_exp)
+    if e < 0:
+        probs.append(f"negative weight exponent {e} (a floor shift of the sum) has no exact Lava equivalent "
+                     f"for this exporter")
+        e = 0
+    w = np.asarray(syn.weight_int, dtype=np.int64) << e
+    L = LavaLayer(kind="conv" if isinstance(syn, N.Conv2d) else "dense", synapse=syn_name, neuron=neu_name,
+                  weight=w, in_shape=src_shape, out_shape=tuple(neu.output_shape), depth=depth, source=src)
+    if isinstance(syn, N.Conv2d):
+        stride, padding, dilation = tuple(syn.stride), tuple(syn.padding), tuple(syn.dilation)
+        for gname in reversed(glue):
+            gnode = graph.nodes[gname]
+            if isinstance(gnode, N.Flatten):
+                probs.append(f"Flatten '{gname}' before conv '{syn_name}'")
+                break
+            try:
+                w, stride, padding = _fold_pool_into_conv(w, stride, padding, dilation, gnode,
+                                                          gnode.input_shape[1:])
+                dilation = (1, 1)
+                L.notes.append(f"sum pooling '{gname}' folded into conv '{syn_name}'")
+            except ValueError as exc:
+                probs.append(str(exc).replace("{pool}", gname))
+                break
+        L.weight, L.stride, L.padding, L.dilation, L.groups = w, stride, padding, dilation, syn.groups
+    else:
+        if glue:
+            w = _glue_adjoint(w, [graph.nodes[g] for g in glue], src_shape)
+            pools = [g for g in glue if isinstance(graph.nodes[g], N.SumPool2d)]
+            if pools:
+                L.notes.append(f"sum pooling {pools} folded into dense '{syn_name}' (weights expanded)")
+        L.weight = w
+        L.flatten_before = len(src_shape) == 3
+        if dense_mantissa(w) is None:
+            L.notes.append(f"dense '{syn_name}': weights in [{w.min()}, {w.max()}] exceed one Lava Dense "
+                           f"(8-bit mantissa << exponent); the runner splits them into base-128 digits, "
+                           f"one Dense each")
+        if np.abs(w).max(initial=0) >= 2 ** 31:
+            probs.append(f"weights up to {np.abs(w).max()} do not fit int32")
+        reason = netx_dense_verdict(w)
+        if reason is not None:
+            netx_reasons.append(f"{where}: {reason}")
+    return L
+
+
+def _plan_neuron(graph: Graph, neu_name: str, L: LavaLayer, probs: list, netx_reasons: list, where: str):
+    """Fill ``L``'s neuron fields (vth, decays, bias) from the graph's neuron ``neu_name``."""
+    neu = graph.nodes[neu_name]
+    C = L.out_shape[0]
+    vth = np.asarray(neu.vth, dtype=np.int64).reshape(-1)
+    if neu.readout:
+        L.vth, L.readout = max(int(vth.max()), NEVER_FIRE_VTH), True
+    elif np.unique(vth).size > 1:
+        probs.append(f"per-channel thresholds ({np.unique(vth).size} distinct values in [{vth.min()}, "
+                     f"{vth.max()}]): Lava/netx LIF has one vth per layer (use the per-layer threshold "
+                     f"granularity)")
+    else:
+        L.vth = int(vth[0])
+    if not neu.readout and neu.int_compare != "gt":
+        probs.append(f"comparison '{neu.int_compare}': Lava's LIF fires only on v > vth << 6")
+    if not neu.readout and neu.int_reset != "zero":
+        probs.append(f"reset '{neu.int_reset}': Lava's LIF only resets v to 0")
+    L.du, L.dv = int(neu.du), int(neu.dv)
+    if not (-1 <= L.du <= 4095 and 0 <= L.dv <= 4096):
+        probs.append(f"decays du={L.du}, dv={L.dv} outside Lava's 12-bit range")
+    nb = C if (L.kind == "conv" and len(L.out_shape) == 3) else int(np.prod(L.out_shape))
+    bm = np.zeros(1, np.int64) if neu.bias_mant is None else np.asarray(neu.bias_mant, np.int64).reshape(-1)
+    if bm.size not in (1, nb):
+        probs.append(f"bias has {bm.size} values, expected 1 or {nb}")
+        return
+    bm = np.broadcast_to(bm, (nb,)).copy()
+    be = int(neu.bias_exp)
+    val = bm << be if be >= 0 else bm >> -be
+    if np.all(val % 64 == 0):
+        L.bias, L.bias_exp = val >> 6, NETX_BIAS_EXP
+    else:
+        L.bias, L.bias_exp = bm, be
+        netx_reasons.append(f"{where}: bias {bm.tolist()[:4]}... << {be} is not a multiple of 64 "
+                            f"(netx fixes bias_exp at 6); written with the extension key "
+                            f"neuron/snn2hwBiasExp")
+
+
 def plan_lava(graph: Graph) -> tuple:
-    """``(layers, refusals, netx_reasons)`` for a quantized graph (no file written)."""
+    """``(layers, refusals, netx_reasons)`` for a quantized graph (no file written).
+
+    ``layers``: one :class:`LavaLayer` per synapse, neurons in topological order and each neuron's
+    input synapses in graph order; the first synapse of a neuron (``primary``) carries its neuron
+    parameters. ``delay`` is the synapse's extra delay (``depth(neuron) - depth(source) - 1``).
+    """
     graph.validate()
     refusals, netx_reasons = [], []
-    adds = graph.of_type(N.Add)
-    if adds:
-        return [], [f"node '{a}' (Add): residual graphs are not supported by the Lava exporter yet "
-                    f"(netx cannot express them and the runner sidecar is not implemented)" for a in adds], []
     for name, node in graph.nodes.items():
         if isinstance(node, (N.AvgPool2d, N.BatchNorm)):
             refusals.append(f"node '{name}' ({type(node).__name__}) must be folded first (run snn2hw convert)")
@@ -220,115 +386,71 @@ def plan_lava(graph: Graph) -> tuple:
             refusals.append(f"synapse '{name}' has no integer weights (run snn2hw convert)")
         if isinstance(node, N.Neuron) and (node.vth is None or node.du is None or node.dv is None):
             refusals.append(f"neuron '{name}' has no integer parameters (run snn2hw convert)")
-        if len(graph.successors(name)) > 1:
-            refusals.append(f"node '{name}' feeds {len(graph.successors(name))} nodes: branching graphs are "
-                            f"not supported by the Lava exporter yet")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         refusals.append(f"the Lava exporter needs exactly one Input and one Output "
                         f"(got {len(graph.inputs)} and {len(graph.outputs)})")
+    else:
+        opred = graph.predecessors(graph.outputs[0])
+        if len(opred) != 1 or not isinstance(graph.nodes[opred[0]], N.Neuron):
+            refusals.append(f"the Output '{graph.outputs[0]}' must be fed by one Neuron (got {opred})")
     if refusals:
         return [], refusals, []
 
     dep = depths(graph)
+    inp = graph.nodes[graph.inputs[0]]
+    in_max = max(abs(v) for v in inp.int_range())
     layers = []
-    pop = graph.inputs[0]
-    while True:
-        succ = graph.successors(pop)
-        if len(succ) == 1 and isinstance(graph.nodes[succ[0]], N.Output):
-            break
-        # glue from the population to the next synapse
-        glue, n = [], succ[0]
-        while not isinstance(graph.nodes[n], N.SYNAPSES):
-            node = graph.nodes[n]
-            if not isinstance(node, (N.SumPool2d, N.Flatten)):
-                return layers, refusals + [f"node '{n}' ({type(node).__name__}) between '{pop}' and the next "
-                                           f"synapse is not supported by the Lava exporter"], netx_reasons
-            glue.append(n)
-            n = graph.successors(n)[0]
-        syn_name, syn = n, graph.nodes[n]
-        neu_name = graph.successors(syn_name)[0]
-        neu = graph.nodes[neu_name]
-        if not isinstance(neu, N.Neuron):
-            return layers, refusals + [f"synapse '{syn_name}' feeds '{neu_name}' ({type(neu).__name__}); the Lava "
-                                       f"exporter needs each synapse to drive a Neuron directly"], netx_reasons
-        src_shape = tuple(graph.nodes[pop].output_shape)
-        where = f"layer '{syn_name}' -> '{neu_name}'"
-        e = int(syn.weight_exp)
-        probs = []
-        if e < 0:
-            probs.append(f"negative weight exponent {e} (a floor shift of the sum) has no exact Lava equivalent "
-                         f"for this exporter")
-            e = 0
-        w = np.asarray(syn.weight_int, dtype=np.int64) << e
-        L = LavaLayer(kind="conv" if isinstance(syn, N.Conv2d) else "dense", synapse=syn_name, neuron=neu_name,
-                      weight=w, in_shape=src_shape, out_shape=tuple(neu.output_shape), depth=dep[neu_name])
-        if isinstance(syn, N.Conv2d):
-            stride, padding, dilation = tuple(syn.stride), tuple(syn.padding), tuple(syn.dilation)
-            for gname in reversed(glue):
-                gnode = graph.nodes[gname]
-                try:
-                    w, stride, padding = _fold_pool_into_conv(w, stride, padding, dilation, gnode,
-                                                              gnode.input_shape[1:])
-                    dilation = (1, 1)
-                    L.notes.append(f"sum pooling '{gname}' folded into conv '{syn_name}'")
-                except ValueError as exc:
-                    probs.append(str(exc).replace("{pool}", gname))
-                    break
-            L.weight, L.stride, L.padding, L.dilation, L.groups = w, stride, padding, dilation, syn.groups
-        else:
-            if glue:
-                w = _glue_adjoint(w, [graph.nodes[g] for g in glue], src_shape)
-                pools = [g for g in glue if isinstance(graph.nodes[g], N.SumPool2d)]
-                if pools:
-                    L.notes.append(f"sum pooling {pools} folded into dense '{syn_name}' (weights expanded)")
-            L.weight = w
-            L.flatten_before = len(src_shape) == 3
-            if dense_mantissa(w) is None:
-                L.notes.append(f"dense '{syn_name}': weights in [{w.min()}, {w.max()}] exceed one Lava Dense "
-                               f"(8-bit mantissa << exponent); the runner splits them into base-128 digits, "
-                               f"one Dense each")
-            if np.abs(w).max(initial=0) >= 2 ** 31:
-                probs.append(f"weights up to {np.abs(w).max()} do not fit int32")
-            reason = netx_dense_verdict(w)
-            if reason is not None:
-                netx_reasons.append(f"{where}: {reason}")
-        # neuron
-        C = L.out_shape[0]
-        vth = np.asarray(neu.vth, dtype=np.int64).reshape(-1)
-        if neu.readout:
-            L.vth, L.readout = max(int(vth.max()), NEVER_FIRE_VTH), True
-        elif np.unique(vth).size > 1:
-            probs.append(f"per-channel thresholds ({np.unique(vth).size} distinct values in [{vth.min()}, "
-                         f"{vth.max()}]): Lava/netx LIF has one vth per layer (use the per-layer threshold "
-                         f"granularity)")
-        else:
-            L.vth = int(vth[0])
-        if not neu.readout and neu.int_compare != "gt":
-            probs.append(f"comparison '{neu.int_compare}': Lava's LIF fires only on v > vth << 6")
-        if not neu.readout and neu.int_reset != "zero":
-            probs.append(f"reset '{neu.int_reset}': Lava's LIF only resets v to 0")
-        L.du, L.dv = int(neu.du), int(neu.dv)
-        if not (-1 <= L.du <= 4095 and 0 <= L.dv <= 4096):
-            probs.append(f"decays du={L.du}, dv={L.dv} outside Lava's 12-bit range")
-        nb = C if L.kind == "conv" else int(np.prod(L.out_shape))
-        bm = np.zeros(1, np.int64) if neu.bias_mant is None else np.asarray(neu.bias_mant, np.int64).reshape(-1)
-        if bm.size not in (1, nb):
-            probs.append(f"bias has {bm.size} values, expected 1 or {nb}")
-        else:
-            bm = np.broadcast_to(bm, (nb,)).copy()
-            be = int(neu.bias_exp)
-            val = bm << be if be >= 0 else bm >> -be
-            if np.all(val % 64 == 0):
-                L.bias, L.bias_exp = val >> 6, NETX_BIAS_EXP
+    for neu_name in graph.topological_order():
+        if not isinstance(graph.nodes[neu_name], N.Neuron):
+            continue
+        syns, probs = _input_synapses(graph, neu_name)
+        if not syns and not probs:
+            probs.append(f"neuron '{neu_name}' has no input synapse")
+        if probs:
+            refusals += probs
+            continue
+        for j, syn_name in enumerate(syns):
+            where = f"layer '{syn_name}' -> '{neu_name}'"
+            src, glue, prob = _glue_chain(graph, syn_name)
+            if prob:
+                refusals.append(f"{where}: {prob}")
+                continue
+            probs = []
+            L = _plan_synapse(graph, syn_name, neu_name, src, glue, probs, netx_reasons, dep[neu_name])
+            L.delay = dep[neu_name] - dep[src] - 1
+            L.primary = j == 0
+            if L.delay > MAX_DELAY:
+                probs.append(f"extra delay {L.delay} exceeds Lava's DelayDense/DelaySparse maximum {MAX_DELAY}")
+            if L.delay > 0 and L.kind == "conv":
+                # the runner unrolls a delayed conv into a DelaySparse matrix: int32 sums instead of Conv's
+                # 24-bit wrap, identical only while no sum can reach 2^23
+                bound = int(np.abs(L.weight).reshape(L.weight.shape[0], -1).sum(1).max(initial=0))
+                bound *= 1 if src != graph.inputs[0] else in_max
+                if bound >= 2 ** 23:
+                    probs.append(f"delayed conv sums may reach {bound} >= 2^23 (Lava's Conv wraps at 24 bits, the "
+                                 f"DelaySparse that delays it does not)")
+                L.notes.append(f"conv '{syn_name}' delayed by {L.delay} extra step(s): the runner unrolls it "
+                               f"into an exact DelaySparse matrix")
+            elif L.delay > 0:
+                L.notes.append(f"dense '{syn_name}' delayed by {L.delay} extra step(s) (DelayDense)")
+            if L.primary:
+                _plan_neuron(graph, neu_name, L, probs, netx_reasons, where)
             else:
-                L.bias, L.bias_exp = bm, be
-                netx_reasons.append(f"{where}: bias {bm.tolist()[:4]}... << {be} is not a multiple of 64 "
-                                    f"(netx fixes bias_exp at 6); written with the extension key "
-                                    f"neuron/snn2hwBiasExp")
-        refusals += [f"{where}: {p}" for p in probs]
-        layers.append(L)
-        pop = neu_name
+                p = next(x for x in reversed(layers) if x.neuron == neu_name and x.primary)
+                L.du, L.dv, L.vth, L.bias, L.bias_exp, L.readout = p.du, p.dv, p.vth, p.bias, p.bias_exp, p.readout
+            refusals += [f"{where}: {p}" for p in probs]
+            layers.append(L)
     return layers, refusals, netx_reasons
+
+
+def is_sequential(graph: Graph, layers: list) -> bool:
+    """True if the planned layers form a chain netx can express (one synapse per neuron, no delays)."""
+    prev = graph.inputs[0]
+    for L in layers:
+        if not L.primary or L.delay or L.source != prev:
+            return False
+        prev = L.neuron
+    return bool(layers) and prev == graph.predecessors(graph.outputs[0])[0]
 
 
 # ----------------------------------------------------------------------------- writing
@@ -348,12 +470,54 @@ def _write_neuron(g, L: LavaLayer):
         n.create_dataset("snn2hwBiasExp", data=np.int64(L.bias_exp))
 
 
+def _write_synapse(g, L: LavaLayer, residual: bool):
+    _bytes(g, "type", L.kind)
+    g.create_dataset("shape", data=np.array(L.out_shape, dtype=np.int64))
+    g.create_dataset("weight", data=L.weight.astype(np.int64))
+    if L.primary:
+        g.create_dataset("bias", data=L.bias.astype(np.int64))
+    if L.kind == "conv":
+        g.create_dataset("stride", data=np.array(L.stride, dtype=np.int64))
+        g.create_dataset("padding", data=np.array(L.padding, dtype=np.int64))
+        g.create_dataset("dilation", data=np.array(L.dilation, dtype=np.int64))
+        g.create_dataset("groups", data=np.int64(L.groups))
+        g.create_dataset("inChannels", data=np.int64(L.in_shape[0]))
+        g.create_dataset("outChannels", data=np.int64(L.out_shape[0]))
+    else:
+        g.create_dataset("inFeatures", data=np.int64(L.weight.shape[1]))
+        g.create_dataset("outFeatures", data=np.int64(L.weight.shape[0]))
+    g.create_dataset("snn2hwName", data=np.array([L.neuron.encode("utf-8")]))
+    g.create_dataset("snn2hwDepth", data=np.int64(L.depth))
+    if residual:
+        g.create_dataset("delay", data=np.int64(L.delay))
+        g.create_dataset("snn2hwSynapse", data=np.array([L.synapse.encode("utf-8")]))
+        g.create_dataset("snn2hwSource", data=np.array([L.source.encode("utf-8")]))
+        g.create_dataset("snn2hwInShape", data=np.array(L.in_shape, dtype=np.int64))
+    if L.primary:
+        _write_neuron(g, L)
+
+
+def residual_graph(graph: Graph, layers: list) -> dict:
+    """The ``graph`` description of the residual form (see the module doc); layer k is ``layer/<k+1>``."""
+    neurons = []
+    for k, L in enumerate(layers):
+        if L.primary:
+            neurons.append({"name": L.neuron, "depth": L.depth, "shape": list(L.out_shape), "readout": L.readout,
+                            "layer": str(k + 1), "inputs": []})
+        nd = next(n for n in neurons if n["name"] == L.neuron)
+        nd["inputs"].append({"layer": str(k + 1), "synapse": L.synapse, "kind": L.kind, "source": L.source,
+                             "delay": L.delay})
+    return {"format": RESIDUAL_FORMAT, "input": graph.inputs[0],
+            "output": graph.predecessors(graph.outputs[0])[0],
+            "num_synapse_layers": max(L.depth for L in layers), "neurons": neurons}
+
+
 def export_lava(graph: Graph, out_dir) -> dict:
     """Write ``model.net`` (+ ``model.lava.json``) for the integer ``graph``; see the module doc.
 
-    Returns the manifest dict: ``files``, ``layers``, ``netx`` ("netx-compatible" or
-    "netx-incompatible: <reasons>"), ``netx_compatible``, ``notes``, ``refusals`` (always empty).
-    Raises :class:`Snn2hwError` listing every layer Lava cannot run exactly.
+    Returns the manifest dict: ``files``, ``layers``, ``neurons``, ``residual``, ``netx``
+    ("netx-compatible" or "netx-incompatible: <reasons>"), ``netx_compatible``, ``notes``,
+    ``refusals`` (always empty). Raises :class:`Snn2hwError` listing every layer Lava cannot run exactly.
     """
     import h5py
 
@@ -365,6 +529,12 @@ def export_lava(graph: Graph, out_dir) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     inp = graph.nodes[graph.inputs[0]]
     in_shape = tuple(inp.shape) if len(inp.shape) == 3 else (int(np.prod(inp.shape)), 1, 1)
+    residual = not is_sequential(graph, layers)
+    gdesc = residual_graph(graph, layers)
+    if residual:
+        netx_reasons = [f"residual/branching graph ({RESIDUAL_FORMAT}: one layer group per synapse plus a "
+                        f"'graph' group; netx reads layers as a chain and cannot express Add, branching or "
+                        f"per-path delays)"] + netx_reasons
     netx_ok = not netx_reasons
     verdict = "netx-compatible" if netx_ok else "netx-incompatible: " + "; ".join(netx_reasons)
     path = out / MODEL_FILE
@@ -372,48 +542,39 @@ def export_lava(graph: Graph, out_dir) -> dict:
     with h5py.File(tmp, "w") as h:
         h.attrs["snn2hw_netx_compatible"] = int(netx_ok)
         h.attrs["snn2hw_netx_reasons"] = "; ".join(netx_reasons)
+        h.attrs["snn2hw_format"] = RESIDUAL_FORMAT if residual else "netx"
         lay = h.create_group("layer")
         idx = 0
         g = lay.create_group(str(idx))
         _bytes(g, "type", "input")
         g.create_dataset("shape", data=np.array(in_shape, dtype=np.int64))
         for L in layers:
-            if L.flatten_before:
+            if L.flatten_before and not residual:
                 idx += 1
                 g = lay.create_group(str(idx))
                 _bytes(g, "type", "flatten")
                 g.create_dataset("shape", data=np.array([int(np.prod(L.in_shape))], dtype=np.int64))
             idx += 1
-            g = lay.create_group(str(idx))
-            _bytes(g, "type", L.kind)
-            g.create_dataset("shape", data=np.array(L.out_shape, dtype=np.int64))
-            g.create_dataset("weight", data=L.weight.astype(np.int64))
-            g.create_dataset("bias", data=L.bias.astype(np.int64))
-            if L.kind == "conv":
-                g.create_dataset("stride", data=np.array(L.stride, dtype=np.int64))
-                g.create_dataset("padding", data=np.array(L.padding, dtype=np.int64))
-                g.create_dataset("dilation", data=np.array(L.dilation, dtype=np.int64))
-                g.create_dataset("groups", data=np.int64(L.groups))
-                g.create_dataset("inChannels", data=np.int64(L.in_shape[0]))
-                g.create_dataset("outChannels", data=np.int64(L.out_shape[0]))
-            else:
-                g.create_dataset("inFeatures", data=np.int64(L.weight.shape[1]))
-                g.create_dataset("outFeatures", data=np.int64(L.weight.shape[0]))
-            g.create_dataset("snn2hwName", data=np.array([L.neuron.encode("utf-8")]))
-            g.create_dataset("snn2hwDepth", data=np.int64(L.depth))
-            _write_neuron(g, L)
+            _write_synapse(lay.create_group(str(idx)), L, residual)
+        if residual:
+            gg = h.create_group("graph")
+            gg.create_dataset("json", data=np.array([json.dumps(gdesc).encode("utf-8")]))
     os.replace(tmp, path)
-    last = layers[-1]
     manifest = {
         "format": "snn2hw-lava/1",
         "files": [MODEL_FILE, MANIFEST_FILE],
         "input": {"name": graph.inputs[0], "shape": list(inp.shape), "step": inp.step, "bits": inp.bits,
                   "signed": bool(inp.signed)},
+        "residual": residual,
         "layers": [{"kind": L.kind, "synapse": L.synapse, "neuron": L.neuron, "depth": L.depth,
+                    "source": L.source, "delay": L.delay, "primary": L.primary,
                     "in_shape": list(L.in_shape), "out_shape": list(L.out_shape), "readout": L.readout,
                     "flatten_before": L.flatten_before, "notes": L.notes} for L in layers],
-        "num_synapse_layers": max(L.depth for L in layers),
-        "output": {"neuron": last.neuron, "kind": "membrane" if last.readout else "spike_count"},
+        "neurons": [{k: n[k] for k in ("name", "depth", "shape", "readout")} for n in gdesc["neurons"]],
+        "num_synapse_layers": gdesc["num_synapse_layers"],
+        "output": {"neuron": gdesc["output"],
+                   "kind": "membrane" if next(n for n in gdesc["neurons"]
+                                              if n["name"] == gdesc["output"])["readout"] else "spike_count"},
         "netx": verdict,
         "netx_compatible": netx_ok,
         "notes": [n for L in layers for n in L.notes] + [f"{MODEL_FILE} is {verdict}"],
@@ -480,10 +641,11 @@ def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
               "wall_s": time.perf_counter() - t0}
     if record:
         rec = {"spikes": {}} if record == "spikes" else {"spikes": {}, "u": {}, "v": {}}
-        for i, L in enumerate(manifest["layers"]):
+        names = [n["name"] for n in manifest.get("neurons") or [{"name": L["neuron"]} for L in manifest["layers"]]]
+        for i, name in enumerate(names):
             for q, key in (("spikes", "s"), ("u", "u"), ("v", "v")):
                 if q in rec:
-                    rec[q][L["neuron"]] = res[f"{key}{i}"]
+                    rec[q][name] = res[f"{key}{i}"]
         result["record"] = rec
     return result
 

@@ -1,5 +1,10 @@
 """Run a snn2hw Lava export (``model.net`` + ``model.lava.json``) in lava-nc 0.10.0, fixed_pt.
 
+Reads the netx chain form and the residual form ``snn2hw-residual/1`` (one layer group per
+synapse plus ``graph/json``, see ``exporters/lava.py``): each neuron is a LIF whose ``a_in``
+receives every input synapse (Lava's InPort sums all connected OutPorts); a population's
+``s_out`` fans out to all synapses that read it.
+
 Executed by the Lava interpreter (``.venv-lava/bin/python``, Python 3.10):
 numpy, h5py and lava-nc only, never snn2hw or torch (lava-dl cannot be
 installed there, so the lava-nc processes are built here from the netx file).
@@ -28,11 +33,14 @@ input reaches it and samples are independent. Synapses:
   Lava's (C_out, kW, kH, C_in/g) true convolution: ``w.transpose(0, 3, 2, 1)``
   with both kernel axes flipped; stride/padding/dilation go from (H, W) to
   (W, H) order. Conv ignores weight_exp (the exporter folded it).
+* Extra delay d > 0 (residual form): dense synapses become ``DelayDense(delays=d)`` with the
+  same weight recipe; a conv becomes its exact sparse matrix (``conv_matrix``, rows and
+  columns in Lava's (W, H, C) order) in ``DelaySparse`` processes (one per base-128 digit).
 
 ``OUTPUT.npz``: ``output`` ``[B, classes]`` int64 (spike counts over the
 sample's T aligned steps, or the readout's v at its last aligned step),
 ``lava_steps``, ``lava_run_s``; with ``--record`` ``s{i}``, ``u{i}``, ``v{i}``
-(``--record=spikes``: ``s{i}`` only) per layer i as ``[T, B, *shape]`` (shape in (C, H, W) / (N,) order) in the
+(``--record=spikes``: ``s{i}`` only) per neuron i (the manifest's ``neurons`` order) as ``[T, B, *shape]`` (shape in (C, H, W) / (N,) order) in the
 aligned frame: Lava row ``b*(T+L) + k + depth`` is aligned step k of sample b.
 Lava is always stopped in a ``finally``.
 
@@ -61,9 +69,10 @@ import numpy as np  # noqa: E402
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
 from lava.proc.conv.process import Conv  # noqa: E402
-from lava.proc.dense.process import Dense  # noqa: E402
+from lava.proc.dense.process import Dense, DelayDense  # noqa: E402
 from lava.proc.io.source import RingBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
+from lava.proc.sparse.process import DelaySparse  # noqa: E402
 
 NUM_MESSAGE_BITS = 24
 DENSE_MANT_MAX = 127
@@ -178,6 +187,153 @@ def dense_parts(w: np.ndarray) -> list:
     return parts
 
 
+def conv_matrix(w: np.ndarray, in_chw: tuple, out_chw: tuple, stride, padding, dilation, groups: int):
+    """The exact sparse matrix (rows: output, columns: input, both flat in Lava's (W, H, C) order) of the
+    cross-correlation ``w`` (C_out, C_in/g, kH, kW) with (H, W)-ordered stride/padding/dilation.
+    Returns ``(rows, cols, vals)`` (no duplicates)."""
+    cin, hi, wi = in_chw
+    cout, ho, wo = out_chw
+    cg, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    per_group = cout // groups
+    oy, ox = np.meshgrid(np.arange(ho), np.arange(wo), indexing="ij")
+    rows, cols, vals = [], [], []
+    for co in range(cout):
+        g = co // per_group
+        for cl in range(cg):
+            ci = g * cg + cl
+            for i in range(kh):
+                for j in range(kw):
+                    v = int(w[co, cl, i, j])
+                    if v == 0:
+                        continue
+                    iy = oy * stride[0] - padding[0] + i * dilation[0]
+                    ix = ox * stride[1] - padding[1] + j * dilation[1]
+                    ok = (iy >= 0) & (iy < hi) & (ix >= 0) & (ix < wi)
+                    rows.append(((ox[ok] * ho + oy[ok]) * cout + co).ravel())
+                    cols.append(((ix[ok] * hi + iy[ok]) * cin + ci).ravel())
+                    vals.append(np.full(int(ok.sum()), v, dtype=np.int64))
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+
+def _read_synapse(g, in_chw: tuple) -> dict:
+    kind = _s(g["type"])
+    syn = {"kind": kind, "w": np.asarray(g["weight"][()]).astype(np.int64), "in_chw": tuple(in_chw),
+           "out_chw": tuple(int(v) for v in np.asarray(g["shape"][()]).reshape(-1))}
+    if kind == "conv":
+        syn.update(stride=_pair(g["stride"]), padding=_pair(g["padding"]), dilation=_pair(g["dilation"]),
+                   groups=_i(g["groups"]))
+    elif kind != "dense":
+        raise ValueError(f"layer type {kind!r} is not supported by this runner")
+    return syn
+
+
+def _read_neuron(g, name: str, depth: int, out_chw: tuple, readout: bool) -> dict:
+    ng = g["neuron"]
+    bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else np.zeros(1, np.int64)
+    oshape = _lava_shape(out_chw)
+    if len(out_chw) == 3 and bias.size == int(np.prod(out_chw)) and bias.size != out_chw[0]:
+        bias = np.transpose(bias.reshape(out_chw), (2, 1, 0)).copy()   # per neuron, CHW -> WHC
+    else:
+        bias = np.broadcast_to(bias, oshape).copy()    # per channel (C is last in Lava) / per neuron
+    return {"name": name, "depth": depth, "chw": tuple(out_chw), "readout": readout,
+            "du": _i(ng["iDecay"]) - 1, "dv": _i(ng["vDecay"]), "vth": _i(ng["vThMant"]),
+            "bias": bias.reshape(-1), "bias_exp": _i(ng["snn2hwBiasExp"]) if "snn2hwBiasExp" in ng else 6}
+
+
+def read_model(h, manifest: dict) -> tuple:
+    """``(input name, neurons, synapses)`` from an open ``model.net``: netx chain or residual form."""
+    groups = {k: h["layer"][k] for k in h["layer"].keys()}
+    if _s(groups["0"]["type"]) != "input":
+        raise ValueError("layer 0 must be the input layer")
+    in_chw = tuple(manifest["input"]["shape"])
+    inp = manifest["input"].get("name", "input")
+    neurons, synapses = [], []
+    if "graph" in h:                                      # residual form (snn2hw-residual/1)
+        desc = json.loads(np.asarray(h["graph"]["json"][()]).reshape(-1)[0])
+        shapes = {desc["input"]: in_chw}
+        for n in desc["neurons"]:
+            shapes[n["name"]] = tuple(n["shape"])
+        for n in desc["neurons"]:
+            neurons.append(_read_neuron(groups[n["layer"]], n["name"], int(n["depth"]), tuple(n["shape"]),
+                                        bool(n["readout"])))
+            for e in n["inputs"]:
+                syn = _read_synapse(groups[e["layer"]], shapes[e["source"]])
+                if syn["out_chw"] != tuple(n["shape"]) and syn["kind"] == "conv":
+                    raise ValueError(f"synapse {e['synapse']}: shape {syn['out_chw']} != neuron {n['shape']}")
+                syn.update(source=e["source"], target=n["name"], delay=int(e["delay"]), name=e["synapse"])
+                synapses.append(syn)
+        return desc["input"], neurons, synapses
+    # netx chain: input, then conv / dense layers (a flatten layer before a dense after a map)
+    prev, prev_chw, flatten, li = inp, in_chw, False, 0
+    for k in sorted(groups, key=int)[1:]:
+        g = groups[k]
+        if _s(g["type"]) == "flatten":
+            flatten = True
+            continue
+        meta = manifest["layers"][li]
+        syn = _read_synapse(g, prev_chw)
+        if syn["kind"] == "conv" and len(prev_chw) != 3:
+            raise ValueError(f"layer {li}: conv after a vector population")
+        if syn["kind"] == "dense" and len(prev_chw) == 3 and not flatten:
+            raise ValueError(f"layer {li}: dense after a (C, H, W) population needs a flatten layer")
+        name = meta["neuron"]
+        syn.update(source=prev, target=name, delay=0, name=meta["synapse"])
+        out_chw = syn["out_chw"] if syn["kind"] == "conv" else (int(syn["w"].shape[0]),)
+        neurons.append(_read_neuron(g, name, _i(g["snn2hwDepth"]), out_chw, bool(meta["readout"])))
+        synapses.append(syn)
+        prev, prev_chw, flatten, li = name, out_chw, False, li + 1
+    if li != len(manifest["layers"]):
+        raise ValueError(f"model.net has {li} synapse layers, the manifest {len(manifest['layers'])}")
+    return inp, neurons, synapses
+
+
+def _make_synapse(syn: dict, port, tag: str) -> list:
+    """Lava connection processes for one synapse, ``port`` (flat, WHC) connected to their s_in.
+    Returns the list of processes (their a_out are flat, WHC)."""
+    kind, w, in_chw, d = syn["kind"], syn["w"], syn["in_chw"], syn["delay"]
+    if kind == "conv" and d == 0:
+        wl = np.ascontiguousarray(w.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :]).astype(np.int32)
+        (sy, sx), (py_, px), (dy, dx) = syn["stride"], syn["padding"], syn["dilation"]
+        p = Conv(weight=wl, input_shape=_lava_shape(in_chw), padding=(px, py_), stride=(sx, sy),
+                 dilation=(dx, dy), groups=syn["groups"], num_message_bits=NUM_MESSAGE_BITS, name=f"conv{tag}")
+        if tuple(p.output_shape) != _lava_shape(syn["out_chw"]):
+            raise ValueError(f"{tag}: Lava conv output {p.output_shape} != {_lava_shape(syn['out_chw'])}")
+        port.reshape(_lava_shape(in_chw)).connect(p.s_in)
+        return [(p, p.a_out.reshape((int(np.prod(syn["out_chw"])),)))]
+    if kind == "conv":
+        # a delayed conv: its exact sparse matrix in a DelaySparse (Lava's Conv has no delay)
+        from scipy.sparse import csr_matrix
+        n_out, n_in = int(np.prod(syn["out_chw"])), int(np.prod(in_chw))
+        r, c, v = conv_matrix(w, in_chw, syn["out_chw"], syn["stride"], syn["padding"], syn["dilation"],
+                              syn["groups"])
+        procs = []
+        for j, (v0, k) in enumerate(dense_parts(v) if v.size else []):
+            nz = v0 != 0
+            wm = csr_matrix(((2 * v0[nz]).astype(np.int32), (r[nz], c[nz])), shape=(n_out, n_in))
+            dm = csr_matrix((np.full(int(nz.sum()), d, dtype=np.int64), (r[nz], c[nz])), shape=(n_out, n_in))
+            p = DelaySparse(weights=wm, delays=dm, max_delay=d, weight_exp=k - 1,
+                            num_message_bits=NUM_MESSAGE_BITS, name=f"dsparse{tag}_{j}")
+            port.connect(p.s_in)
+            procs.append((p, p.a_out))
+        return procs
+    if len(in_chw) == 3:     # torch flatten (C, H, W) order -> Lava (W, H, C) order
+        c, hh, ww = in_chw
+        w = w.reshape(w.shape[0], c, hh, ww).transpose(0, 3, 2, 1).reshape(w.shape[0], -1)
+    procs = []
+    for j, (w0, k) in enumerate(dense_parts(w) or [(np.zeros_like(w), 0)]):
+        if d == 0:
+            p = Dense(weights=(2 * w0).astype(np.int32), weight_exp=k - 1, num_message_bits=NUM_MESSAGE_BITS,
+                      name=f"dense{tag}_{j}")
+        else:
+            p = DelayDense(weights=(2 * w0).astype(np.int32), delays=d, max_delay=d, weight_exp=k - 1,
+                           num_message_bits=NUM_MESSAGE_BITS, name=f"ddense{tag}_{j}")
+        port.connect(p.s_in)
+        procs.append((p, p.a_out))
+    return procs
+
+
 def build(model_dir: str, T: int, B: int, x: np.ndarray, record, tmpdir: str):
     with open(os.path.join(model_dir, "model.lava.json")) as f:
         manifest = json.load(f)
@@ -186,98 +342,44 @@ def build(model_dir: str, T: int, B: int, x: np.ndarray, record, tmpdir: str):
     steps = B * R
     h = h5py.File(os.path.join(model_dir, "model.net"), "r")
     try:
-        groups = [h["layer"][k] for k in sorted(h["layer"].keys(), key=int)]
-        if _s(groups[0]["type"]) != "input":
-            raise ValueError("layer 0 must be the input layer")
-        in_chw = tuple(manifest["input"]["shape"])
-        if tuple(x.shape[2:]) != in_chw:
-            raise ValueError(f"input has per-sample shape {tuple(x.shape[2:])}, the model expects {in_chw}")
-        lshape = _lava_shape(in_chw)
-        data = np.zeros((int(np.prod(lshape)), steps), dtype=np.int32)     # populations are flat, WHC order
-        for b in range(B):
-            xb = x[:, b]
-            xb = np.transpose(xb, (3, 2, 1, 0)) if len(in_chw) == 3 else xb.T
-            data[:, b * R:b * R + T] = xb.reshape(-1, T)
-        src = RingBuffer(data=data)
-        procs = {"src": src}
-        prev_port, prev_chw = src.s_out, in_chw
-        layers = []
-        flatten = False
-        li = 0
-        RecLIFReset = _recorder_class(tmpdir)
-        for g in groups[1:]:
-            kind = _s(g["type"])
-            if kind == "flatten":
-                flatten = True
-                continue
-            meta = manifest["layers"][li]
-            depth = _i(g["snn2hwDepth"])
-            out_chw = tuple(int(v) for v in np.asarray(g["shape"][()]).reshape(-1))
-            w = np.asarray(g["weight"][()]).astype(np.int64)
-            ng = g["neuron"]
-            if kind == "conv":
-                if len(prev_chw) != 3:
-                    raise ValueError(f"layer {li}: conv after a vector population")
-                wl = np.ascontiguousarray(w.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :]).astype(np.int32)
-                sy, sx = _pair(g["stride"])
-                py_, px = _pair(g["padding"])
-                dy, dx = _pair(g["dilation"])
-                syn = Conv(weight=wl, input_shape=_lava_shape(prev_chw), padding=(px, py_), stride=(sx, sy),
-                           dilation=(dx, dy), groups=_i(g["groups"]), num_message_bits=NUM_MESSAGE_BITS,
-                           name=f"conv{li}")
-                if tuple(syn.output_shape) != _lava_shape(out_chw):
-                    raise ValueError(f"layer {li}: Lava conv output {syn.output_shape} != {_lava_shape(out_chw)}")
-                prev_port.reshape(_lava_shape(prev_chw)).connect(syn.s_in)
-                syns = [syn]
-            elif kind == "dense":
-                if len(prev_chw) == 3:
-                    if not flatten:
-                        raise ValueError(f"layer {li}: dense after a (C, H, W) population needs a flatten layer")
-                    c, hh, ww = prev_chw
-                    w = w.reshape(w.shape[0], c, hh, ww).transpose(0, 3, 2, 1).reshape(w.shape[0], -1)
-                port = prev_port
-                syns = []
-                for j, (w0, k) in enumerate(dense_parts(w) or [(np.zeros_like(w), 0)]):
-                    syns.append(Dense(weights=(2 * w0).astype(np.int32), weight_exp=k - 1,
-                                      num_message_bits=NUM_MESSAGE_BITS, name=f"dense{li}_{j}"))
-                    port.connect(syns[-1].s_in)
-                out_chw = (int(w.shape[0]),)
-            else:
-                raise ValueError(f"layer type {kind!r} is not supported by this runner")
-            flatten = False
-            oshape = _lava_shape(out_chw)
-            bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1)
-            if len(out_chw) == 3 and bias.size != out_chw[0]:
-                bias = np.transpose(bias.reshape(out_chw), (2, 1, 0)).copy()   # per neuron, CHW -> WHC
-            else:
-                bias = np.broadcast_to(bias, oshape).copy()    # per channel (C is last in Lava) / per neuron
-            bias = bias.reshape(-1)
-            bias_exp = _i(ng["snn2hwBiasExp"]) if "snn2hwBiasExp" in ng else 6
-            n_out = int(np.prod(oshape))
-            last = li == len(manifest["layers"]) - 1
-            wanted = set()
-            if record:
-                wanted |= {"s"} | ({"u", "v"} if record == "all" else set())
-            if last:
-                wanted.add("v" if meta["readout"] else "s")
-            rec = {}
-            for key in sorted(wanted):
-                rec[key] = os.path.join(tmpdir, f"rec_{li}_{key}.npy")
-                np.lib.format.open_memmap(rec[key], mode="w+", dtype=np.int32, shape=(steps, n_out)).flush()
-            kw = dict(shape=(n_out,), du=_i(ng["iDecay"]) - 1, dv=_i(ng["vDecay"]), vth=_i(ng["vThMant"]),
-                      bias_mant=bias, bias_exp=bias_exp, reset_interval=R, reset_offset=depth + 1,
-                      name=f"lif{li}")
-            lif = RecLIFReset(rec=rec, **kw) if rec else LIFReset(**kw)
-            for syn in syns:
-                (syn.a_out.reshape((n_out,)) if kind == "conv" else syn.a_out).connect(lif.a_in)
-            mons = rec
-            layers.append({"lif": lif, "mons": mons, "depth": depth, "chw": out_chw, "readout": meta["readout"]})
-            prev_port, prev_chw = lif.s_out, out_chw
-            li += 1
-        if li != len(manifest["layers"]):
-            raise ValueError(f"model.net has {li} synapse layers, the manifest {len(manifest['layers'])}")
+        inp, neurons, synapses = read_model(h, manifest)
     finally:
         h.close()
+    in_chw = tuple(manifest["input"]["shape"])
+    if tuple(x.shape[2:]) != in_chw:
+        raise ValueError(f"input has per-sample shape {tuple(x.shape[2:])}, the model expects {in_chw}")
+    lshape = _lava_shape(in_chw)
+    data = np.zeros((int(np.prod(lshape)), steps), dtype=np.int32)     # populations are flat, WHC order
+    for b in range(B):
+        xb = x[:, b]
+        xb = np.transpose(xb, (3, 2, 1, 0)) if len(in_chw) == 3 else xb.T
+        data[:, b * R:b * R + T] = xb.reshape(-1, T)
+    src = RingBuffer(data=data)
+    ports = {inp: src.s_out}
+    out_name = manifest["output"]["neuron"]
+    RecLIFReset = _recorder_class(tmpdir)
+    layers, lifs = [], {}
+    for li, n in enumerate(neurons):
+        n_out = int(np.prod(n["chw"]))
+        wanted = set()
+        if record:
+            wanted |= {"s"} | ({"u", "v"} if record == "all" else set())
+        if n["name"] == out_name:
+            wanted.add("v" if n["readout"] else "s")
+        rec = {}
+        for key in sorted(wanted):
+            rec[key] = os.path.join(tmpdir, f"rec_{li}_{key}.npy")
+            np.lib.format.open_memmap(rec[key], mode="w+", dtype=np.int32, shape=(steps, n_out)).flush()
+        kw = dict(shape=(n_out,), du=n["du"], dv=n["dv"], vth=n["vth"], bias_mant=n["bias"],
+                  bias_exp=n["bias_exp"], reset_interval=R, reset_offset=n["depth"] + 1, name=f"lif{li}")
+        lif = RecLIFReset(rec=rec, **kw) if rec else LIFReset(**kw)
+        lifs[n["name"]] = lif
+        ports[n["name"]] = lif.s_out
+        layers.append({"lif": lif, "mons": rec, "depth": n["depth"], "chw": n["chw"], "readout": n["readout"],
+                       "output": n["name"] == out_name})
+    for si, syn in enumerate(synapses):
+        for _, a_out in _make_synapse(syn, ports[syn["source"]], str(si)):
+            a_out.connect(lifs[syn["target"]].a_in)
     return src, layers, steps, R
 
 
@@ -306,7 +408,7 @@ def run(model_dir: str, path_in: str, path_out: str, record) -> None:
             al = _to_chw(al, lay["chw"])                                # [T, B, *chw]
             if record:
                 out[f"{key}{i}"] = al
-            if i == len(layers) - 1:
+            if lay["output"]:
                 if lay["readout"] and key == "v":
                     out["output"] = al[T - 1].reshape(B, -1)
                 elif not lay["readout"] and key == "s":

@@ -6,6 +6,12 @@ samples of a network back to back in one Lava run (``LIFReset`` between
 samples). Spikes (and u, v where recorded) of every layer must equal
 ``simulate(..., mode='int')`` exactly in the aligned frame.
 
+Residual graphs (``Add``, branching) use the ``snn2hw-residual/1`` form (one layer
+group per synapse + ``graph/json``): tiny ResNet-20 (option A and B shortcuts,
+delayed convs as DelaySparse), random dense residual nets (DelayDense, identity
+spike shortcut, graded input shortcut) and a conv net with a graded-input conv
+shortcut; every spiking layer must fire.
+
 Without ``.venv-lava`` the Lava tests FAIL (``make lava-venv``) unless
 ``SNN2HW_ALLOW_NO_LAVA=1`` is set, as in ``tests/lava``.
 """
@@ -286,7 +292,7 @@ def test_refuses_ge_compare_and_subtract_reset(tmp_path):
     assert "layer 'fc1' -> 'n1': reset 'subtract'" in msg
 
 
-def test_refuses_residual_graphs():
+def _tiny_residual():
     g = Graph()
     g.add("x", N.Input(shape=(4,), step=STEP, bits=8))
     g.add("a", N.Dense(weight=np.eye(4)), ["x"])
@@ -296,9 +302,43 @@ def test_refuses_residual_graphs():
     g.add("add", N.Add(), ["b", "c"])
     g.add("n2", N.Neuron(model="if", threshold=1.0), ["add"])
     g.add("out", N.Output(), ["n2"])
-    gi = snn2hw.convert(g, "loihi").graph
-    with pytest.raises(Snn2hwError, match="node 'add' \\(Add\\): residual graphs are not supported"):
-        lx.export_lava(gi, "/nonexistent/never_written")
+    return snn2hw.convert(g, "loihi").graph
+
+
+def test_residual_sidecar_format(tmp_path):
+    """A residual graph is written in the snn2hw-residual/1 form: one layer group per synapse, a graph group."""
+    import json
+    gi = _tiny_residual()
+    m = lx.export_lava(gi, tmp_path)
+    assert m["residual"] and not m["netx_compatible"]
+    assert m["netx"].startswith("netx-incompatible: residual/branching graph")
+    assert [n["name"] for n in m["neurons"]] == ["n", "n2"]
+    with h5py.File(tmp_path / "model.net", "r") as h:
+        assert h.attrs["snn2hw_netx_compatible"] == 0
+        assert h.attrs["snn2hw_format"] == lx.RESIDUAL_FORMAT
+        desc = json.loads(h["graph"]["json"][0])
+        assert desc["format"] == lx.RESIDUAL_FORMAT and desc["output"] == "n2" and desc["num_synapse_layers"] == 2
+        n2 = desc["neurons"][1]
+        assert n2["depth"] == 2
+        # the input's shortcut 'c' skips one synapse stage: one extra step of delay
+        assert sorted((e["synapse"], e["source"], e["delay"]) for e in n2["inputs"]) == [("b", "n", 0), ("c", "x", 1)]
+        for e in n2["inputs"]:
+            g = h["layer"][e["layer"]]
+            assert g["type"][0] == b"dense" and int(g["delay"][()]) == e["delay"]
+            assert g["snn2hwSource"][0].decode() == e["source"]
+            assert ("neuron" in g) == (e["layer"] == n2["layer"])     # the neuron's parameters: once
+
+
+@pytest.mark.lava
+def test_tiny_residual_graded_input_delay_exact(lava_env, tmp_path):
+    gi = _tiny_residual()
+    lx.export_lava(gi, tmp_path)
+    rng = np.random.default_rng(2)
+    x = np.round(rng.uniform(0, 2, (7, 3, 4)) / STEP) * STEP
+    res = lx.run_lava(tmp_path, _int_input(gi, x), record=True)
+    diffs, total, _ = _compare(gi, x, res)
+    assert max(diffs.values()) == 0, diffs
+    assert total > 0
 
 
 def test_run_lava_without_venv(tmp_path, monkeypatch):
@@ -315,3 +355,147 @@ def test_run_lava_timeout_kills_the_group(lava_env, tmp_path):
     lx.export_lava(gi, tmp_path)
     with pytest.raises(Snn2hwError, match="Lava run timed out after 0.05 s"):
         lx.run_lava(tmp_path, np.zeros((2, 1, 6), np.int64), timeout=0.05)
+
+
+# ----------------------------------------------------------------------------- residual graphs
+RESNET_SEED = 6          # a draw where every layer of both variants fires (seeds 4, 6, 7 do)
+
+
+def _randomize_bn(model, gen):
+    """As tests/frontends/test_torch_fx.py: BatchNorm statistics that make the random network fire."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            c = m.num_features
+            m.weight.data = torch.empty(c).uniform_(0.5, 2.0, generator=gen).double() * \
+                torch.where(torch.rand(c, generator=gen) < 0.2, -1.0, 1.0).double()
+            m.bias.data = torch.randn(c, generator=gen).double() * 0.3
+            m.running_mean = torch.randn(c, generator=gen).double() * 0.3
+            m.running_var = torch.empty(c).uniform_(0.5, 2.0, generator=gen).double()
+
+
+def _tiny_resnet20(shortcut, seed=RESNET_SEED):
+    from snn2hw.models import build_model
+    with torch.random.fork_rng():                # the layers' initial weights come from torch's global RNG
+        torch.manual_seed(seed)
+        model = build_model("resnet20", input_size=8, widths=(4, 4, 8, 8), blocks=(1, 1, 1), shortcut=shortcut)
+    gen = torch.Generator().manual_seed(seed)
+    _randomize_bn(model, gen)
+    g = snn2hw.from_module(model)
+    g.nodes[g.inputs[0]].step = STEP
+    return snn2hw.convert(g, "loihi").graph, tuple(model.input_shape), gen
+
+
+def _assert_fires(sim):
+    rates = sim.firing_rates()
+    assert rates and min(rates.values()) > 0, rates       # every spiking layer fires: nothing is vacuous
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_resnet20_lava_exact(lava_env, tmp_path, shortcut):
+    """Tiny ResNet-20 (identity shortcuts as depthwise 1x1 convs, downsampling 1x1 stride-2 convs): every
+    shortcut skips one conv, so it gets one extra step (a DelaySparse unrolling of the conv)."""
+    from snn2hw.ir.topology import depths
+    gi, shape, gen = _tiny_resnet20(shortcut)
+    m = lx.export_lava(gi, tmp_path)
+    assert m["residual"] and not m["netx_compatible"]
+    dep = depths(gi)
+    assert m["num_synapse_layers"] == max(dep.values())
+    delayed = {L["synapse"]: L["delay"] for L in m["layers"] if L["delay"]}
+    assert delayed and set(delayed.values()) == {1}
+    assert all(L["kind"] == "conv" for L in m["layers"] if L["synapse"] in delayed)
+    assert any("identity" in s for s in delayed) and any("shortcut" in s for s in delayed)
+    T, B = 8, 4
+    x = np.round(torch.rand((T, B) + shape, generator=gen, dtype=torch.float64).numpy() * 3 / STEP) * STEP
+    res = lx.run_lava(tmp_path, _int_input(gi, x), record=True)
+    assert res["lava_steps"] == B * (T + m["num_synapse_layers"])
+    diffs, total, sim = _compare(gi, x, res)
+    assert max(diffs.values()) == 0, diffs
+    _assert_fires(sim)
+
+
+def test_resnet20_refuses_delayed_conv_that_could_wrap(tmp_path):
+    gi, _, _ = _tiny_resnet20("A")
+    sc = next(n for n in gi.nodes if n.startswith("layer2.0.shortcut"))
+    gi.nodes[sc].weight_exp = 18
+    with pytest.raises(Snn2hwError, match=f"layer '{sc}' -> 'layer2.0.sn2': delayed conv sums may reach"):
+        lx.export_lava(gi, tmp_path)
+
+
+def _residual_dense_net(rng, input_shortcut: bool):
+    """x -> fc0 -> n0; n0 -> fca -> na -> fcb -> add; n0 -> fcc -> add; n0 -> add (identity spike shortcut);
+    optionally x -> fcx -> add (graded input, delay 2); add -> n1 -> fco -> no."""
+    n_in, h, k = int(rng.integers(6, 16)), int(rng.integers(5, 12)), int(rng.integers(4, 10))
+    g = Graph()
+    g.add("x", N.Input(shape=(n_in,), step=STEP, bits=8))
+    g.add("fc0", N.Dense(weight=_w(rng, h, n_in, gain=3), bias=rng.normal(0.1, 0.2, h)), ["x"])
+    g.add("n0", _neuron(rng, h), ["fc0"])
+    g.add("fca", N.Dense(weight=_w(rng, k, h, gain=3), bias=rng.normal(0.1, 0.2, k)), ["n0"])
+    g.add("na", _neuron(rng, k), ["fca"])
+    g.add("fcb", N.Dense(weight=_w(rng, h, k, gain=2)), ["na"])
+    g.add("fcc", N.Dense(weight=_w(rng, h, h, gain=2)), ["n0"])
+    ins = ["fcb", "fcc", "n0"]
+    if input_shortcut:
+        g.add("fcx", N.Dense(weight=_w(rng, h, n_in, gain=1)), ["x"])
+        ins.append("fcx")
+    g.add("add", N.Add(), ins)
+    g.add("n1", _neuron(rng, h), ["add"])
+    readout = bool(rng.random() < 0.5)
+    g.add("fco", N.Dense(weight=_w(rng, 4, h, gain=3), bias=rng.normal(0, 0.2, 4)), ["n1"])
+    g.add("no", _neuron(rng, 4, readout=readout), ["fco"])
+    g.add("out", N.Output(), ["no"])
+    return g, (n_in,)
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("seed", range(4))
+def test_random_residual_dense_lava_exact(lava_env, tmp_path, seed):
+    """Two dense branches (depth 2 and 1) plus an identity spike shortcut into one Add (DelayDense for the
+    short paths); odd seeds also add the graded input through a DelayDense of delay 2. Several samples back
+    to back: the LIFReset offsets (depth + 1) must separate them exactly."""
+    rng = np.random.default_rng(2000 + seed)
+    g, shape = _residual_dense_net(rng, input_shortcut=bool(seed % 2))
+    gi = snn2hw.convert(g, "loihi").graph
+    m = lx.export_lava(gi, tmp_path)
+    delays = {L["synapse"]: L["delay"] for L in m["layers"] if L["neuron"] == "n1"}
+    ident = [s for s in delays if gi.nodes[s].metadata.get("identity")]
+    assert len(ident) == 1 and delays[ident[0]] == 1
+    assert delays["fcb"] == 0 and delays["fcc"] == 1 and delays.get("fcx", 2) == 2
+    T, B = 6, 4
+    x = np.round(rng.uniform(0, 1.2, (T, B) + shape) / STEP) * STEP
+    res = lx.run_lava(tmp_path, _int_input(gi, x), record=True)
+    diffs, total, sim = _compare(gi, x, res)
+    assert max(diffs.values()) == 0, diffs
+    _assert_fires(sim)
+
+
+@pytest.mark.lava
+def test_residual_conv_graded_input_shortcut_exact(lava_env, tmp_path):
+    """A conv shortcut straight from the (graded) input, with a sum-pooled main path: the delayed conv is an
+    exact DelaySparse of graded payloads; a dense branch reads the same input through pooling."""
+    rng = np.random.default_rng(7)
+    g = Graph()
+    g.add("x", N.Input(shape=(2, 6, 6), step=STEP, bits=8))
+    g.add("c0", N.Conv2d(weight=_w(rng, 3, 2, 3, 3, gain=3), bias=rng.normal(0.1, 0.2, 3), padding=1), ["x"])
+    g.add("n0", _neuron(rng, 3), ["c0"])
+    g.add("c1", N.Conv2d(weight=_w(rng, 4, 3, 3, 3, gain=3), stride=2, padding=1), ["n0"])
+    g.add("cs", N.Conv2d(weight=_w(rng, 4, 2, 1, 1, gain=1), stride=2), ["x"])
+    g.add("add", N.Add(), ["c1", "cs"])
+    g.add("n1", _neuron(rng, 4), ["add"])
+    g.add("flat", N.Flatten(), ["n1"])
+    g.add("fc", N.Dense(weight=_w(rng, 5, 36, gain=3), bias=rng.normal(0, 0.2, 5)), ["flat"])
+    g.add("pool", N.SumPool2d(kernel_size=2), ["x"])
+    g.add("flatx", N.Flatten(), ["pool"])
+    g.add("fx", N.Dense(weight=_w(rng, 5, 18, gain=1)), ["flatx"])
+    g.add("add2", N.Add(), ["fc", "fx"])
+    g.add("no", _neuron(rng, 5), ["add2"])
+    g.add("out", N.Output(), ["no"])
+    gi = snn2hw.convert(g, "loihi").graph
+    m = lx.export_lava(gi, tmp_path)
+    assert {L["synapse"]: L["delay"] for L in m["layers"]} == {"c0": 0, "c1": 0, "cs": 1, "fc": 0, "fx": 2}
+    T, B = 5, 3
+    x = np.round(rng.uniform(0, 1.5, (T, B, 2, 6, 6)) / STEP) * STEP
+    res = lx.run_lava(tmp_path, _int_input(gi, x), record=True)
+    diffs, total, sim = _compare(gi, x, res)
+    assert max(diffs.values()) == 0, diffs
+    _assert_fires(sim)
