@@ -1,0 +1,270 @@
+"""Event simulator: spikes equal the reference's bit for bit; event counts equal hand counts; costs and latency."""
+import numpy as np
+import pytest
+import torch
+
+import snn2hw
+from snn2hw.hw_profiles import load_profile
+from snn2hw.hw_profiles.schema import Costs, Figure
+from snn2hw.ir import nodes as N
+from snn2hw.ir.graph import Graph
+from snn2hw.simulators.costs import literature_sops
+from snn2hw.simulators.event import sequential_placement, simulate_events
+from snn2hw.simulators.placement import LayerPlacement, Placement
+from tests.helpers.random_graphs import random_graph, random_input
+
+
+def _assert_same(g, x, placement=None, batch_size=None):
+    ref = snn2hw.simulate(g, x, mode="int", record=["spikes"])
+    ev = simulate_events(g, x, placement, "loihi", batch_size=batch_size, record_spikes=True)
+    assert torch.equal(ref.output, ev.output) and ref.output_kind == ev.output_kind
+    assert set(ev.spikes) == set(ref.layer_spikes)
+    for k in ev.spikes:
+        assert torch.equal(ref.record["spikes"][k], ev.spikes[k]), k
+        assert torch.equal(ref.layer_spikes[k], ev.layer_spikes[k]), k
+    return ref, ev
+
+
+# ----------------------------------------------------------------------------- equality with the reference
+def test_digits_equal_reference_and_streams():
+    from snn2hw.data import load_dataset
+    from snn2hw.data.encoding import direct
+    gi = snn2hw.convert(snn2hw.load("examples/digits_lif.pt"), "loihi").graph
+    x = direct(load_dataset("digits").x_test[:120], 4).double()
+    pl = sequential_placement(gi, neurons_per_core=256, profile="loihi")
+    ref, ev = _assert_same(gi, x, pl, batch_size=50)
+    assert sum(float(v.sum()) for v in ev.layer_spikes.values()) > 1000
+    whole = simulate_events(gi, x, pl, "loihi")
+    for k, v in whole.totals.items():
+        assert v == pytest.approx(ev.totals[k], rel=1e-12), k
+    assert whole.energy["total_pj_per_sample"] == pytest.approx(ev.energy["total_pj_per_sample"], rel=1e-12)
+    assert whole.latency["step_latency_ns_mean"] == pytest.approx(ev.latency["step_latency_ns_mean"], rel=1e-12)
+    # the layer's synaptic events equal NeuroBench's effective ops (no pool between synapse and neuron here)
+    for s in ev.synapses.values():
+        assert ev.layers[s["target"]]["synops_per_sample"] == pytest.approx(s["effective_ops_per_sample"])
+    # every core's events add up to the chip totals; all units are in the key names
+    assert sum(c["synops_per_sample"] for c in ev.cores.values()) == pytest.approx(ev.totals["synops_per_sample"])
+    assert ev.energy["synapse_pj_per_sample"] == pytest.approx(35.5 * ev.totals["synops_per_sample"])
+    assert ev.energy["static_pj_per_sample"] is None and ev.energy["total_excludes"] == ["static"]
+    assert any("static_power_mw" in n for n in ev.notes)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_conv_and_residual_equal_reference(seed):
+    rng = np.random.default_rng(seed)
+    g = random_graph(rng, ("conv", "residual")[seed % 2], step=1 / 16, resets=("zero",))
+    gi = snn2hw.convert(g, "loihi").graph
+    x = random_input(rng, gi, timesteps=5, batch=4)
+    pl = sequential_placement(gi, neurons_per_core=int(rng.integers(5, 60)), mesh_width=3, cores_per_tile=2)
+    _assert_same(gi, x, pl, batch_size=3)
+
+
+def test_resnet20_model_equal_reference():
+    from snn2hw.models import build_model
+    g = snn2hw.from_module(build_model("resnet20", input_size=8, widths=(4, 4, 8, 8), blocks=(1, 1, 1)))
+    for node in g.nodes.values():
+        if isinstance(node, N.Input):
+            node.step = 1 / 16
+    gi = snn2hw.convert(g).graph
+    x = torch.rand(4, 6, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2
+    _, ev = _assert_same(gi, x, sequential_placement(gi, neurons_per_core=64))
+    ident = [s for s in ev.synapses.values() if s["identity"]]
+    assert ident and all(s["effective_ops_per_sample"] == s["input_nonzero_per_sample"] for s in ident)
+
+
+# ----------------------------------------------------------------------------- hand-built integer graphs
+def _inp(shape):
+    return N.Input(shape=shape, step=1.0, bits=8)
+
+
+def _relay(c):
+    """IF neuron firing exactly when its input current is >= 1 (vth = 0, strict >)."""
+    return N.Neuron(model="if", du=4095, dv=0, vth=np.zeros(c, dtype=np.int64), bias_mant=np.zeros(c, dtype=np.int64))
+
+
+def _readout(c):
+    return N.Neuron(model="if", readout=True, threshold=float("inf"), du=4095, dv=0, vth=np.full(c, 2**17),
+                    bias_mant=np.zeros(c, dtype=np.int64))
+
+
+def _dense(wi):
+    wi = np.asarray(wi, dtype=np.int64)
+    return N.Dense(weight=wi.astype(float), weight_int=wi)
+
+
+def _conv(wi, **kw):
+    wi = np.asarray(wi, dtype=np.int64)
+    return N.Conv2d(weight=wi.astype(float), weight_int=wi, **kw)
+
+
+def _x(arr):
+    return torch.as_tensor(np.asarray(arr, dtype=np.float64))
+
+
+def test_padded_strided_conv_counts_existing_pairs():
+    # 1x4x4 input, 3x3 kernel, stride 2, padding 1 -> 2x2 output. Output (oy, ox) reads input rows
+    # 2oy-1..2oy+1: (0,0) sees 2x2 real pixels, (0,1) 2x3, (1,0) 3x2, (1,1) 3x3 -> 25 pairs in all.
+    w = np.ones((1, 1, 3, 3), dtype=np.int64)
+    w[0, 0, 0, 0] = 0  # a pruned tap
+    g = Graph.sequential([("in", _inp((1, 4, 4))), ("c", _conv(w, stride=2, padding=1)), ("r", _readout(1)),
+                          ("out", N.Output())])
+    x = np.zeros((2, 1, 1, 4, 4))
+    # pixel (0,0): only output (0,0), centre tap -> 1; pixel (1,1): the 4 outputs via the 4 corner taps, tap (0,0)
+    # pruned -> 3; pixel (3,3): output (1,1) via tap (2,2) -> 1.  Value 2 makes the input graded (MAC).
+    x[:, 0, 0, 0, 0] = 1
+    x[:, 0, 0, 1, 1] = 2
+    x[:, 0, 0, 3, 3] = 1
+    ev = simulate_events(g, _x(x), sequential_placement(g), "loihi")
+    s = ev.synapses["c"]
+    assert s["effective_ops_per_sample"] == 2 * 5
+    assert ev.totals["synops_per_sample"] == 10 and ev.totals["synops_graded_per_sample"] == 10
+    assert s["effective_macs_per_sample"] == 10 and s["effective_acs_per_sample"] == 0
+    assert s["dense_ops_per_sample"] == 2 * 25
+    assert s["flops_per_step"] == 2 * 2 * 1 * 9 * 1  # the literature count ignores the padding
+    assert ev.layers["in"]["messages_out_per_sample"] == 2 * 3  # 3 nonzero pixels, one core
+
+
+def _relay_graph(shape, tail):
+    """Input -> identity synapse -> relay neurons (spikes == input > 0) -> tail."""
+    c = shape[0]
+    first = (_conv(np.ones((c, 1, 1, 1), dtype=np.int64), groups=c) if len(shape) == 3
+             else _dense(np.eye(shape[0], dtype=np.int64)))
+    n = int(np.prod(shape))
+    return Graph.sequential([("in", _inp(shape)), ("id", first), ("a", _relay(c if len(shape) == 3 else n))] + tail
+                            + [("out", N.Output())])
+
+
+def test_pruned_dense_counts_surviving_fanout():
+    w = np.array([[1, 0, 2, 0], [3, 0, 0, 0], [1, -1, 0, 0]])  # column fan-outs 3, 1, 1, 0
+    g = _relay_graph((4,), [("fc", _dense(w)), ("r", _readout(3))])
+    x = np.array([[[1, 1, 0, 1]], [[0, 1, 1, 1]], [[1, 0, 0, 0]]], dtype=float)  # T=3, B=1
+    ev = simulate_events(g, _x(x), sequential_placement(g), "loihi")
+    assert torch.equal(ev.layer_spikes["a"], torch.tensor([7.0]))
+    assert ev.layers["r"]["synops_per_sample"] == (3 + 1 + 0) + (1 + 1 + 0) + 3
+    assert ev.synapses["fc"]["effective_acs_per_sample"] == 9  # binary spikes: ACs
+    assert ev.layers["a"]["synops_graded_per_sample"] == 7  # the relay's input layer is graded (first layer)
+    # 4 neurons, spiking ones with a nonzero column reach the readout core: messages only for those
+    assert ev.layers["a"]["messages_out_per_sample"] == 2 + 2 + 1
+
+
+def test_sum_pool_counts_nonzero_pooled_inputs_as_graded():
+    w = np.array([[1, 1, 1, 1], [1, 0, 1, 1]])  # pooled-input fan-outs 2, 1, 2, 2
+    g = _relay_graph((1, 4, 4), [("pool", N.SumPool2d(kernel_size=2)), ("fl", N.Flatten()), ("fc", _dense(w)),
+                                 ("r", _readout(2))])
+    x = np.zeros((1, 1, 1, 4, 4))
+    x[0, 0, 0, 0, 0] = x[0, 0, 0, 1, 1] = 1  # window 0 holds 2 spikes (one graded event, value 2)
+    x[0, 0, 0, 1, 2] = 1  # window 1 holds 1 spike
+    ev = simulate_events(g, _x(x), sequential_placement(g), "loihi")
+    assert ev.layers["r"]["synops_per_sample"] == 2 + 1
+    assert ev.layers["r"]["synops_graded_per_sample"] == 3
+    assert ev.synapses["fc"]["effective_macs_per_sample"] == 3  # a pooled count of 2: MAC (NeuroBench)
+
+
+def test_residual_add_counts_identity_synapse():
+    c = 2
+    g = Graph()
+    g.add("in", _inp((c, 3, 3)))
+    g.add("id", _conv(np.ones((c, 1, 1, 1), dtype=np.int64), groups=c), ["in"])
+    g.add("a", _relay(c), ["id"])
+    w = np.array([[[[1]], [[2]]], [[[0]], [[1]]]])  # 1x1 conv, input-channel fan-outs 1 and 2
+    g.add("conv", _conv(w), ["a"])
+    skip = _conv(np.ones((c, 1, 1, 1), dtype=np.int64), groups=c, metadata={"identity": True})
+    g.add("skip", skip, ["a"])
+    g.add("add", N.Add(), ["conv", "skip"])
+    g.add("b", _relay(c), ["add"])
+    g.add("out", N.Output(), ["b"])
+    x = np.zeros((2, 1, c, 3, 3))
+    x[0, 0, 0, 0, 0] = 1  # channel 0 spike: conv fan-out 1 + identity 1
+    x[1, 0, 1, 2, 2] = 1  # channel 1 spike: conv fan-out 2 + identity 1
+    x[1, 0, 0, 1, 1] = 1  # channel 0 spike: 1 + 1
+    ev = simulate_events(g, _x(x), sequential_placement(g), "loihi")
+    assert ev.layers["b"]["synops_per_sample"] == 2 + 3 + 2
+    assert ev.synapses["skip"]["effective_ops_per_sample"] == 3 and ev.synapses["skip"]["identity"]
+    # "a" sends one message per spike (all of "b" is on one core, reached by both synapses)
+    assert ev.layers["a"]["messages_out_per_sample"] == 3
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_uniform_firing_without_padding_equals_rate_times_flops(kind):
+    if kind == "dense":
+        shape, tail = (6,), [("fc", _dense(np.arange(1, 25).reshape(4, 6))), ("r", _readout(4))]
+    else:
+        w = np.arange(1, 3 * 2 * 9 + 1).reshape(3, 2, 3, 3)
+        tail = [("c2", _conv(w, stride=1, padding=0)), ("r", _readout(3))]
+        shape = (2, 5, 5)
+    g = _relay_graph(shape, tail)
+    T = 4
+    x = np.zeros((T, 2) + shape)
+    x[[0, 2]] = 1  # every neuron fires at steps 0 and 2, nothing else
+    ev = simulate_events(g, _x(x), sequential_placement(g, neurons_per_core=7), "loihi")
+    name = tail[0][0]
+    lit = literature_sops(ev)
+    assert ev.firing_rates()["a"] == 0.5
+    assert lit["layers"][name]["sops_per_sample"] == ev.synapses[name]["effective_ops_per_sample"]
+    assert ev.layers["r"]["synops_per_sample"] == 0.5 * T * ev.synapses[name]["flops_per_step"]
+    # with padding the literature count overstates the events (padded taps do not exist)
+    if kind == "conv":
+        g2 = _relay_graph(shape, [("c2", _conv(w, padding=1)), ("r", _readout(3))])
+        ev2 = simulate_events(g2, _x(x), sequential_placement(g2), "loihi")
+        assert ev2.synapses["c2"]["effective_ops_per_sample"] < literature_sops(ev2)["layers"]["c2"]["sops_per_sample"]
+
+
+# ----------------------------------------------------------------------------- costs and latency by hand
+def _hand_profile(**drop):
+    f = lambda v: Figure(value=v, source="test")  # noqa: E731
+    costs = dict(synop_energy_pj=f(1), synop_latency_ns=f(1), neuron_active_energy_pj=f(10),
+                 neuron_active_latency_ns=f(10), neuron_inactive_energy_pj=f(100), neuron_inactive_latency_ns=f(100),
+                 spike_out_energy_pj=f(1000), spike_out_latency_ns=f(1000), message_out_energy_pj=f(1e4),
+                 message_out_latency_ns=f(1e4), message_in_energy_pj=f(1e5), message_in_latency_ns=f(1e5),
+                 hop_ew_energy_pj=f(1e6), hop_ew_latency_ns=f(1e6), hop_ns_energy_pj=f(1e7),
+                 hop_ns_latency_ns=f(1e7), barrier_latency_ns={1: f(5), 4: f(7)}, static_power_mw=f(2))
+    for k in drop:
+        costs.pop(k)
+    return load_profile("loihi").model_copy(update={"costs": Costs(**costs)})
+
+
+def _hand_case():
+    # input (2) -> eye -> relay a (neuron 0 on core 0, neuron 1 on core 1) -> [1 1] -> readout r (core 2)
+    g = Graph.sequential([("in", _inp((2,))), ("id", _dense(np.eye(2, dtype=np.int64))), ("a", _relay(2)),
+                          ("fc", _dense([[1, 1]])), ("r", _readout(1)), ("out", N.Output())])
+    pl = Placement(profile="hand", mesh_width=2, cores_per_tile=1, input_tile=0,
+                   layers={"a": LayerPlacement("a", 2, [(0, 0, 1), (1, 1, 2)]), "r": LayerPlacement("r", 1, [(2, 0, 1)])})
+    return g, pl, _x([[[1.0, 0.0]]])  # T = 1, B = 1
+
+
+def test_energy_and_latency_by_hand():
+    g, pl, x = _hand_case()
+    ev = simulate_events(g, x, pl, _hand_profile())
+    # device step 0: one input message to core 0 (tile 0 = input tile, no hops), 1 graded synop there
+    # step 1: a0 active (10), a1 inactive (100); a0 fires (1000), one message to core 2 (1e4), which is
+    #         1 north-south hop away (tile 0 at (0,0) -> tile 2 at (0,1)); core 2 receives it (1e5) + 1 synop
+    # step 2: the readout updates (active, 10); it never fires.  Barrier: 3 tiles -> key 4 -> 7 ns.
+    steps = [(1 + 1e5) + 0 + 7, max(10 + 1000 + 1e4, 100, 1 + 1e5) + 1e7 + 7, 10 + 7]
+    assert ev.device_steps == 3
+    np.testing.assert_allclose(ev.latency["step_latency_ns"], steps)
+    assert ev.latency["step_latency_ns_max"] == max(steps)
+    assert ev.latency["step_latency_ns_mean"] == pytest.approx(sum(steps) / 3)
+    assert ev.latency["sample_latency_ns_mean"] == pytest.approx(sum(steps))
+    t = ev.totals
+    assert (t["synops_per_sample"], t["spikes_in_per_sample"], t["messages_out_per_sample"]) == (2, 2, 1)
+    assert (t["neuron_updates_active_per_sample"], t["neuron_updates_inactive_per_sample"]) == (2, 1)
+    assert (t["hops_ew_per_sample"], t["hops_ns_per_sample"], t["spikes_out_per_sample"]) == (0, 1, 1)
+    e = ev.energy
+    assert e["synapse_pj_per_sample"] == 2
+    assert e["neuron_pj_per_sample"] == 2 * 10 + 100
+    assert e["spike_pj_per_sample"] == 1000
+    assert e["network_pj_per_sample"] == 1e4 + 2 * 1e5 + 1e7
+    assert e["static_pj_per_sample"] == pytest.approx(2 * sum(steps))  # mW x ns = pJ
+    assert e["total_pj_per_sample"] == pytest.approx(2 + 120 + 1000 + 1e4 + 2e5 + 1e7 + 2 * sum(steps))
+    assert e["total_excludes"] == []
+    np.testing.assert_allclose(ev.core_step_counts["synops"], [[1, 0, 0], [0, 0, 1], [0, 0, 0]])
+
+
+def test_missing_costs_are_none_with_a_note():
+    g, pl, x = _hand_case()
+    ev = simulate_events(g, x, pl, _hand_profile(synop_energy_pj=1, hop_ns_latency_ns=1))
+    assert ev.energy["synapse_pj_per_sample"] is None and ev.energy["synapse_pj_per_step"] is None
+    assert "synapse" in ev.energy["total_excludes"]
+    assert ev.energy["neuron_pj_per_sample"] == 120
+    assert ev.latency["step_latency_ns_mean"] is None and ev.energy["static_pj_per_sample"] is None
+    assert any("synop_energy_pj" in n for n in ev.notes) and any("hop_ns_latency_ns" in n for n in ev.notes)
