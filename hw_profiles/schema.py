@@ -62,6 +62,7 @@ class Mesh(_Strict):
     height: int = Field(ge=1)
     cores_per_tile: int = Field(ge=1)
     source: str = Field(min_length=3)
+    estimate: bool = False  # added for loihi2 (an unverified mesh layout); like Figure.estimate
 
 
 class Capacity(_Strict):

@@ -226,6 +226,10 @@ def demo(out_dir, checkpoint, retrain, profile):
     run_demo(out_dir, checkpoint=checkpoint, retrain=retrain, profile=profile, log=click.echo)
 
 
+from snn2hw.cli_profiles import profiles  # noqa: E402  (the 'snn2hw profiles' group)
+cli.add_command(profiles)
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="snn2hw", standalone_mode=False)
