@@ -36,6 +36,7 @@ from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import GLUE, population_of, source_of, synapses_into
+from snn2hw.errors import PassError
 from snn2hw.passes.base import Pass, PassResult
 
 #: fraction of max|W| tried as the clipping point of the scale search
@@ -151,6 +152,9 @@ class QuantizePass(Pass):
             x = np.asarray(self.calibration, dtype=np.float64)
             signed = bool(np.any(x < 0))
             hi = 2 ** (fm.input_bits - (1 if signed else 0)) - 1
+            if hi < 1:
+                raise PassError(f"input '{name}': the calibration data has negative values, but profile "
+                                f"'{self.profile.name}' sends {fm.input_bits}-bit inputs, which cannot carry a sign")
             m = float(np.max(np.abs(x))) or 1.0
             node.step, node.signed = m / hi, signed
             result.changes.append(f"input '{name}': step {node.step:.6g} from calibration max {m:.6g}")
