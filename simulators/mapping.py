@@ -1,0 +1,682 @@
+"""Mapping: place an integer network's neurons on a chip's cores within every capacity limit.
+
+``map_graph(graph, profile) -> MappingResult`` works on a quantized graph
+(``snn2hw.convert(...).graph``) and a profile (a name, a YAML path or a
+:class:`~snn2hw.hw_profiles.schema.Profile`).
+
+What a core needs (per population = ``Neuron`` node, per contiguous range of
+its neurons in C-major order, see :mod:`snn2hw.simulators.placement`):
+
+* **neurons**: the range length;
+* **input axons (fan-in)**: the distinct source neurons that send at least one
+  nonzero synapse to the range, counted per source population (a source
+  reaching the core through two synapses takes one axon). For a Dense layer
+  that is the nonzero columns of the range's rows; for a Conv2d it is the
+  receptive-field union of the range, computed exactly from the geometry
+  (stride, padding, dilation, groups; taps outside the input are padding and
+  take no axon) and from which kernel taps are nonzero, so pruned channels
+  take no axons. Sum pools between the source and the synapse are composed
+  into it (a 2x2/2 pool before a 3x3 conv is a 6x6/2 conv on the source);
+  that composition is exact for non-overlapping pools without padding and an
+  upper bound otherwise (noted in the placement);
+* **synapse memory** (nengo-loihi's model, the Capacity docstring): synapses
+  live on the destination core, one stored synapse per nonzero weight of the
+  range's rows. Each input axon stores runs of at most
+  :data:`MAX_SYNAPSES_PER_RUN` synapses; a run costs
+  ``n * (weight_bits + index_bits) + header_bits`` bits (sparse) rounded up to
+  ``synapse_word_bits``. The dense format stores every neuron of the range for
+  each axon, ``weight_bits`` each, no index. Each synapse node chooses the
+  cheaper format per core (one synapse format per block, as nengo-loihi's
+  ``SynapseConfig``). ``weight_bits`` is what the layer's integer weights need
+  (signed), which is at most the profile's width after quantization;
+* **output axons (fan-out)**: per neuron, the number of distinct destination
+  cores it reaches, summed over the core's neurons; and the distinct
+  destination cores of the core (Speck allows 2).
+
+**Assumption: convolutions are expanded to explicit synapses per core**, as
+nengo-loihi does on Loihi 1: a conv layer's shared kernel is stored again on
+every core for the synapses that core's neurons receive; nothing is shared
+between cores.
+
+The heuristic (``place``):
+
+1. Walk the populations in topological order. Each core holds neurons of one
+   population only. Fill a core with the longest range that satisfies every
+   per-core limit (neurons, fan-in, synapse memory), found by binary search
+   on the range length (every need grows with the range, so the search is
+   valid). Filling greedily from the front minimises the cores of a layer
+   among contiguous partitions (a classic exchange argument). A neuron that
+   alone exceeds a core is placed alone and reported.
+2. Walk the populations in reverse order and split any core whose fan-out
+   (destination cores of its neurons, now known) exceeds the limit. Splitting
+   a source core never changes its destinations' needs.
+3. Number the cores in that order and lay them on the mesh's tiles in
+   serpentine order (row 0 left to right, row 1 right to left, ...), so
+   consecutive layers sit on the same or neighbouring tiles and the NoC
+   distance stays short. The input enters at tile 0, next to the first layer.
+   A network needing more cores than the chip continues on virtual rows below
+   the mesh (a second chip), so its core count is still reported.
+
+Every limit then becomes a design rule (:mod:`snn2hw.simulators.design_rules`);
+:func:`map_graph` runs them all and returns every violation at once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from snn2hw.errors import GraphError, Snn2hwError
+from snn2hw.hw_profiles import load_profile
+from snn2hw.ir import nodes as N
+from snn2hw.ir.graph import Graph
+from snn2hw.ir.topology import synapses_into
+from snn2hw.simulators.design_rules import CoreUsage, LayerNeeds, Needs, check_design_rules
+from snn2hw.simulators.placement import LayerPlacement, Placement
+
+#: nengo-loihi ``SynapseConfig.bits_per_axon``: a 6-bit synapse count per run, so at most 64 synapses per run
+MAX_SYNAPSES_PER_RUN = 64
+#: a conv range with at most this many synapses is counted by enumerating them (else by a transposed conv)
+DIRECT_LIMIT = 20000
+
+
+class MappingError(Snn2hwError):
+    """The graph has a structure the mapper cannot place (the message says which node and why)."""
+
+
+# ---------------------------------------------------------------- helpers
+def signed_bits(w) -> int:
+    """Bits of the smallest signed (two's complement) integer type holding every value of ``w`` (>= 1)."""
+    w = np.asarray(w)
+    if w.size == 0:
+        return 1
+    hi, lo = int(w.max()), int(w.min())
+    return max(1, hi.bit_length() + 1 if hi > 0 else 1, (-lo - 1).bit_length() + 1 if lo < 0 else 1)
+
+
+def _ceil_to(x, word):
+    return -(-x // word) * word
+
+
+def axon_bits(n, bits_per_synapse: int, header_bits: int, word_bits: int, run: int = MAX_SYNAPSES_PER_RUN):
+    """Memory of an axon with ``n`` synapses (array or int): runs of <= ``run`` synapses, each with a header,
+    each rounded up to ``word_bits`` (nengo-loihi ``bits_per_axon``)."""
+    n = np.asarray(n, dtype=np.int64)
+    full, rem = n // run, n % run
+    per_full = _ceil_to(run * bits_per_synapse + header_bits, word_bits)
+    last = np.where(rem > 0, _ceil_to(rem * bits_per_synapse + header_bits, word_bits), 0)
+    return full * per_full + last
+
+
+def _fit(t: torch.Tensor, h: int, w: int, pad=(0, 0)) -> torch.Tensor:
+    """Rows/cols ``[pad, pad + size)`` of the last two dims of ``t``, zero-padded at the bottom/right if short
+    (a transposed conv computed without padding covers source rows ``-pad ..``)."""
+    t = t[..., pad[0]:pad[0] + h, pad[1]:pad[1] + w]
+    ph, pw = h - t.shape[-2], w - t.shape[-1]
+    if ph > 0 or pw > 0:
+        t = F.pad(t, (0, max(pw, 0), 0, max(ph, 0)))
+    return t
+
+
+def _pool_back(x: torch.Tensor, pool, in_shape) -> torch.Tensor:
+    """Spread ``(..., Hp, Wp)`` nonnegative values back over the pool's input ``(H, W)``: the transpose of a sum pool."""
+    lead = x.shape[:-2]
+    kp, sp, pp = pool.kernel_size, pool.stride, pool.padding
+    y = F.conv_transpose2d(x.reshape(-1, 1, *x.shape[-2:]), torch.ones(1, 1, *kp, dtype=x.dtype), stride=sp)
+    return _fit(y, in_shape[-2], in_shape[-1], pp).reshape(*lead, in_shape[-2], in_shape[-1])
+
+
+# ---------------------------------------------------------------- connectivity of one synapse path
+class _Path:
+    """One synapse into a population, seen from its source population: which source neurons reach which
+    destination neurons with a nonzero (unmasked) weight. Glue between them is composed in."""
+
+    def __init__(self, graph: Graph, syn_name: str, dst_name: str):
+        self.synapse, self.dst = syn_name, dst_name
+        syn = graph.nodes[syn_name]
+        chain, n = [], syn_name
+        while True:
+            pred = graph.predecessors(n)
+            if len(pred) != 1:
+                raise MappingError(f"synapse '{syn_name}' has no single source population (node '{n}' has "
+                                   f"{len(pred)} inputs)")
+            n = pred[0]
+            node = graph.nodes[n]
+            if isinstance(node, (N.Input, N.Neuron)):
+                break
+            if not isinstance(node, (N.SumPool2d, N.AvgPool2d, N.Flatten, N.BatchNorm)):
+                raise MappingError(f"cannot map '{n}' ({type(node).__name__}) between a population and "
+                                   f"synapse '{syn_name}'")
+            chain.append(node)
+        self.source = n
+        self.src_shape = tuple(graph.nodes[n].output_shape)
+        self.n_src = int(np.prod(self.src_shape))
+        self.quantized = syn.weight_int is not None
+        w = syn.weight_int if self.quantized else syn.effective_weight()
+        nz = np.asarray(w) != 0
+        if syn.mask is not None:
+            nz &= syn.mask
+        self.weight_bits = signed_bits(syn.weight_int) if self.quantized else None
+        self.exact = True
+        self.n_dst = int(np.prod(graph.nodes[dst_name].output_shape))
+        self.kernel = None
+        if isinstance(syn, N.Dense):
+            self.kind = "dense"
+            x = torch.from_numpy(nz.astype(np.float64))
+            for node in chain:  # walk back towards the source
+                if isinstance(node, N.Flatten):
+                    x = x.reshape(x.shape[0], *node.input_shape)
+                    if len(node.input_shape) == 3:
+                        self.kernel = tuple(int(s) for s in node.input_shape[1:])
+                elif isinstance(node, (N.SumPool2d, N.AvgPool2d)):
+                    x = _pool_back(x, node, node.input_shape)
+                    self._pool_exact(node)
+            self.nz = (x.reshape(x.shape[0], -1) > 0).numpy()
+            if self.nz.shape != (self.n_dst, self.n_src):
+                raise MappingError(f"synapse '{syn_name}' connects {self.nz.shape} but the populations are "
+                                   f"{self.n_dst} x {self.n_src}")
+            self.kernel = self.kernel or (1, 1)
+        elif isinstance(syn, N.Conv2d):
+            self.kind = "conv"
+            cout, cin_g, kh, kw = nz.shape
+            g = syn.groups
+            cin = cin_g * g
+            dy, dx = syn.dilation
+            kh_e, kw_e = dy * (kh - 1) + 1, dx * (kw - 1) + 1
+            self.kernel = (kh_e, kw_e)
+            full = np.zeros((cout, cin, kh_e, kw_e), dtype=np.float64)
+            per = cout // g
+            for gi in range(g):
+                full[gi * per:(gi + 1) * per, gi * cin_g:(gi + 1) * cin_g, ::dy, ::dx] = nz[gi * per:(gi + 1) * per]
+            k = torch.from_numpy(full)
+            stride, padding = tuple(syn.stride), tuple(syn.padding)
+            valid = torch.ones(1, 1, *syn.input_shape[1:], dtype=torch.float64)
+            for node in chain:
+                if isinstance(node, N.BatchNorm):
+                    continue
+                kp, sp, pp = node.kernel_size, node.stride, node.padding
+                co_, ci_ = k.shape[:2]
+                k = F.conv_transpose2d(k.reshape(co_ * ci_, 1, *k.shape[2:]), torch.ones(1, 1, *kp, dtype=k.dtype),
+                                       stride=sp)
+                k = k.reshape(co_, ci_, *k.shape[2:])
+                k = (k > 0).to(torch.float64)
+                stride = (stride[0] * sp[0], stride[1] * sp[1])
+                padding = (padding[0] * sp[0] + pp[0], padding[1] * sp[1] + pp[1])
+                valid = (_pool_back(valid, node, node.input_shape) > 0).to(torch.float64)
+                self._pool_exact(node)
+            self.stride, self.padding = stride, padding
+            self.valid = valid[0, 0]
+            self.all_valid = bool(self.valid.min() > 0)
+            self.dst_shape = tuple(syn.output_shape)
+            self.src_c = self.src_shape[0]
+            self.k = k
+            self.cum = torch.cat([torch.zeros(1, *k.shape[1:], dtype=k.dtype), torch.cumsum(k, 0)])
+            self.cin_used = (k.sum((2, 3)) > 0).sum(1).numpy()  # input channels used per output channel
+            self._tap_cache = {}
+            self._valid_flat = self.valid.reshape(-1).numpy() > 0
+            self._syn_prefix = np.concatenate([[0], np.cumsum(self.per_neuron_synapses())])
+        else:  # pragma: no cover - synapses_into only returns Dense/Conv2d
+            raise MappingError(f"'{syn_name}' is not a synapse")
+
+    def _pool_exact(self, pool):
+        if tuple(pool.kernel_size) != tuple(pool.stride) or any(pool.padding):
+            self.exact = False
+
+    # -- sparse counts: the source neurons reached from [a, b) and how many of those destination neurons each reaches
+    def sparse_counts(self, a: int, b: int) -> tuple:
+        if self.kind == "conv" and self._syn_prefix[b] - self._syn_prefix[a] <= DIRECT_LIMIT:
+            return self._direct(a, b)
+        c = self.counts(a, b)
+        idx = np.flatnonzero(c)
+        return idx, c[idx]
+
+    def _taps(self, f: int):
+        t = self._tap_cache.get(f)
+        if t is None:
+            c, i, j = np.nonzero(self.k[f].numpy() > 0)
+            t = self._tap_cache[f] = (c, i, j)
+        return t
+
+    def _direct(self, a: int, b: int) -> tuple:
+        """Enumerate the synapses of [a, b) (cheap for short ranges): same result as :meth:`counts`."""
+        co, ho, wo = self.dst_shape
+        P = ho * wo
+        H, W = self.src_shape[1:]
+        flats = []
+        n = a
+        while n < b:
+            f = n // P
+            e = min(b, (f + 1) * P)
+            pos = np.arange(n - f * P, e - f * P)
+            yo, xo = pos // wo, pos % wo
+            c, i, j = self._taps(f)
+            y = self.stride[0] * yo[:, None] + i[None, :] - self.padding[0]
+            x = self.stride[1] * xo[:, None] + j[None, :] - self.padding[1]
+            ok = (y >= 0) & (y < H) & (x >= 0) & (x < W)
+            flat = (np.broadcast_to(c, y.shape) * H + y) * W + x
+            flat = flat[ok]
+            if not self.all_valid:
+                flat = flat[self._valid_flat[flat % (H * W)]]
+            flats.append(flat)
+            n = e
+        idx, cnt = np.unique(np.concatenate(flats), return_counts=True)
+        return idx, cnt.astype(np.int64)
+
+    # -- counts: for each source neuron, how many destination neurons of [a, b) it reaches
+    def counts(self, a: int, b: int) -> np.ndarray:
+        if self.kind == "dense":
+            return self.nz[a:b].sum(0, dtype=np.int64)
+        co, ho, wo = self.dst_shape
+        P = ho * wo
+        f0, f1 = a // P, (b - 1) // P
+        segs = []
+        if f0 == f1:
+            segs.append((f0, f0 + 1, a % P, (b - 1) % P + 1))
+        else:
+            segs.append((f0, f0 + 1, a % P, P))
+            if f1 > f0 + 1:
+                segs.append((f0 + 1, f1, 0, P))
+            segs.append((f1, f1 + 1, 0, (b - 1) % P + 1))
+        H, W = self.src_shape[1:]
+        tot = torch.zeros(self.src_c, H, W, dtype=torch.float64)
+        for lo, hi, p0, p1 in segs:
+            mask = torch.zeros(P, dtype=torch.float64)
+            mask[p0:p1] = 1
+            ksum = (self.cum[hi] - self.cum[lo])[None]
+            y = F.conv_transpose2d(mask.reshape(1, 1, ho, wo), ksum, stride=self.stride)
+            tot += _fit(y, H, W, self.padding)[0]
+        if not self.all_valid:
+            tot *= self.valid
+        return tot.round().to(torch.int64).reshape(-1).numpy()
+
+    def per_neuron_synapses(self) -> np.ndarray:
+        """Synapses (nonzero weights, composed) of each destination neuron."""
+        if self.kind == "dense":
+            return self.nz.sum(1)
+        ho, wo = self.dst_shape[1:]
+        x = self.valid.expand(1, self.src_c, *self.valid.shape)
+        y = F.conv2d(x, self.k, stride=self.stride, padding=self.padding)
+        return _fit(y, ho, wo).round().to(torch.int64).reshape(-1).numpy()
+
+
+# ---------------------------------------------------------------- per-layer needs
+@dataclass
+class _Layer:
+    name: str
+    neurons: int
+    paths: list
+    needs: LayerNeeds
+    ranges: list = field(default_factory=list)       # final (start, stop)
+    binding: str = ""
+
+
+@dataclass
+class _Mem:
+    index_bits: int
+    header_bits: int
+    word_bits: int
+
+
+def _mem_model(profile) -> _Mem:
+    cap = profile.capacity
+    npc = int(cap.neurons_per_core.value)
+    ib = int(cap.synapse_index_bits.value) if cap.synapse_index_bits else max(1, math.ceil(math.log2(max(2, npc))))
+    hb = int(cap.synapse_header_bits.value) if cap.synapse_header_bits else 0
+    wb = int(cap.synapse_word_bits.value) if cap.synapse_word_bits else 1
+    return _Mem(ib, hb, wb)
+
+
+def _core_needs(layer: _Layer, a: int, b: int, mem: _Mem, wbits: int):
+    """``(fan_in, synapse_bits, storage, {source: indices of its neurons that take an axon})`` of ``[a, b)``."""
+    by_src, bits, storage = {}, 0, {}
+    n = b - a
+    for p in layer.paths:
+        idx, cu = p.sparse_counts(a, b)
+        by_src[p.source] = idx if p.source not in by_src else np.union1d(by_src[p.source], idx)
+        wb = p.weight_bits or wbits
+        sparse = int(axon_bits(cu, wb + mem.index_bits, mem.header_bits, mem.word_bits).sum())
+        dense = int(cu.size * axon_bits(n, wb, mem.header_bits, mem.word_bits))
+        storage[p.synapse] = "dense" if dense < sparse else "sparse"
+        bits += min(sparse, dense)
+    fan_in = int(sum(u.size for u in by_src.values()))
+    return fan_in, bits, storage, by_src
+
+
+def layer_needs(graph: Graph, profile) -> dict:
+    """Each population's needs (per-neuron worst case included), keyed by layer name, as :class:`_Layer`."""
+    profile = load_profile(profile)
+    if profile.capacity is None:
+        raise MappingError(f"profile '{profile.name}' has no capacity section: nothing to map onto")
+    problems = graph.infer_shapes()
+    if problems:
+        raise GraphError(problems)
+    mem = _mem_model(profile)
+    wbits = int(profile.formats.weight_bits)
+    layers = {}
+    for name in graph.topological_order():
+        node = graph.nodes[name]
+        if not isinstance(node, N.Neuron):
+            continue
+        syns, bare = synapses_into(graph, name)
+        if bare:
+            raise MappingError(f"population '{name}' receives spikes from {bare} without a synapse; run "
+                               f"snn2hw.convert (it inserts identity synapses) before mapping")
+        stack, seen = list(graph.predecessors(name)), set()
+        while stack:  # only index-preserving glue (Add, Flatten, BatchNorm) may sit between synapse and neuron
+            m = stack.pop()
+            if m in seen or isinstance(graph.nodes[m], (N.Dense, N.Conv2d, N.Input, N.Neuron)):
+                continue
+            seen.add(m)
+            if isinstance(graph.nodes[m], (N.SumPool2d, N.AvgPool2d)):
+                raise MappingError(f"cannot map pooling '{m}' between a synapse and population '{name}': pool "
+                                   f"the spikes of a population instead (between a neuron and the next synapse)")
+            stack.extend(graph.predecessors(m))
+        paths = [_Path(graph, s, name) for s in syns]
+        n = int(np.prod(node.output_shape))
+        ln = LayerNeeds(layer=name, neurons=n, synapses=list(syns),
+                        sources=sorted({p.source for p in paths}, key=list(graph.nodes).index),
+                        weight_bits=max([p.weight_bits or 0 for p in paths] + [0]),
+                        quantized=all(p.quantized for p in paths))
+        kernels = [p.kernel for p in paths if p.kernel]
+        ln.kernel = max(kernels, key=max) if kernels else None
+        layer = _Layer(name, n, paths, ln)
+        if paths:
+            per = sum(p.per_neuron_synapses() for p in paths)
+            worst = int(np.argmax(per))
+            ln.one_synapses = int(per[worst])
+            ln.one_fan_in, ln.one_synapse_bits, _, _ = _core_needs(layer, worst, worst + 1, mem, wbits)
+            conv = [p for p in paths if p.kind == "conv"]
+            if len(paths) == 1 and conv:
+                f = worst // int(np.prod(conv[0].dst_shape[1:]))
+                ln.one_channels = int(conv[0].cin_used[f])
+                ln.one_positions = math.ceil(ln.one_fan_in / max(1, ln.one_channels))
+            wb_l = ln.weight_bits or wbits
+            ln.bits_per_axon_one_by_wbits = {b: int(axon_bits(1, b, mem.header_bits, mem.word_bits))
+                                             for b in range(1, max(wb_l, 1) + 1)}
+            ln.bits_per_axon_one = ln.bits_per_axon_one_by_wbits[max(wb_l, 1)]
+        layers[name] = layer
+    return layers
+
+
+# ---------------------------------------------------------------- placement
+def _serpentine_core(slot: int, width: int, cpt: int) -> int:
+    t = slot // cpt
+    row, col = divmod(t, width)
+    if row % 2:
+        col = width - 1 - col
+    return (row * width + col) * cpt + slot % cpt
+
+
+def _alone_ok(layer: _Layer, limits: dict, mem: _Mem, wbits: int) -> Optional[np.ndarray]:
+    """Per neuron: does it fit a core on its own? (Its synapses each come from a distinct source neuron, so its
+    fan-in is its synapse count, and each axon stores one synapse, densely.) ``None`` if a source reaches the
+    layer through several synapses (then the shortcut does not hold)."""
+    if not layer.paths or len({p.source for p in layer.paths}) < len(layer.paths):
+        return None
+    fan_in = np.zeros(layer.neurons, dtype=np.int64)
+    bits = np.zeros(layer.neurons, dtype=np.int64)
+    for p in layer.paths:
+        syn = p.per_neuron_synapses().astype(np.int64)
+        fan_in += syn
+        bits += syn * int(axon_bits(1, p.weight_bits or wbits, mem.header_bits, mem.word_bits))
+    return (fan_in <= limits["fan_in"]) & (bits <= limits["synapse_bits"])
+
+
+def _pack(layer: _Layer, limits: dict, mem: _Mem, wbits: int) -> tuple:
+    """Greedy front-to-back fill: the longest feasible range per core (binary search on its length).
+
+    Returns the ranges and, for each range whose needs were evaluated on the way, those needs."""
+    npc, fin, mlim = limits["neurons_per_core"], limits["fan_in"], limits["synapse_bits"]
+    alone = _alone_ok(layer, limits, mem, wbits)
+    seen = {}
+
+    syn = np.concatenate([[0], np.cumsum(sum(p.per_neuron_synapses() for p in layer.paths))]) if layer.paths else None
+    min_bits = min([p.weight_bits or wbits for p in layer.paths] + [wbits])
+
+    def ok(a, b):
+        if not layer.paths:
+            return True
+        if (syn[b] - syn[a]) * min_bits > mlim:   # even dense storage without headers would not fit
+            return False
+        r = _core_needs(layer, a, b, mem, wbits)
+        seen[(a, b)] = r
+        return r[0] <= fin and r[1] <= mlim
+
+    N_, s, prev, ranges, results = layer.neurons, 0, None, [], {}
+    while s < N_:
+        seen.clear()
+        hi = min(N_ - s, npc)
+        if alone is not None and not alone[s]:
+            m = 1   # this neuron alone exceeds a core: it gets a core of its own (reported by the design rules)
+        elif ok(s, s + hi):
+            m = hi
+        elif alone is None and not ok(s, s + 1):
+            m = 1
+        else:
+            lo = 1
+            if prev is not None and 1 < prev < hi:
+                if ok(s, s + prev):
+                    lo = prev
+                    if not ok(s, s + prev + 1):
+                        hi = prev + 1
+                else:
+                    hi = prev
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if ok(s, s + mid):
+                    lo = mid
+                else:
+                    hi = mid
+            m = lo
+        ranges.append((s, s + m))
+        if (s, s + m) in seen:
+            results[(s, s + m)] = seen[(s, s + m)]
+        prev = m
+        s += m
+    return ranges, results
+
+
+def _binding(layer: _Layer, limits, mem, wbits) -> str:
+    """Which limit stops the first core of the layer from growing."""
+    a, b = layer.ranges[0]
+    if b - a >= min(layer.neurons, limits["neurons_per_core"]):
+        return "neurons_per_core" if layer.neurons > limits["neurons_per_core"] else "whole layer on one core"
+    fi, bits, _, _ = _core_needs(layer, a, b + 1, mem, wbits)
+    why = []
+    if fi > limits["fan_in"]:
+        why.append("fan_in_axons_per_core")
+    if bits > limits["synapse_bits"]:
+        why.append("synapse_memory_bits_per_core")
+    if b - a == 1 and why:
+        return " + ".join(why) + " (one neuron already exceeds it)"
+    return " + ".join(why) or "fan_out_axons_per_core"
+
+
+@dataclass
+class MappingResult:
+    """``fits``: no violation. ``usage``: one :class:`CoreUsage` per core used, in core order.
+    ``limits``: the per-core limits (``None``: no limit). ``totals``: cores, chips, neurons, synapses, bits."""
+
+    placement: Placement
+    fits: bool
+    violations: list
+    usage: list
+    totals: dict
+    limits: dict = field(default_factory=dict)
+    needs: Optional[Needs] = None
+
+    def table(self) -> str:
+        """The per-core usage table as text (usage / limit)."""
+        def lim(k):
+            v = self.limits.get(k)
+            return "-" if v is None else f"{v:,}"
+        rows = [f"{'core':>5} {'layer':<16} {'neurons':>14} {'synapse bits':>24} {'fan-in':>14} {'fan-out':>14}"]
+        for u in self.usage:
+            rows.append(f"{u.core:>5} {u.layer:<16} {u.neurons:>6}/{lim('neurons_per_core'):>7} "
+                        f"{u.synapse_bits:>11,}/{lim('synapse_memory_bits_per_core'):>12} "
+                        f"{u.fan_in:>6}/{lim('fan_in_axons_per_core'):>7} {u.fan_out:>6}/{lim('fan_out_axons_per_core'):>7}")
+        return "\n".join(rows)
+
+    def summary(self) -> str:
+        t = self.totals
+        head = (f"{t['profile']}: {t['cores_used']} cores used of {t['cores_available']} "
+                f"({'fits' if self.fits else 'does not fit'}), {t['neurons']:,} neurons, "
+                f"{t['synapses']:,} stored synapses, {t['synapse_bits']:,} synapse bits")
+        return "\n".join([head] + [f"  - {v}" for v in self.violations])
+
+    def to_dict(self) -> dict:
+        return {"fits": self.fits, "totals": dict(self.totals), "limits": dict(self.limits),
+                "violations": [v.to_dict() for v in self.violations],
+                "usage": [u.to_dict() for u in self.usage], "placement": self.placement.to_dict()}
+
+
+def map_graph(graph: Graph, profile="loihi") -> MappingResult:
+    """Place ``graph``'s populations on ``profile``'s cores and check every design rule (all violations at once)."""
+    profile = load_profile(profile)
+    layers = layer_needs(graph, profile)
+    cap = profile.capacity
+    mem = _mem_model(profile)
+    wbits = int(profile.formats.weight_bits)
+    inf = float("inf")
+
+    def lv(f):
+        return None if f is None else int(f.value)
+
+    limits = {"neurons_per_core": lv(cap.neurons_per_core), "synapse_memory_bits_per_core": lv(cap.synapse_memory_bits_per_core),
+              "fan_in_axons_per_core": lv(cap.fan_in_axons_per_core), "fan_out_axons_per_core": lv(cap.fan_out_axons_per_core),
+              "max_destination_cores": lv(cap.max_destination_cores), "cores": lv(cap.cores)}
+    pl = {"neurons_per_core": limits["neurons_per_core"],
+          "fan_in": limits["fan_in_axons_per_core"] if limits["fan_in_axons_per_core"] is not None else inf,
+          "synapse_bits": limits["synapse_memory_bits_per_core"] if limits["synapse_memory_bits_per_core"] is not None else inf}
+    fo_lim = limits["fan_out_axons_per_core"]
+
+    # 1. fill cores layer by layer
+    results = {}
+    for layer in layers.values():
+        layer.ranges, results[layer.name] = _pack(layer, pl, mem, wbits)
+        layer.binding = _binding(layer, pl, mem, wbits)
+
+    # 2. last layer first: with its consumers final, each neuron's destination cores are known; split any core
+    #    whose fan-out exceeds the limit; then the layer is final and its cores' needs are recorded
+    final = {}                                                          # layer -> [(a, b, fan_in, bits, storage)]
+    dcount = {n: np.zeros(l.neurons, dtype=np.int64) for n, l in layers.items()}    # destination cores per neuron
+    dcores = {}                                                         # layer -> destination cores per core
+    split = set()
+
+    starts = {}
+
+    def hits(src, idx):
+        if src not in starts or len(starts[src]) != len(layers[src].ranges):
+            starts[src] = np.array([a for a, _ in layers[src].ranges], dtype=np.int64)
+        return np.unique(np.searchsorted(starts[src], idx, side="right") - 1)
+
+    for name in reversed(list(layers)):
+        layer = layers[name]
+        d = dcount[name]
+        layer.needs.one_fan_out = int(d.max()) if d.size else 0
+        if fo_lim is not None and any(d[a:b].sum() > fo_lim for a, b in layer.ranges):
+            new = []
+            for a, b in layer.ranges:
+                s = a
+                while s < b:
+                    m = max(1, int(np.searchsorted(np.cumsum(d[s:b]), fo_lim, side="right")))
+                    new.append((s, s + m))
+                    s += m
+            if len(new) != len(layer.ranges):
+                split.add(name)
+            layer.ranges = new
+            layer.binding += " + fan_out_axons_per_core"
+        if name in split or name not in dcores:   # (a split layer is recounted below)
+            dcores[name] = np.zeros(len(layer.ranges), dtype=np.int64)
+        rows = []
+        for a, b in layer.ranges:
+            r = results[name].get((a, b)) if (layer.paths and name not in split) else None
+            if r is None:
+                r = _core_needs(layer, a, b, mem, wbits) if layer.paths else (0, 0, {}, {})
+            for src, idx in r[3].items():
+                if src in layers:
+                    dcount[src][idx] += 1
+                    dcores.setdefault(src, np.zeros(len(layers[src].ranges), dtype=np.int64))
+                    dcores[src][hits(src, idx)] += 1
+            rows.append((a, b, r[0], r[1], r[2]))
+        final[name] = rows
+        results[name] = None
+    consumers = {}
+    for layer in layers.values():
+        for p in layer.paths:
+            consumers.setdefault(p.source, set()).add(layer.name)
+    for src in split:   # its consumers counted destination cores against its ranges before the split: recount
+        dcores[src] = np.zeros(len(layers[src].ranges), dtype=np.int64)
+        for cname in consumers.get(src, ()):
+            for a, b, *_ in final[cname]:
+                dcores[src][hits(src, _core_needs(layers[cname], a, b, mem, wbits)[3][src])] += 1
+
+    # 3. number cores in order and lay them out in serpentine order on the mesh
+    total = sum(len(l.ranges) for l in layers.values())
+    if cap.mesh is not None:
+        width, cpt = cap.mesh.width, cap.mesh.cores_per_tile
+    else:
+        width, cpt = max(1, math.ceil(math.sqrt(max(total, limits["cores"] or 1)))), 1
+    placement = Placement(profile=profile.name, mesh_width=width, cores_per_tile=cpt, input_tile=0)
+    slot = 0
+    cores = {}
+    for layer in layers.values():
+        lp = LayerPlacement(layer=layer.name, neurons=layer.neurons)
+        cores[layer.name] = []
+        for a, b in layer.ranges:
+            c = _serpentine_core(slot, width, cpt)
+            lp.ranges.append((c, a, b))
+            cores[layer.name].append(c)
+            slot += 1
+        placement.layers[layer.name] = lp
+
+    # 4. usage per core: fan-in, memory, fan-out, destination cores
+    usage = []
+    stored = 0
+    for layer in layers.values():
+        for i, (c, (a, b, fan_in, bits, storage)) in enumerate(zip(cores[layer.name], final[layer.name])):
+            usage.append(CoreUsage(core=c, layer=layer.name, start=a, stop=b, fan_in=fan_in, synapse_bits=bits,
+                                   storage=storage, fan_out=int(dcount[layer.name][a:b].sum()),
+                                   destination_cores=int(dcores[layer.name][i])))
+        stored += int(sum(p.per_neuron_synapses().sum() for p in layer.paths))
+    usage.sort(key=lambda u: u.core)
+
+    needs = Needs(layers={n: l.needs for n, l in layers.items()}, cores=usage, cores_needed=total)
+    violations = check_design_rules(graph, profile, needs)
+
+    chip = limits["cores"] or total
+    placement.notes += [
+        "greedy placement: populations in topological order, one population per core; each core takes the "
+        "longest range of neurons (C-major) that satisfies neurons_per_core, fan-in and synapse memory "
+        "(binary search on the range length); then cores whose fan-out exceeds the limit are split, last "
+        "layer first",
+        f"cores laid out on the {width}-wide mesh ({cpt} core(s) per tile) in serpentine tile order so that "
+        f"consecutive layers sit on the same or neighbouring tiles; the input enters at tile 0",
+        "convolutions are expanded to explicit synapses per core (nengo-loihi style): a kernel is stored on "
+        "every core that uses it",
+        "synapse memory per core and per synapse node: the cheaper of sparse (weight + index bits) and dense "
+        f"(weight bits) runs of <= {MAX_SYNAPSES_PER_RUN} synapses with a {mem.header_bits}-bit header, "
+        f"rounded to {mem.word_bits}-bit words",
+    ]
+    for layer in layers.values():
+        sizes = [b - a for a, b in layer.ranges]
+        placement.notes.append(f"{layer.name}: {layer.neurons} neurons on {len(sizes)} core(s), "
+                               f"{min(sizes)}-{max(sizes)} per core, bound by {layer.binding}")
+        if not all(p.exact for p in layer.paths):
+            placement.notes.append(f"{layer.name}: an overlapping or padded pool before its synapse is composed "
+                                   f"conservatively (border fan-in is an upper bound)")
+    if total > chip:
+        placement.notes.append(f"{total} cores exceed the chip's {chip}: cores beyond it continue on virtual "
+                               f"mesh rows below (another chip), {math.ceil(total / chip)} chips in all")
+
+    totals = {"profile": profile.name, "cores_used": total, "cores_available": limits["cores"],
+              "chips_needed": math.ceil(total / chip) if chip else 1, "tiles_used": len(placement.tiles_used),
+              "neurons": sum(l.neurons for l in layers.values()), "synapses": stored,
+              "synapse_bits": sum(u.synapse_bits for u in usage),
+              "cores_per_layer": {n: len(l.ranges) for n, l in layers.items()}}
+    return MappingResult(placement=placement, fits=not violations, violations=violations, usage=usage,
+                         totals=totals, limits=limits, needs=needs)
