@@ -168,6 +168,75 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
 
 
 @cli.command()
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.option("--profile", "profiles", default="loihi", show_default=True,
+              help="profile name(s) or YAML path(s), comma-separated")
+@click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file (x, y)")
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
+def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory):
+    """Map, run on real inputs in the event simulator and report costs per hardware profile."""
+    import torch
+    from snn2hw.data import direct, load_dataset
+    from snn2hw.frontends.load import load
+    from snn2hw.hw_profiles import load_profile
+    from snn2hw.report.build import build_report
+    from snn2hw.report.write import write_report
+    names = [p.strip() for p in str(profiles).split(",") if p.strip()]
+    for p in names:
+        load_profile(p)  # every profile checked before any work
+    data = load_dataset(data_spec)
+    g = load(model_file, model=factory)
+    for n in g.inputs:
+        if g.nodes[n].step is None and data.input_step:
+            g.nodes[n].step = float(data.input_step)
+    T = timesteps or int(g.metadata.get("timesteps", 4))
+    n = min(samples, len(data.y_test))
+    shape = tuple(g.nodes[g.inputs[0]].shape)
+    xs = data.x_test[:n]
+    if tuple(xs.shape[1:]) != shape:
+        if int(torch.tensor(xs.shape[1:]).prod()) != int(torch.tensor(shape).prod()):
+            raise Snn2hwError(f"the model expects inputs of shape {shape}, the data '{data_spec}' has "
+                              f"{tuple(xs.shape[1:])}")
+        xs = xs.reshape((n,) + shape)
+    x = direct(torch.as_tensor(xs, dtype=torch.float64), T)
+    rep = build_report(g, x, names, labels=data.y_test[:n], source=model_file, data_name=str(data_spec),
+                       batch_size=batch_size, progress=True)
+    paths = write_report(rep, out_dir)
+    from snn2hw.report.render import comparison_rows
+    from snn2hw.report.layer_table import format_table
+    click.echo(format_table(comparison_rows(rep)))
+    click.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+    misfits = [r for r in rep["runs"] if r.get("fits") is False]
+    if misfits:
+        lines = [f"{r['profile']}: {v['layer'] or 'whole network'}: {v['resource']} needs {v['needed']:g}, "
+                 f"available {v['available']:g}. {v['suggestion']}" for r in misfits for v in r["violations"]]
+        raise Snn2hwError(f"the model does not fit {', '.join(r['profile'] for r in misfits)} "
+                          f"({len(lines)} violation(s); the report says the same):\n" + "\n".join(lines))
+
+
+@cli.command()
+@click.argument("report_file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False), help="file to write (default: stdout)")
+def report(report_file, fmt, out):
+    """Re-render a report.json as Markdown or HTML."""
+    from snn2hw.report.render import to_html, to_markdown
+    from snn2hw.report.write import read_report
+    from snn2hw.util.atomic import write_text
+    rep = read_report(report_file)
+    text = to_markdown(rep) if fmt == "md" else to_html(rep)
+    if out:
+        write_text(out, text)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text)
+
+
+@cli.command()
 @click.option("--arch", required=True, help="built-in architecture (see snn2hw.models.list_models)")
 @click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)

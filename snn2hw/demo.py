@@ -4,7 +4,9 @@ Steps: load the shipped ``examples/digits_lif.pt`` (or train one), convert it
 for the ``loihi`` profile, run the float and the integer network on the whole
 digits test split, and write a table of float accuracy, integer accuracy and
 per-layer spike agreement (``demo_results.json`` and ``.md``) beside
-``model.s2h`` and ``convert_log.txt``.
+``model.s2h`` and ``convert_log.txt``; then map it onto the profile's cores,
+run the test split through the event simulator and write the cost report
+(``report/report.{json,md,html}``).
 """
 from __future__ import annotations
 
@@ -78,6 +80,12 @@ def run_demo(out_dir, checkpoint=None, retrain: bool = False, profile: str = "lo
                                "float vs integer, aligned frames",
                   "rate": "spikes per neuron per timestep"},
     }
+    from snn2hw.report.build import build_report
+    from snn2hw.report.render import comparison_rows
+    from snn2hw.report.write import write_report
+    rep = build_report(graph, x, [profile], labels=data.y_test, source=str(ckpt), data_name="digits test split")
+    write_report(rep, out_dir / "report")
+    res["cost_report"] = {"path": str(out_dir / "report" / "report.html"), "summary": comparison_rows(rep)}
     md = _markdown(res)
     write_text(out_dir / "demo_results.json", json.dumps(res, indent=2) + "\n")
     write_text(out_dir / "demo_results.md", md)
@@ -102,4 +110,7 @@ def _markdown(res: dict) -> str:
         "Approximations stated by the conversion:",
     ]
     head += [f"- {a}" for a in res["approximations"]] or ["- none"]
+    if "cost_report" in res:
+        head += ["", "Cost on the hardware profile (event simulator, whole test split; "
+                 f"full report: {res['cost_report']['path']}):", "", format_table(res["cost_report"]["summary"])]
     return "\n".join(head) + "\n"

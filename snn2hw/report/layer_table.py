@@ -55,8 +55,9 @@ def layer_rows(graph: Graph) -> list:
 def format_table(rows: list, columns=None) -> str:
     if not rows:
         return "(empty)"
-    columns = columns or list(rows[0])
-    cells = [[str(r[c]) for c in columns] for r in rows]
+    if columns is None:
+        columns = list(dict.fromkeys(k for r in rows for k in r))  # union of keys, first-seen order
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
     out = [line(columns), line(["-" * w for w in widths])]

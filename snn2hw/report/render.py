@@ -59,7 +59,7 @@ def to_markdown(report: dict) -> str:
         out += [f"## Profile `{run['profile']}`", "", run.get("description", ""), ""]
         if run.get("violations"):
             out += ["**Does not fit.** Violations:", ""]
-            out += [f"- layer `{v['layer']}`: {v['resource']} needs {_num(v['needed'])}, available "
+            out += [f"- {'layer `' + v['layer'] + '`' if v.get('layer') else 'whole network'}: {v['resource']} needs {_num(v['needed'])}, available "
                     f"{_num(v['available'])}. {v.get('suggestion', '')}" for v in run["violations"]]
             out.append("")
         out += ["### Per layer", "", format_table(_layer_rows(run)) if run.get("layers") else "(none)", ""]
@@ -81,9 +81,9 @@ def to_markdown(report: dict) -> str:
 def _html_table(rows: list) -> str:
     if not rows:
         return "<p>(none)</p>"
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))
     head = "".join(f"<th>{escape(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in cols) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -113,7 +113,7 @@ def plots(report: dict) -> list:
     for r in runs:
         cores = r.get("cores") or []
         if cores:
-            lab = [str(c["core"]) for c in cores]
+            lab = [f"core {c['core']}" for c in cores]
             series = {}
             for key, lim in (("neurons", "neurons_limit"), ("synapse_bits", "synapse_bits_limit"),
                              ("fan_in", "fan_in_limit")):
@@ -138,7 +138,8 @@ def to_html(report: dict) -> str:
         parts.append(f"<h2>Profile <code>{escape(run['profile'])}</code></h2><p>{escape(run.get('description', ''))}</p>")
         if run.get("violations"):
             parts.append("<p class='bad'><b>Does not fit.</b></p><ul>" + "".join(
-                f"<li>layer <code>{escape(v['layer'])}</code>: {escape(v['resource'])} needs {_num(v['needed'])}, "
+                f"<li>{'layer <code>' + escape(v['layer']) + '</code>' if v.get('layer') else 'whole network'}: "
+                f"{escape(v['resource'])} needs {_num(v['needed'])}, "
                 f"available {_num(v['available'])}. {escape(v.get('suggestion', ''))}</li>" for v in run["violations"])
                 + "</ul>")
         parts += ["<h3>Per layer</h3>", _html_table(_layer_rows(run))]

@@ -1,0 +1,144 @@
+"""Build a versioned cost report (``report.json``) from a model, data and hardware profiles.
+
+For every profile: convert the model to that profile's integer formats (unless
+the graph is already integer), map it onto the profile's cores
+(``simulators/mapping.py``), run it on the inputs in the cycle-level event
+simulator (``simulators/event.py``), and add NeuroBench-named metrics and the
+literature convention (``simulators/costs.py``). The report is deterministic
+for the same inputs and options except the ``created`` field. Its schema is
+described in ``snn2hw/report/SCHEMA.md``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+import torch
+
+from snn2hw import __version__
+from snn2hw.exporters.export import is_quantized
+from snn2hw.hw_profiles import load_profile
+from snn2hw.ir.graph import Graph
+from snn2hw.passes.pipeline import convert
+
+SCHEMA = "snn2hw-report"
+SCHEMA_VERSION = 1
+
+LAYER_KEYS = ("neurons", "depth", "firing_rate", "spikes_out_per_sample", "synops_per_sample",
+              "neuron_updates_active_per_sample", "messages_out_per_sample")
+
+
+def _clean(v):
+    """JSON-safe plain Python values (numpy/torch scalars to float/int, round floats to 12 digits)."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return float(f"{f:.12g}") if np.isfinite(f) else None
+    if isinstance(v, torch.Tensor):
+        return _clean(v.tolist())
+    return v
+
+
+def _figures(profile) -> list:
+    """``key = value (source)`` lines for every cost figure the profile has."""
+    out = []
+    for key, fig in profile.costs:
+        if fig is None:
+            continue
+        if isinstance(fig, dict):
+            for tiles, f in sorted(fig.items()):
+                out.append(f"{key}[{tiles} tiles] = {f.value:g}: {f.source}")
+        else:
+            out.append(f"{key} = {fig.value:g}{' (estimate)' if fig.estimate else ''}: {fig.source}")
+    return out
+
+
+def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False) -> dict:
+    from snn2hw.simulators.costs import literature_sops, neurobench_metrics
+    from snn2hw.simulators.event import sequential_placement, simulate_events
+    from snn2hw.simulators.mapping import map_graph
+    prof = load_profile(profile_name)
+    assumptions = list(prof.notes)
+    if is_quantized(graph):
+        gi, conv_notes = graph, [f"the graph was already quantized (for {graph.metadata.get('profile')}); used as is"]
+    else:
+        res = convert(graph, profile=prof)
+        gi, conv_notes = res.graph, res.approximations + res.refusals
+    run = {"profile": prof.name, "description": prof.description.strip(), "conversion": conv_notes}
+    if prof.capacity is not None:
+        mapping = map_graph(gi, prof)
+        placement = mapping.placement
+        run.update({"fits": mapping.fits, "cores_used": mapping.totals.get("cores_used"),
+                    "cores_available": mapping.totals.get("cores_available"),
+                    "violations": [v.to_dict() for v in mapping.violations],
+                    "cores": [{"core": u.core, "tile": placement.tile_of(u.core), "layer": u.layer,
+                               "neurons": u.neurons, "neurons_limit": mapping.limits.get("neurons_per_core"),
+                               "synapse_bits": u.synapse_bits,
+                               "synapse_bits_limit": mapping.limits.get("synapse_memory_bits_per_core"),
+                               "fan_in": u.fan_in, "fan_in_limit": mapping.limits.get("fan_in_axons_per_core"),
+                               "fan_out": u.fan_out, "fan_out_limit": mapping.limits.get("fan_out_axons_per_core")}
+                              for u in mapping.usage],
+                    "memory": {"synapse_bits": mapping.totals.get("synapse_bits"),
+                               "stored_synapses": mapping.totals.get("synapses")}})
+        assumptions += list(placement.notes)
+    else:
+        placement = sequential_placement(gi, profile=prof)
+        run.update({"fits": None, "cores_used": None, "cores_available": None, "violations": [], "cores": []})
+        assumptions.append(f"profile '{prof.name}' has no capacity model: no mapping or fit check; events are "
+                           f"counted on a nominal sequential placement")
+    ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size, progress=progress)
+    run["layers"] = [{"layer": name, **{k: L.get(k) for k in LAYER_KEYS if k in L}}
+                     for name, L in ev.layers.items()]
+    run["totals"] = dict(ev.totals)
+    run["energy_pj_per_sample"] = {k[:-len("_pj_per_sample")]: v for k, v in ev.energy.items()
+                                   if k.endswith("_pj_per_sample")}
+    run["latency_ns_per_step"] = {"mean": ev.latency.get("step_latency_ns_mean"),
+                                  "max": ev.latency.get("step_latency_ns_max"),
+                                  "barrier": ev.latency.get("barrier_latency_ns"),
+                                  "device_steps_per_sample": ev.latency.get("device_steps")}
+    nb = neurobench_metrics(ev, gi, prof)
+    run["neurobench"] = {k: v for k, v in nb.items() if not isinstance(v, (dict, list))}
+    lit = literature_sops(ev)
+    run["literature"] = {k: v for k, v in lit.items() if not isinstance(v, (dict, list))}
+    run["memory"] = {**run.get("memory", {}), "footprint_bytes": nb.get("footprint_bytes")}
+    if labels is not None:
+        run["int_accuracy"] = float((ev.predictions().numpy() == np.asarray(labels)).mean())
+    run["assumptions"] = assumptions + list(ev.notes) + conv_notes + [
+        "energy per sample = sum over event classes of (events per sample x the profile's per-event energy)",
+        "latency per timestep = slowest core's serial work + longest message path + barrier (no congestion)",
+        "literature convention: " + lit.get("convention", "")] + _figures(prof)
+    return run
+
+
+def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
+                 batch_size=None, progress=False) -> dict:
+    """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy."""
+    from snn2hw.simulators.reference import simulate
+    T, B = int(x.shape[0]), int(x.shape[1])
+    report = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "snn2hw_version": __version__,
+              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "model": {"source": str(source), "arch": graph.metadata.get("arch"), "nodes": len(graph.nodes),
+                        "parameters": graph.num_params(),
+                        "quantized_for": graph.metadata.get("profile") if is_quantized(graph) else None},
+              "inputs": {"data": data_name, "samples": B, "timesteps": T,
+                         "encoding": graph.metadata.get("encoding", "direct"),
+                         "input_step": next((graph.nodes[n].step for n in graph.inputs), None)},
+              "accuracy": None, "runs": [],
+              "assumptions": ["all counts are per sample (mean over the samples) unless the key says per_step",
+                              "units are in the key names: pj = picojoules, ns = nanoseconds, bits, bytes"]}
+    if labels is not None:
+        acc = {"labels": f"{data_name} ({B} samples)"}
+        if not is_quantized(graph):
+            acc["float"] = simulate(graph, x, mode="float", batch_size=batch_size).accuracy(labels)
+        report["accuracy"] = acc
+    for p in profiles:
+        run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress)
+        if labels is not None:
+            report["accuracy"][f"int ({run['profile']})"] = run.pop("int_accuracy")
+        report["runs"].append(run)
+    return _clean(report)
