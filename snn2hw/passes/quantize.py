@@ -200,8 +200,23 @@ class QuantizePass(Pass):
             res = [search_scale(rows[f:f + 1], qmax, extra=(d,)) for f in range(C)]
             delta = np.array([r[0] for r in res])
             err, clipped = sum(r[1] for r in res), sum(r[2] for r in res)
-        bias = np.zeros(C)
         notes = []
+        vth_cap = 2 ** fm.threshold_mant_bits - 1
+        if not node.readout:
+            # the threshold mantissa must fit even at exponent 0: a scale below theta / vth_max is raised
+            # (channels with tiny weights would otherwise need a threshold beyond the mantissa)
+            floor = node.threshold_array(C) * (1 + 1e-9) / vth_cap
+            if self.granularity == "layer":
+                floor = np.full(C, floor.max())
+            low = delta < floor
+            if np.any(low):
+                delta = np.where(low, floor, delta)
+                q = np.clip(np.round(rows / delta[:, None]), -qmax, qmax)
+                err = float(np.sum((rows - delta[:, None] * q) ** 2))
+                clipped = int(np.sum(np.abs(rows / delta[:, None]) > qmax + 0.5))
+                notes.append(f"scale of {int(low.sum())} channel(s) raised so the threshold fits "
+                             f"{fm.threshold_mant_bits} bits (their weights use fewer levels)")
+        bias = np.zeros(C)
         window = {}  # elements each neuron sums of a synapse's output (sum pools between them)
         for s in syns:
             pools = _sum_pools_between(graph, s, name)
@@ -225,7 +240,7 @@ class QuantizePass(Pass):
                      for s in syns)
         if node.model == "cuba":
             bound0 = bound0 / (1.0 - node.alpha) if node.alpha < 1.0 else math.inf
-        vth_max = 2 ** fm.threshold_mant_bits - 1
+        vth_max = vth_cap
         bias_max = 2 ** (fm.bias_mant_bits - 1) - 1
         th = node.threshold_array(C)
         proven = bound0 * 64 < 2 ** (fm.state_bits - 1)
