@@ -20,7 +20,7 @@ from pathlib import Path
 
 from snn2hw import __version__
 from snn2hw.errors import Snn2hwError
-from snn2hw.ir import nodes as N
+from snn2hw.ir.checks import quantization_problems
 from snn2hw.ir.graph import Graph
 
 FORMATS = ("nir", "lava", "onnx")
@@ -35,8 +35,7 @@ def _sha256(path: Path) -> str:
 
 
 def is_quantized(graph: Graph) -> bool:
-    return all(n.weight_int is not None for n in graph.nodes.values() if isinstance(n, N.SYNAPSES)) and \
-        all(n.vth is not None for n in graph.nodes.values() if isinstance(n, N.Neuron))
+    return not quantization_problems(graph)
 
 
 def parse_formats(formats) -> list:

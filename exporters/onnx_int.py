@@ -29,6 +29,7 @@ from onnx import TensorProto
 import snn2hw
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
+from snn2hw.ir.checks import quantization_problems
 from snn2hw.simulators import fixed_point as fp
 
 from .onnx_common import Builder, assemble, check_and_save, single_io
@@ -39,17 +40,7 @@ SUM_LIMIT = 2.0**62
 
 def check_quantized(graph) -> None:
     """Every problem that makes ``graph`` inexpressible as an integer network, at once."""
-    problems = []
-    for name in graph.topological_order():
-        node = graph.nodes[name]
-        if isinstance(node, N.SYNAPSES) and node.weight_int is None:
-            problems.append(f"synapse '{name}' ({type(node).__name__}) has no integer weights")
-        if isinstance(node, N.Neuron) and (node.vth is None or node.du is None or node.dv is None):
-            problems.append(f"neuron '{name}' has no integer parameters (vth/du/dv)")
-        if isinstance(node, N.Input) and node.step is None:
-            problems.append(f"input '{name}' has no integer step")
-        if isinstance(node, (N.AvgPool2d, N.BatchNorm)):
-            problems.append(f"node '{name}' ({type(node).__name__}) must be folded before the integer export")
+    problems = quantization_problems(graph)
     if problems:
         raise Snn2hwError("cannot export an unquantized graph as an integer ONNX model; run snn2hw convert "
                           "first:\n" + "\n".join(f"  - {p}" for p in problems))

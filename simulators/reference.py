@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
+from snn2hw.ir.checks import quantization_problems
 from snn2hw.ir.graph import Graph
 from snn2hw.simulators import fixed_point as fp
 
@@ -129,17 +130,7 @@ class _Runner:
                     self._params[name] = (w, rows)
 
     def _check_quantized(self):
-        problems = []
-        for name in self.order:
-            node = self.graph.nodes[name]
-            if isinstance(node, N.SYNAPSES) and node.weight_int is None:
-                problems.append(f"synapse '{name}' has no integer weights")
-            if isinstance(node, N.Neuron) and (node.vth is None or node.du is None or node.dv is None):
-                problems.append(f"neuron '{name}' has no integer parameters")
-            if isinstance(node, N.Input) and node.step is None:
-                problems.append(f"input '{name}' has no integer step")
-            if isinstance(node, (N.AvgPool2d, N.BatchNorm)):
-                problems.append(f"node '{name}' ({type(node).__name__}) must be folded before the integer run")
+        problems = quantization_problems(self.graph)
         if problems:
             raise Snn2hwError("the graph is not quantized; run snn2hw convert first:\n"
                               + "\n".join(f"  - {p}" for p in problems))

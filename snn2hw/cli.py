@@ -60,33 +60,19 @@ def inspect(model_file, factory):
               help="the input lattice: integer input = round(x / step)")
 def convert(model_file, profile, out, granularity, factory, data_spec, input_step):
     """Fold and quantize a checkpoint for a hardware profile; write an .s2h graph."""
-    from snn2hw.frontends.load import load
-    from snn2hw.hw_profiles import load_profile
     from snn2hw.ir.io import save_graph
     from snn2hw.passes.pipeline import convert as run_convert
-    load_profile(profile)  # fail on a bad profile before any work
-    calib = None
-    if data_spec is not None:
-        from snn2hw.data import load_dataset
-        data = load_dataset(data_spec)
-        input_step = input_step or data.input_step
-        calib = data.x_train
-    g = load(model_file, model=factory)
-    for name in g.inputs:
-        if input_step is not None:
-            g.nodes[name].step = float(input_step)
+    g, calib = _prepare(model_file, profile, factory, data_spec, input_step)
     res = run_convert(g, profile=profile, granularity=granularity, calibration=calib)
     save_graph(res.graph, out)
     click.echo(res.summary())
     click.echo(f"wrote {out}")
 
 
-def _load_integer(model_file, profile, factory, data_spec, input_step):
-    """Load a model file; convert it for ``profile`` unless it is already an integer graph."""
-    from snn2hw.exporters.export import is_quantized
+def _prepare(model_file, profile, factory, data_spec, input_step):
+    """Check the profile, load the model file, set the input step; return ``(graph, calibration)``."""
     from snn2hw.frontends.load import load
     from snn2hw.hw_profiles import load_profile
-    from snn2hw.passes.pipeline import convert as run_convert
     load_profile(profile)  # fail on a bad profile before any work
     calib = None
     if data_spec is not None:
@@ -95,11 +81,19 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
         input_step = input_step or data.input_step
         calib = data.x_train
     g = load(model_file, model=factory)
-    if is_quantized(g):
-        return g, None
     for name in g.inputs:
         if input_step is not None:
             g.nodes[name].step = float(input_step)
+    return g, calib
+
+
+def _load_integer(model_file, profile, factory, data_spec, input_step):
+    """Load a model file; convert it for ``profile`` unless it is already an integer graph."""
+    from snn2hw.exporters.export import is_quantized
+    from snn2hw.passes.pipeline import convert as run_convert
+    g, calib = _prepare(model_file, profile, factory, data_spec, input_step)
+    if is_quantized(g):
+        return g, None
     res = run_convert(g, profile=profile, calibration=calib)
     return res.graph, res
 
