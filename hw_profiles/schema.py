@@ -8,6 +8,14 @@ A profile has five sections:
 * ``costs``: per-event energies and latencies, units in the key names;
 * ``sources``: citations for whole sections.
 
+``memory_model`` (top level, default ``synapse_list``) selects how mapping counts
+core memory; ``shared_kernel`` (Speck) reads the per-core tables
+``capacity.kernel/neuron/bias_memory_entries_per_core`` (:class:`PerCoreFigure`:
+``{value: <smallest>, per_core: [...], source}``) and ``capacity.max_stride`` /
+``max_pool_size`` (:class:`AllowedFigure`: ``{value: <largest>, allowed: [...]}``).
+It sits at the top level, not in ``capacity``, so that every capacity entry stays
+a figure with a number.
+
 Every number in ``capacity`` and ``costs`` is a :class:`Figure` ``{value, source}``
 (``estimate: true`` marks a figure that is not a measurement or a datasheet
 value, e.g. Loihi 2 energies scaled from Loihi 1). A missing cost (``null``)
@@ -18,7 +26,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -31,6 +39,33 @@ class Figure(_Strict):
     value: float
     source: str = Field(min_length=3)
     estimate: bool = False
+
+
+class PerCoreFigure(Figure):
+    """A per-core table (core index 0..cores-1) with where it comes from; ``value`` is its smallest entry
+    (what a single-number reader, e.g. ``snn2hw profiles show``, sees)."""
+
+    per_core: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _value_is_min(self):
+        if any(not (v >= 0) for v in self.per_core):
+            raise ValueError("per_core entries must be numbers >= 0")
+        if self.value != min(self.per_core):
+            raise ValueError(f"value must be the smallest per_core entry ({min(self.per_core):g}), got {self.value:g}")
+        return self
+
+
+class AllowedFigure(Figure):
+    """A set of allowed values (e.g. strides ``[1, 2, 4, 8]``); ``value`` is the largest."""
+
+    allowed: list[int] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _value_is_max(self):
+        if self.value != max(self.allowed):
+            raise ValueError(f"value must be the largest allowed entry ({max(self.allowed)}), got {self.value:g}")
+        return self
 
 
 class Formats(_Strict):
@@ -85,6 +120,22 @@ class Capacity(_Strict):
     fan_out_axons_per_core: Optional[Figure] = None
     max_destination_cores: Optional[Figure] = None
     max_kernel_size: Optional[Figure] = None
+    # shared-kernel memory model (Profile.memory_model == 'shared_kernel', Speck): per-core tables in entries
+    kernel_memory_entries_per_core: Optional[PerCoreFigure] = None
+    neuron_memory_entries_per_core: Optional[PerCoreFigure] = None
+    bias_memory_entries_per_core: Optional[PerCoreFigure] = None
+    max_stride: Optional[AllowedFigure] = None
+    max_pool_size: Optional[AllowedFigure] = None
+
+    @model_validator(mode="after")
+    def _tables_cover_every_core(self):
+        for key in ("kernel_memory_entries_per_core", "neuron_memory_entries_per_core",
+                    "bias_memory_entries_per_core"):
+            f = getattr(self, key)
+            if f is not None and len(f.per_core) != int(self.cores.value):
+                raise ValueError(f"{key}.per_core has {len(f.per_core)} entries but the chip has "
+                                 f"{int(self.cores.value)} cores")
+        return self
 
 
 class Costs(_Strict):
@@ -137,6 +188,20 @@ class Profile(_Strict):
     costs: Costs = Field(default_factory=Costs)
     sources: dict[str, str] = Field(description="where each section's numbers come from")
     notes: list[str] = Field(default_factory=list, description="assumptions a report must state")
+    memory_model: Literal["synapse_list", "shared_kernel"] = Field(
+        default="synapse_list",
+        description="how mapping counts core memory: 'synapse_list' (nengo-loihi: synapses expanded per core, "
+                    "Capacity docstring) or 'shared_kernel' (Speck: one layer per core, one shared conv kernel; "
+                    "needs capacity.kernel_memory_entries_per_core and neuron_memory_entries_per_core)")
+
+    @model_validator(mode="after")
+    def _shared_kernel_tables(self):
+        if self.memory_model == "shared_kernel":
+            cap = self.capacity
+            if cap is None or cap.kernel_memory_entries_per_core is None or cap.neuron_memory_entries_per_core is None:
+                raise ValueError("memory_model 'shared_kernel' needs capacity.kernel_memory_entries_per_core and "
+                                 "capacity.neuron_memory_entries_per_core")
+        return self
 
     @field_validator("sources")
     @classmethod

@@ -261,3 +261,57 @@ def test_vgg16_on_loihi_reports_cores():
     fi = {v.layer: v for v in res.violations if v.rule == "check_fan_in"}
     assert fi["sn11"].needed > 4096 and "455 of 512 input channels" in fi["sn11"].suggestion
     print(res.summary())
+
+
+# ---------------------------------------------------------------- Speck: shared-kernel memory model (§2.5)
+def test_digits_on_speck_one_layer_per_core_with_shared_kernels():
+    g = snn2hw.convert(snn2hw.load("examples/digits_lif.pt"), "speck").graph
+    res = map_graph(g, "speck")
+    assert res.fits and res.violations == [], res.summary()
+    assert res.totals["cores_used"] == 3 and res.totals["memory_model"] == "shared_kernel"
+    u = {c.layer: c for c in res.usage}
+    # sn0: conv 1 -> 16, 3x3 on 8x8: kernel 1 * 2^(4 + 4), neuron 16 * 2^(3 + 3)
+    # sn1: conv 16 -> 32, 3x3 on 4x4: kernel 16 * 2^(4 + 5), neuron 32 * 2^(2 + 2)
+    # readout: Dense 128 -> 10 on the 32x2x2 map = a 2x2 conv, C_in 32: kernel 32 * 2^(2 + 4), neuron 10
+    assert [(u[n].kernel_entries, u[n].neuron_entries, u[n].bias_entries) for n in ("sn0", "sn1", "readout")] == \
+        [(256, 1024, 16), (8192, 512, 32), (2048, 10, 10)]
+    assert [u[n].core for n in ("sn0", "sn1", "readout")] == [0, 1, 2]
+    assert (u["sn0"].kernel_limit, u["sn0"].neuron_limit, u["sn0"].bias_limit) == (16384, 65536, 1024)
+    assert u["sn0"].destination_cores == u["sn1"].destination_cores == 1 and u["readout"].destination_cores == 0
+    assert res.needs.layers["sn0"].pool == (2, 2) and res.needs.layers["readout"].kernel == (2, 2)
+    for name, lp in res.placement.layers.items():
+        assert lp.ranges == [(u[name].core, 0, lp.neurons)]
+    assert "kernel entries" in res.table() and any("bipartite" in n for n in res.placement.notes)
+
+
+def test_speck_layers_beyond_the_cores_and_geometry():
+    # 10 populations in a chain: one layer per core, 9 cores -> one violation naming 10 vs 9
+    items = [("in", N.Input(shape=(2, 8, 8), step=1.0))]
+    for i in range(10):
+        w = np.ones((2, 2, 3, 3), dtype=np.int64)
+        items += [(f"c{i}", N.Conv2d(weight=w.astype(float), weight_int=w, padding=1)), (f"s{i}", neuron())]
+    g = Graph.sequential(items)
+    res = map_graph(g, "speck")
+    tot = next(v for v in res.violations if v.rule == "check_total_cores")
+    assert (tot.needed, tot.available) == (10, 9) and tot.suggested["remove_layers"] == 1
+    assert sorted(u.core for u in res.usage) == list(range(10))     # the 10th on a virtual core
+    # a non-square kernel and stride 3 are not Speck layers
+    w = np.ones((4, 2, 3, 5), dtype=np.int64)
+    g = conv_graph((2, 12, 12), w, stride=3)
+    rs = {v.resource for v in map_graph(g, "speck").violations}
+    assert {"kernel shape (square only)", "stride"} <= rs
+
+
+def test_memory_model_selector_defaults_to_synapse_list():
+    assert load_profile("loihi").memory_model == "synapse_list"
+    sp = load_profile("speck")
+    assert sp.memory_model == "shared_kernel" and sp.capacity.kernel_memory_entries_per_core.per_core[5] == 65536
+    with pytest.raises(Exception, match="shared_kernel"):
+        load_profile("loihi").model_validate({**load_profile("loihi").model_dump(), "memory_model": "shared_kernel"})
+    d = load_profile("speck").model_dump()
+    d["capacity"]["kernel_memory_entries_per_core"]["per_core"] = [16384] * 8
+    with pytest.raises(Exception, match="8 entries but the chip has 9"):
+        type(load_profile("speck")).model_validate(d)
+    d["capacity"]["kernel_memory_entries_per_core"] = {"value": 1, "per_core": [16384] * 9, "source": "x y z"}
+    with pytest.raises(Exception, match="smallest"):
+        type(load_profile("speck")).model_validate(d)
