@@ -22,6 +22,7 @@ from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.nn.layers import TimeDistributed, ZeroPadShortcut
 from snn2hw.nn.neurons import SpikingNeuron
+from snn2hw.nn.quant import QUANT_LAYERS
 
 SUPPORTED = ("snn2hw.nn IF/LIF/CubaLIF/ATLIF", "TimeDistributed(...) of Conv2d, BatchNorm1d/2d, AvgPool2d, "
              "AdaptiveAvgPool2d(1), Linear, Flatten(1), ZeroPadShortcut, Identity, Dropout",
@@ -77,6 +78,11 @@ class _Builder:
     def layer(self, path: str, m: nn.Module, src: str, merged: bool) -> str:
         if isinstance(m, _PASSTHROUGH):
             return src
+        if isinstance(m, QUANT_LAYERS):  # ReScaW: weight = odd integer codes w_odd, channel_scale = gamma / s
+            plain, kappa = m.as_codes_module()
+            name = self.layer(path, plain, src, merged)
+            self.g.nodes[name].channel_scale = kappa
+            return name
         if isinstance(m, nn.Linear):
             return self.add(path, N.Dense(weight=_np(m.weight), bias=None if m.bias is None else _np(m.bias)), src)
         if isinstance(m, nn.Conv2d) and merged:
