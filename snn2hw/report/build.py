@@ -58,6 +58,20 @@ def _figures(profile) -> list:
     return out
 
 
+def _core_row(u, placement, limits) -> dict:
+    """One core's usage next to its limits; a shared-kernel chip (Speck) reports its memory entries."""
+    if u.kernel_limit:
+        return {"core": u.core, "tile": placement.tile_of(u.core), "layer": u.layer, "neurons": u.neurons,
+                "kernel_entries": u.kernel_entries, "kernel_entries_limit": u.kernel_limit,
+                "neuron_entries": u.neuron_entries, "neuron_entries_limit": u.neuron_limit,
+                "bias_entries": u.bias_entries, "bias_entries_limit": u.bias_limit}
+    return {"core": u.core, "tile": placement.tile_of(u.core), "layer": u.layer,
+            "neurons": u.neurons, "neurons_limit": limits.get("neurons_per_core"),
+            "synapse_bits": u.synapse_bits, "synapse_bits_limit": limits.get("synapse_memory_bits_per_core"),
+            "fan_in": u.fan_in, "fan_in_limit": limits.get("fan_in_axons_per_core"),
+            "fan_out": u.fan_out, "fan_out_limit": limits.get("fan_out_axons_per_core")}
+
+
 def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False) -> dict:
     from snn2hw.simulators.costs import literature_sops, neurobench_metrics
     from snn2hw.simulators.event import sequential_placement, simulate_events
@@ -76,13 +90,7 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         run.update({"fits": mapping.fits, "cores_used": mapping.totals.get("cores_used"),
                     "cores_available": mapping.totals.get("cores_available"),
                     "violations": [v.to_dict() for v in mapping.violations],
-                    "cores": [{"core": u.core, "tile": placement.tile_of(u.core), "layer": u.layer,
-                               "neurons": u.neurons, "neurons_limit": mapping.limits.get("neurons_per_core"),
-                               "synapse_bits": u.synapse_bits,
-                               "synapse_bits_limit": mapping.limits.get("synapse_memory_bits_per_core"),
-                               "fan_in": u.fan_in, "fan_in_limit": mapping.limits.get("fan_in_axons_per_core"),
-                               "fan_out": u.fan_out, "fan_out_limit": mapping.limits.get("fan_out_axons_per_core")}
-                              for u in mapping.usage],
+                    "cores": [_core_row(u, placement, mapping.limits) for u in mapping.usage],
                     "memory": {"synapse_bits": mapping.totals.get("synapse_bits"),
                                "stored_synapses": mapping.totals.get("synapses")}})
         assumptions += list(placement.notes)

@@ -116,7 +116,8 @@ def plots(report: dict) -> list:
             lab = [f"core {c['core']}" for c in cores]
             series = {}
             for key, lim in (("neurons", "neurons_limit"), ("synapse_bits", "synapse_bits_limit"),
-                             ("fan_in", "fan_in_limit")):
+                             ("fan_in", "fan_in_limit"), ("kernel_entries", "kernel_entries_limit"),
+                             ("neuron_entries", "neuron_entries_limit")):
                 if all(c.get(lim) for c in cores):
                     series[key] = [c.get(key, 0) / c[lim] for c in cores]
             if series:
