@@ -35,6 +35,12 @@ def _np(t) -> np.ndarray:
     return t.detach().to(torch.float64).cpu().numpy().copy()
 
 
+def _mask(m: nn.Module):
+    """A pruning mask buffer ``weight_mask`` (snn2hw.compress or torch.nn.utils.prune) as a bool array."""
+    mk = getattr(m, "weight_mask", None)  # all-ones: no mask
+    return None if not isinstance(mk, torch.Tensor) or bool((mk != 0).all()) else _np(mk) != 0
+
+
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if isinstance(m, (SpikingNeuron, TimeDistributed)):
@@ -84,7 +90,8 @@ class _Builder:
             self.g.nodes[name].channel_scale = kappa
             return name
         if isinstance(m, nn.Linear):
-            return self.add(path, N.Dense(weight=_np(m.weight), bias=None if m.bias is None else _np(m.bias)), src)
+            return self.add(path, N.Dense(weight=_np(m.weight), bias=None if m.bias is None else _np(m.bias),
+                                          mask=_mask(m)), src)
         if isinstance(m, nn.Conv2d) and merged:
             pad = m.padding
             if isinstance(pad, str):
@@ -95,7 +102,8 @@ class _Builder:
             if m.padding_mode != "zeros":
                 raise _unsupported(path, f"Conv2d with padding_mode='{m.padding_mode}'")
             return self.add(path, N.Conv2d(weight=_np(m.weight), bias=None if m.bias is None else _np(m.bias),
-                                           stride=m.stride, padding=pad, dilation=m.dilation, groups=m.groups), src)
+                                           stride=m.stride, padding=pad, dilation=m.dilation, groups=m.groups,
+                                           mask=_mask(m)), src)
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and merged:
             c = m.num_features
             if m.running_mean is None:
