@@ -71,7 +71,7 @@ class CriticalityMeter:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         self.mode = mode
-        self.enabled = True
+        self._enabled = True
         if surrogate == "module":
             self._h = None
         else:
@@ -94,6 +94,18 @@ class CriticalityMeter:
         for name, m in allm.items():
             m.record = True
             self._handles.append(m.register_forward_hook(self._hook(name)))
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        """Switch accumulation (and the neurons' recording, unless they recorded before)."""
+        self._enabled = bool(value)
+        if self._handles:
+            for n, m in self.neurons.items():
+                m.record = self._enabled or self._was_recording[n]
 
     # ------------------------------------------------------------------ hooks
     def derivative(self, module: SpikingNeuron, x: torch.Tensor) -> torch.Tensor:
