@@ -3,7 +3,8 @@
 With ``y = a * x + c`` per channel (``a = gamma / sqrt(var + eps)``,
 ``c = beta - a * mean``):
 
-* rule 1, BN after a synapse used only by it: ``W' = a W`` (row scale), ``b' = a b + c``;
+* rule 1, BN after a synapse used only by it: ``W' = a W`` (row scale), ``b' = a b + c``; a
+  synapse with a channel scale (ReScaW codes) gets ``kappa' = a kappa`` instead, its codes unchanged;
 * rule 2, BN after an unpadded pool of such a synapse: the pool commutes with
   the per-channel affine (AvgPool: same ``c``; SumPool: ``c / (kH kW)``), then rule 1;
 * rule 3, BN after an Add whose inputs are all such synapses: rule 1 on every
@@ -26,8 +27,13 @@ from snn2hw.passes.base import Pass, PassResult
 
 
 def _row_scale(syn, a, c):
-    shape = (-1,) + (1,) * (syn.weight.ndim - 1)
-    syn.weight = syn.weight * a.reshape(shape)
+    if syn.channel_scale is not None:
+        # ReScaW layers keep their integer codes: the BN scale joins the per-channel scale kappa
+        # (ALGORITHMS.md §3.6: kappa_f = a_f * gamma_f / s), so the codes survive quantization exactly
+        syn.channel_scale = syn.channel_scale * a
+    else:
+        shape = (-1,) + (1,) * (syn.weight.ndim - 1)
+        syn.weight = syn.weight * a.reshape(shape)
     bias = syn.bias if syn.bias is not None else np.zeros(syn.weight.shape[0])
     syn.bias = a * bias + c
     if syn.weight_int is not None:
