@@ -237,11 +237,12 @@ def channel_criticality(model: nn.Module, x_calib, T: int, surrogate="arctan",
     Channel score = max over H×W of the per-position averages over the calibration
     samples and T (Eq. 13b); FC units score themselves. Keys are the neuron node
     names of ``snn2hw.from_module(model)`` (the module paths, e.g. ``'sn0'``,
-    ``'layer1.0.sn1'``); pass ``graph`` to reuse an already converted graph.
+    ``'layer1.0.sn1'``); CPU tensors (``np.asarray`` works, as StructuredPrunePass wants);
+    pass ``graph`` to reuse an already converted graph.
     """
     names = neuron_node_names(model, graph)
     scores = collect(model, x_calib, T, surrogate, alpha, batch_size, encoding)
-    return {names[p]: aggregate(s, agg) for p, s in scores.items() if p in names}
+    return {names[p]: aggregate(s, agg).cpu() for p, s in scores.items() if p in names}
 
 
 # ---------------------------------------------------------------------- synapses
