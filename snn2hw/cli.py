@@ -291,6 +291,9 @@ def demo(out_dir, checkpoint, retrain, profile):
 
 from snn2hw.cli_profiles import profiles  # noqa: E402  (the 'snn2hw profiles' group)
 cli.add_command(profiles)
+from snn2hw.cli_compress import compress as _compress, finetune as _finetune  # noqa: E402
+cli.add_command(_compress)
+cli.add_command(_finetune)
 
 
 def main(argv=None):

@@ -131,7 +131,9 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
             net = _factory(model, path)
         else:
             arch = obj["arch"]
-            if arch not in list_models():
+            if arch == "compressed":  # a pruned/quantized/masked built-in model (snn2hw.compress.pipeline)
+                from snn2hw.compress.pipeline import build_compressed as build_model  # noqa: F811
+            elif arch not in list_models():
                 raise CheckpointError(f"{path}: unknown architecture '{arch}'; known: {', '.join(list_models())}. "
                                       f"Use --model package.module:factory for your own architecture.")
             try:
