@@ -83,6 +83,8 @@ def _is_state_dict(obj) -> bool:
 
 
 def _load_state(model: nn.Module, state: dict, path: Path) -> None:
+    from snn2hw.compress.masks import add_masks_from_state_dict
+    add_masks_from_state_dict(model, state)  # unstructured pruning masks saved with the weights
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
