@@ -146,7 +146,7 @@ def main(argv=None):
                         r = compress(trained(s), data, "qp-snn", ratio=0.0, bits=bits, rescale=rescale,
                                      finetune_epochs=a.ft_epochs, seed=s, measure_spikes=False, **common)
                         acc.append(r.after["accuracy"])
-                    rows.append([f"{bits}", "ReScaW (γ = mean|W| per channel)" if rescale else "vanilla (clamp ±1)",
+                    rows.append([f"{bits}", "ReScaW (γ = mean\\|W\\| per channel)" if rescale else "vanilla (clamp ±1)",
                                  ms(acc, "{:.2f}", 100)])
                     log(f"B {rows[-1]}")
             rep.add("B. QP-SNN quantizer: vanilla vs ReScaW",
