@@ -53,8 +53,14 @@ def _shared(graph: Graph, syns: list, name: str) -> list:
 class FoldThresholdsPass(Pass):
     name = "fold_thresholds"
 
-    def __init__(self, unit_threshold: bool = False):
+    def __init__(self, unit_threshold: bool = False, channel_scales: str = "threshold"):
+        """``channel_scales``: ``"threshold"`` (rule 3, exact codes, per-channel thresholds) or
+        ``"weights"`` (kappa multiplied into the weights: one threshold per layer, for chips whose
+        neuron groups share one threshold; the codes are then re-quantized)."""
+        if channel_scales not in ("threshold", "weights"):
+            raise ValueError(f"channel_scales must be 'threshold' or 'weights', got {channel_scales!r}")
         self.unit_threshold = unit_threshold
+        self.channel_scales = channel_scales
 
     def requires(self, graph: Graph) -> list:
         bn = graph.of_type(N.BatchNorm)
@@ -116,8 +122,10 @@ class FoldThresholdsPass(Pass):
         if not scaled:
             return
         shared = _shared(graph, syns, name)
-        if node.readout or bare or shared or node.input_gain != 1.0 or node.model == "cuba":
-            why = ("it is a readout (its membrane is the output)" if node.readout else
+        per_layer = self.channel_scales == "weights"
+        if per_layer or node.readout or bare or shared or node.input_gain != 1.0 or node.model == "cuba":
+            why = ("the target keeps one threshold per layer (per-layer granularity)" if per_layer else
+                   "it is a readout (its membrane is the output)" if node.readout else
                    "a spike path reaches it without a synapse" if bare else
                    f"synapse(s) {shared} also drive other neurons" if shared else
                    "its input gain is not folded" if node.input_gain != 1.0 else
@@ -126,8 +134,9 @@ class FoldThresholdsPass(Pass):
                 syn = graph.nodes[s]
                 _rows(syn, syn.channel_scale, bias=False)
                 syn.channel_scale = None
-            result.refusals.append(f"neuron '{name}': channel scales of {scaled} multiplied into the weights, "
-                                   f"not into the threshold, because {why}")
+            (result.changes if per_layer else result.refusals).append(
+                f"neuron '{name}': channel scales of {scaled} multiplied into the weights, not into the "
+                f"threshold, because {why}")
             return
         lead = graph.nodes[scaled[0]]
         kappa = lead.channel_scale

@@ -35,10 +35,10 @@ class ConvertResult:
         return "\n".join(r.summary() for r in self.results)
 
 
-def fold(graph: Graph, unit_threshold: bool = False) -> ConvertResult:
-    """The exact float-to-float part of the pipeline."""
+def fold(graph: Graph, unit_threshold: bool = False, channel_scales: str = "threshold") -> ConvertResult:
+    """The exact float-to-float part of the pipeline (``channel_scales``: see FoldThresholdsPass)."""
     g, results = run_passes(graph, [InsertIdentitySynapsesPass(), FoldBatchNormPass(), LowerAvgPoolPass(),
-                                    FoldThresholdsPass(unit_threshold=unit_threshold)])
+                                    FoldThresholdsPass(unit_threshold=unit_threshold, channel_scales=channel_scales)])
     return ConvertResult(g, results)
 
 
@@ -46,7 +46,9 @@ def convert(graph: Graph, profile="loihi", granularity=None, calibration=None,
             unit_threshold: bool = False) -> ConvertResult:
     """Fold and quantize ``graph`` for ``profile`` (a name or a YAML path)."""
     q = QuantizePass(profile, granularity=granularity, calibration=calibration)
-    folded = fold(graph, unit_threshold)
+    # per-channel scales become per-channel thresholds only where the target has them (channel granularity);
+    # with one threshold per layer (Loihi/Lava LIF processes) they are multiplied into the weights
+    folded = fold(graph, unit_threshold, channel_scales="threshold" if q.granularity == "channel" else "weights")
     r = q.run(folded.graph)
     r.graph.metadata["profile"] = q.profile.name
     return ConvertResult(r.graph, folded.results + [r])

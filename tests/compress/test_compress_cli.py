@@ -60,6 +60,9 @@ def test_method_end_to_end(tmp_path, capsys, method, extra):
     code, text, err = run(["simulate", out, "--samples", "8", "--out", tmp_path / "sim"], capsys)
     assert code == 0, err
     assert (tmp_path / "sim" / "report.json").is_file()
+    code, text, err = run(["export", out, "--format", "all", "--out", tmp_path / "exp"], capsys)
+    assert code == 0, err
+    assert {"nir", "lava", "onnx", "ir"} <= {p.name for p in (tmp_path / "exp").iterdir()}
 
 
 def test_finetune_cli_keeps_masks(tmp_path, capsys):
