@@ -80,7 +80,7 @@ from snn2hw.ir.topology import depths as _depths
 from snn2hw.ir.topology import population_of, source_of, synapses_from
 from snn2hw.simulators import fixed_point as fp
 from snn2hw.simulators.placement import LayerPlacement, Placement
-from snn2hw.simulators.reference import _chan, _linear, _Runner
+from snn2hw.simulators.reference import _chan, _linear, _Runner, network_output
 
 #: per-core event classes counted on every device step
 CORE_EVENTS = ("synops", "synops_graded", "spikes_in", "neuron_updates_active", "neuron_updates_inactive",
@@ -389,14 +389,7 @@ class _EventRunner:
                         if ms:
                             cnt[name][kind] = sum(ms)
             vals[name] = y.reshape((T, B) + tuple(y.shape[1:]))
-        out = g.outputs
-        src = g.predecessors(out[0])[0]
-        if g.nodes[src].readout:
-            res["output"] = final_v[src].reshape(B, -1).to(torch.float64)
-            res["output_kind"] = "membrane"
-        else:
-            res["output"] = vals[src].reshape(T, B, -1).sum(0).to(torch.float64)
-            res["output_kind"] = "spike_count"
+        res["output"], res["output_kind"] = network_output(g, vals, final_v, T, B)
         return res
 
     def _core_sum(self, layer: str, t: torch.Tensor) -> torch.Tensor:

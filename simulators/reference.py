@@ -255,16 +255,16 @@ class _Runner:
                 if isinstance(node, N.Add):
                     y = fp.wrap_bits(y, 32)  # Lava sums InPort messages as int32
             vals[name] = y.reshape((T, B) + tuple(y.shape[1:]))
-        outs = self.graph.outputs
-        src = self.graph.predecessors(outs[0])[0]
-        node = self.graph.nodes[src]
-        if node.readout:
-            res["output"] = final_v[src].reshape(B, -1).to(torch.float64)
-            res["output_kind"] = "membrane"
-        else:
-            res["output"] = vals[src].reshape(T, B, -1).sum(0).to(torch.float64)
-            res["output_kind"] = "spike_count"
+        res["output"], res["output_kind"] = network_output(self.graph, vals, final_v, T, B)
         return res
+
+
+def network_output(graph: Graph, vals: dict, final_v: dict, T: int, B: int) -> tuple:
+    """``(output [B, classes], kind)``: the readout's final membrane, or the output population's spike counts."""
+    src = graph.predecessors(graph.outputs[0])[0]
+    if graph.nodes[src].readout:
+        return final_v[src].reshape(B, -1).to(torch.float64), "membrane"
+    return vals[src].reshape(T, B, -1).sum(0).to(torch.float64), "spike_count"
 
 
 def simulate(graph: Graph, x, mode: str = "float", record: Iterable = (), batch_size: Optional[int] = None,
