@@ -58,7 +58,7 @@ def _write_format(fmt: str, graph: Graph, tmp: Path) -> tuple:
     if fmt == "onnx":
         from snn2hw.exporters.onnx import export_onnx_float, export_onnx_int
         a = export_onnx_int(graph, tmp / "model_int.onnx")
-        b = export_onnx_float(graph, tmp / "model_float.onnx")
+        export_onnx_float(graph, tmp / "model_float.onnx")
         notes.append(f"onnx: opset {a.get('opset')}, IR version {a.get('ir_version')}; model_int.onnx takes the "
                      f"integer input round(x / step) as int [T, B, ...]")
         return ["model_int.onnx", "model_float.onnx"], notes

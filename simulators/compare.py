@@ -8,7 +8,6 @@ both stay silent, in the aligned time frame (see ``simulators/reference.py``).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def layer_agreement(float_res, int_res) -> list:

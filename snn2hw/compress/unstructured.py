@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.dataset import Dataset
 from ..data.encoding import ENCODINGS
 from ..nn.neurons import ATLIF
-from ..train.loop import History, _make_optimizer, _tensor, evaluate, time_mean_logits
+from ..train.loop import History, _make_optimizer, _tensor, evaluate, train_step
 from .criticality import CriticalityMeter, rank_desc, synapse_owners, synapse_scores
 from .masks import (MaskKeeper, add_masks, apply_masks, prunable_layers, regrow_zero, set_mask,
                     sparsity as masked_sparsity, weight_layers)
@@ -322,17 +321,9 @@ def prune_during_training(model: nn.Module, dataset: Dataset, epochs: int, final
                     meter.reset()
                 idx = perm[i:i + batch_size]
                 xb, yb = x[idx].to(device), y[idx].to(device)
-                logits = time_mean_logits(model, xb, T, encoding, enc_gen)
-                loss = F.cross_entropy(logits, yb)
-                if extra_loss is not None:
-                    loss = loss + extra_loss(model)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()                       # MaskKeeper re-applies the masks
-                cur_lr = opt.param_groups[0]["lr"]
-                for m in atlifs:
-                    m.adapt_threshold(cur_lr)
-                lr_sched.step()
+                # MaskKeeper re-applies the masks after the optimizer step
+                loss, logits, cur_lr = train_step(model, opt, lr_sched, xb, yb, T, encoding, enc_gen, extra_loss,
+                                                  atlifs)
                 if k is not None:
                     s_k = sched_p.sparsity(k)
                     info = prune_step(model, layers, s_k, r, regen,

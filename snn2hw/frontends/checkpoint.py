@@ -133,13 +133,14 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
             net = _factory(model, path)
         else:
             arch = obj["arch"]
+            builder = build_model
             if arch == "compressed":  # a pruned/quantized/masked built-in model (snn2hw.compress.pipeline)
-                from snn2hw.compress.pipeline import build_compressed as build_model  # noqa: F811
+                from snn2hw.compress.pipeline import build_compressed as builder
             elif arch not in list_models():
                 raise CheckpointError(f"{path}: unknown architecture '{arch}'; known: {', '.join(list_models())}. "
                                       f"Use --model package.module:factory for your own architecture.")
             try:
-                net = build_model(arch, **dict(obj["arch_kwargs"]))
+                net = builder(arch, **dict(obj["arch_kwargs"]))
             except (TypeError, ValueError) as e:
                 raise CheckpointError(f"{path}: architecture '{arch}' rejects its saved arch_kwargs ({e})") from None
         _load_state(net, obj["state_dict"], path)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from snn2hw.frontends.checkpoint import load_checkpoint
 from snn2hw.frontends.torch_fx import from_module
-from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.ir.io import load_graph
 

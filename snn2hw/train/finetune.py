@@ -23,13 +23,12 @@ import time
 from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.dataset import Dataset
 from ..data.encoding import ENCODINGS
 from ..nn.neurons import ATLIF
-from .loop import History, _tensor, evaluate, time_mean_logits
+from .loop import History, _tensor, evaluate, train_step
 
 OPTIMIZERS = ("adam", "sgd")
 DECAY_ON = ("conv", "all")
@@ -94,6 +93,12 @@ def finetune(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, optimi
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
     atlifs = [m for m in model.modules() if isinstance(m, ATLIF)]
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None]
+
+    def bn_l1_step():  # network slimming's sub-gradient of bn_l1 * sum |gamma| (ALGORITHMS.md §2.5)
+        with torch.no_grad():
+            for m in bns:
+                if m.weight.grad is not None:
+                    m.weight.grad.add_(bn_l1 * torch.sign(m.weight))
     shuffle_gen = torch.Generator().manual_seed(seed)
     enc_gen = torch.Generator(device=device)
     enc_gen.manual_seed(seed + 1)
@@ -113,22 +118,8 @@ def finetune(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, optimi
             for i in range(0, n, batch_size):
                 idx = perm[i:i + batch_size]
                 xb, yb = x[idx].to(device), y[idx].to(device)
-                logits = time_mean_logits(model, xb, T, encoding, enc_gen)
-                loss = F.cross_entropy(logits, yb)
-                if extra_loss is not None:
-                    loss = loss + extra_loss(model)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if bn_l1:
-                    with torch.no_grad():
-                        for m in bns:
-                            if m.weight.grad is not None:
-                                m.weight.grad.add_(bn_l1 * torch.sign(m.weight))
-                opt.step()
-                cur_lr = opt.param_groups[0]["lr"]
-                for m in atlifs:
-                    m.adapt_threshold(cur_lr)
-                sched.step()
+                loss, logits, cur_lr = train_step(model, opt, sched, xb, yb, T, encoding, enc_gen, extra_loss,
+                                                  atlifs, before_step=bn_l1_step if bn_l1 else None)
                 tot_loss += float(loss.detach()) * len(idx)
                 tot_correct += int((logits.detach().argmax(1) == yb).sum())
                 if bar is not None:

@@ -100,6 +100,27 @@ def _make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: f
     raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
 
 
+def train_step(model: nn.Module, opt, sched, xb, yb, T: int, encoding: str, enc_gen, extra_loss=None,
+               atlifs=(), before_step=None) -> tuple:
+    """One optimisation step on a batch: CE of the time-mean readout (+ ``extra_loss(model)``),
+    backward, ``before_step()`` (e.g. a gradient hook), optimizer step, AT-LIF threshold adaptation
+    with the LR in effect, scheduler step. Returns ``(loss, logits, lr)``."""
+    logits = time_mean_logits(model, xb, T, encoding, enc_gen)
+    loss = F.cross_entropy(logits, yb)
+    if extra_loss is not None:
+        loss = loss + extra_loss(model)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if before_step is not None:
+        before_step()
+    opt.step()
+    cur_lr = opt.param_groups[0]["lr"]
+    for m in atlifs:
+        m.adapt_threshold(cur_lr)
+    sched.step()
+    return loss, logits, cur_lr
+
+
 def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float = 1e-3,
           optimizer: str = "adam", batch_size: int = 64, seed: int = 0,
           encoding: str = "direct", progress: bool = True, weight_decay: float = 0.0,
@@ -143,17 +164,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float
         for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]
             xb, yb = x[idx].to(device), y[idx].to(device)
-            logits = time_mean_logits(model, xb, T, encoding, enc_gen)
-            loss = F.cross_entropy(logits, yb)
-            if extra_loss is not None:
-                loss = loss + extra_loss(model)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            cur_lr = opt.param_groups[0]["lr"]
-            for m in atlifs:
-                m.adapt_threshold(cur_lr)
-            sched.step()
+            loss, logits, cur_lr = train_step(model, opt, sched, xb, yb, T, encoding, enc_gen, extra_loss, atlifs)
             tot_loss += float(loss.detach()) * len(idx)
             tot_correct += int((logits.detach().argmax(1) == yb).sum())
             if bar is not None:
