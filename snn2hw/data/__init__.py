@@ -8,11 +8,12 @@ from .digits import load_digits
 from .encoding import ENCODINGS, direct, encode, rate
 from .npz import load_npz
 
-BUILTIN = ("digits", "digits_flat")
+BUILTIN = ("digits", "digits_flat", "digits_hard")
 
 
 def load_dataset(spec) -> Dataset:
-    """``'digits'`` (1×8×8), ``'digits_flat'`` (64) or a path to a ``.npz`` file."""
+    """``'digits'`` (1×8×8), ``'digits_flat'`` (64), ``'digits_hard'`` (shifted, noisy, occluded digits)
+    or a path to a ``.npz`` file."""
     if isinstance(spec, Dataset):
         return spec
     s = os.fspath(spec)
@@ -20,6 +21,9 @@ def load_dataset(spec) -> Dataset:
         return load_digits()
     if s == "digits_flat":
         return load_digits(flatten=True)
+    if s == "digits_hard":
+        from .digits_hard import load_digits_hard
+        return load_digits_hard()
     if s.endswith(".npz") or os.path.isfile(s):
         return load_npz(s)
     raise DataError(f"unknown dataset {s!r}: use one of {', '.join(BUILTIN)} or a path to a .npz file")
