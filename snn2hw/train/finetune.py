@@ -28,7 +28,7 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..data.encoding import ENCODINGS
 from ..nn.neurons import ATLIF
-from .loop import History, _tensor, evaluate, train_step
+from .loop import History, _tensor, evaluate, train_epoch
 
 OPTIMIZERS = ("adam", "sgd")
 DECAY_ON = ("conv", "all")
@@ -112,22 +112,8 @@ def finetune(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, optimi
         bar = None
     try:
         for epoch in range(epochs):
-            model.train()
-            perm = torch.randperm(n, generator=shuffle_gen)
-            tot_loss, tot_correct = 0.0, 0
-            for i in range(0, n, batch_size):
-                idx = perm[i:i + batch_size]
-                xb, yb = x[idx].to(device), y[idx].to(device)
-                loss, logits, cur_lr = train_step(model, opt, sched, xb, yb, T, encoding, enc_gen, extra_loss,
-                                                  atlifs, before_step=bn_l1_step if bn_l1 else None)
-                tot_loss += float(loss.detach()) * len(idx)
-                tot_correct += int((logits.detach().argmax(1) == yb).sum())
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.3f}")
-            hist.loss.append(tot_loss / n)
-            hist.train_acc.append(tot_correct / n)
-            hist.lr.append(cur_lr)
+            train_epoch(model, opt, sched, x, y, batch_size, T, encoding, shuffle_gen, enc_gen, extra_loss, atlifs,
+                        hist, epoch, bar, before_step=bn_l1_step if bn_l1 else None)
             if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
                 hist.test_acc.append(evaluate(model, dataset.x_test, dataset.y_test, T, encoding, seed=seed))
     finally:

@@ -121,6 +121,31 @@ def train_step(model: nn.Module, opt, sched, xb, yb, T: int, encoding: str, enc_
     return loss, logits, cur_lr
 
 
+def train_epoch(model: nn.Module, opt, sched, x, y, batch_size: int, T: int, encoding: str, shuffle_gen, enc_gen,
+                extra_loss, atlifs, hist: "History", epoch: int, bar=None, before_step=None) -> float:
+    """One shuffled pass over ``(x, y)`` with :func:`train_step`; appends the epoch's loss, train
+    accuracy and LR to ``hist`` and returns the LR in effect at the end."""
+    model.train()
+    device = _device_of(model)
+    n = len(x)
+    perm = torch.randperm(n, generator=shuffle_gen)
+    tot_loss, tot_correct, cur_lr = 0.0, 0, opt.param_groups[0]["lr"]
+    for i in range(0, n, batch_size):
+        idx = perm[i:i + batch_size]
+        xb, yb = x[idx].to(device), y[idx].to(device)
+        loss, logits, cur_lr = train_step(model, opt, sched, xb, yb, T, encoding, enc_gen, extra_loss, atlifs,
+                                          before_step)
+        tot_loss += float(loss.detach()) * len(idx)
+        tot_correct += int((logits.detach().argmax(1) == yb).sum())
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.3f}")
+    hist.loss.append(tot_loss / n)
+    hist.train_acc.append(tot_correct / n)
+    hist.lr.append(cur_lr)
+    return cur_lr
+
+
 def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float = 1e-3,
           optimizer: str = "adam", batch_size: int = 64, seed: int = 0,
           encoding: str = "direct", progress: bool = True, weight_decay: float = 0.0,
@@ -158,21 +183,8 @@ def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float
     except ImportError:  # pragma: no cover - tqdm is a dependency
         bar = None
     for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(n, generator=shuffle_gen)
-        tot_loss, tot_correct = 0.0, 0
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            xb, yb = x[idx].to(device), y[idx].to(device)
-            loss, logits, cur_lr = train_step(model, opt, sched, xb, yb, T, encoding, enc_gen, extra_loss, atlifs)
-            tot_loss += float(loss.detach()) * len(idx)
-            tot_correct += int((logits.detach().argmax(1) == yb).sum())
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.3f}")
-        hist.loss.append(tot_loss / n)
-        hist.train_acc.append(tot_correct / n)
-        hist.lr.append(cur_lr)
+        train_epoch(model, opt, sched, x, y, batch_size, T, encoding, shuffle_gen, enc_gen, extra_loss, atlifs,
+                    hist, epoch, bar)
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
             hist.test_acc.append(evaluate(model, dataset.x_test, dataset.y_test, T, encoding,
                                           seed=seed))
