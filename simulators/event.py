@@ -4,7 +4,8 @@
 *same* arithmetic as the reference simulator (``reference._Runner._synapse_int`` for
 every synapse, ``fixed_point.cuba_step`` for every neuron, the same input
 quantisation ``clip(round(x / step))``), so its spikes equal
-``simulate(graph, x, mode='int')`` bit for bit. Beside the spikes it counts, per
+``simulate(graph, x, mode='int')`` bit for bit, and it tallies the same wraps and
+saturations (``EventResult.wraps``, ``simulators/overflow.py``). Beside the spikes it counts, per
 device timestep and per core of the :class:`~snn2hw.simulators.placement.Placement`:
 
 * ``synops``: synaptic events, one per (nonzero input element, existing synapse)
@@ -142,6 +143,8 @@ class EventResult:
     notes: list = field(default_factory=list)
     placement: Optional[Placement] = None
     profile: Optional[str] = None
+    #: node -> kind -> {"events", "neurons", "samples"}: every wrap / saturation (``simulators/overflow.py``)
+    wraps: dict = field(default_factory=dict)
 
     def predictions(self) -> torch.Tensor:
         return self.output.argmax(dim=1)
@@ -339,6 +342,8 @@ class _EventRunner:
         T, B = x.shape[0], x.shape[1]
         S = T + self.T_depth
         res = {"layer_spikes": {}, "spikes": {}}
+        tally = self.ref.tally
+        tally.begin_chunk(B)
         vals, cnt = {}, {}
         final_v = {}
         work = acc["work"]  # [B, S, C] serial ns, filled per chunk
@@ -352,7 +357,7 @@ class _EventRunner:
                 continue
             preds = g.predecessors(name)
             if isinstance(node, N.Neuron):
-                a = fp.wrap_bits(vals[preds[0]], 32)
+                a = tally.wrap(name, "input_wrap", vals[preds[0]], 32)
                 s, v = self._neuron(name, node, a, cnt.get(preds[0]), acc, T, B)
                 vals[name], final_v[name] = s, v
                 if not node.readout:
@@ -380,7 +385,7 @@ class _EventRunner:
             else:
                 y = _linear(node, flat, None, None)
                 if isinstance(node, N.Add):
-                    y = fp.wrap_bits(y, 32)
+                    y = tally.wrap(name, "add_wrap", y, 32)
                 maps = [cnt[p] for p in preds if p in cnt]
                 if maps:  # event maps of the synapses upstream, routed like the currents
                     cnt[name] = {}
@@ -390,6 +395,7 @@ class _EventRunner:
                             cnt[name][kind] = sum(ms)
             vals[name] = y.reshape((T, B) + tuple(y.shape[1:]))
         res["output"], res["output_kind"] = network_output(g, vals, final_v, T, B)
+        tally.end_chunk()
         return res
 
     def _core_sum(self, layer: str, t: torch.Tensor) -> torch.Tensor:
@@ -432,7 +438,8 @@ class _EventRunner:
         for t in range(T):
             active[t] = (a[t] != 0) | (u != 0) | (v != 0) | bias_nz
             v_prev = v
-            u, v, s = fp.cuba_step(u, v, a[t], node.du, node.dv, bias, vth64, node.int_compare, node.int_reset)
+            u, v, s = fp.cuba_step(u, v, a[t], node.du, node.dv, bias, vth64, node.int_compare, node.int_reset,
+                                   on_overflow=self.ref.tally.recorder(name))
             if node.readout:
                 s = torch.zeros_like(s)
             memb += int((v != v_prev).sum()) if t else int(v.numel())
@@ -634,4 +641,4 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
                        layer_spikes=layer_spikes, spikes=spikes, layers=layers, synapses=synapses, cores=cores,
                        core_ids=list(runner.core_ids), core_step_counts={e: v.numpy() for e, v in per_core.items()},
                        totals=totals, energy=energy, latency=latency, neurons_per_layer=sizes, notes=notes,
-                       placement=placement, profile=prof.name)
+                       placement=placement, profile=prof.name, wraps=runner.ref.tally.as_dict())

@@ -53,13 +53,27 @@ def bias_value(bias_mant: torch.Tensor, bias_exp: int) -> torch.Tensor:
 
 
 def cuba_step(u, v, a, du: int, dv: int, bias, vth64, compare: str = "gt", reset: str = "zero",
-              counters: dict | None = None):
+              counters: dict | None = None, on_overflow=None):
     """One Lava LIF fixed_pt step. Returns ``(u, v, s)``; ``s`` is int64 0/1.
 
     ``a`` is the summed int32 synaptic input, ``bias`` is ``bias_mant << bias_exp``
-    and ``vth64`` is ``vth << 6`` (all broadcastable to ``u``). Overflow events are
-    added to ``counters`` (``a_wrap``, ``u_wrap``, ``v_saturate``) when given.
+    and ``vth64`` is ``vth << 6`` (all broadcastable to ``u``).
+
+    Overflow events (one per neuron and step, whatever the number of wraps in it):
+
+    * ``a_wrap``: ``a << 6`` left int32 and wrapped;
+    * ``u_wrap``: the new ``u`` differs from the exact ``decay(u) + (a << 6)`` (its int32
+      wrap and/or the conditional +-2^24 wrap changed it);
+    * ``v_saturate``: the new ``v`` (before the reset) differs from the exact
+      ``decay(v) + u + bias`` (saturated at +-(2^23 - 1), or wrapped at int32 first).
+
+    ``counters`` (kind -> int) gets the number of events added; ``on_overflow(kind, mask)``
+    is called with the boolean mask (shape of ``u``) of the neurons that had the event. Both
+    are only touched when an event happens; neither changes the arithmetic.
     """
+    for name, t in (("u", u), ("v", v), ("a", a)):
+        if t.dtype != torch.int64:  # no float (or narrower int) may creep into the integer state
+            raise TypeError(f"cuba_step: {name} must be an int64 tensor, got {t.dtype}")
     a64_raw = a << SCALE_SHIFT
     a64 = wrap_bits(a64_raw, 32)
     # du = 4095 keeps no current (factor 0); dv = 0 keeps all of v (factor 4096): skip the multiply
@@ -71,17 +85,25 @@ def cuba_step(u, v, a, du: int, dv: int, bias, vth64, compare: str = "gt", reset
     else:
         u_new = u2
     v1 = v if dv == 0 else trunc_mul_shift(v, DECAY_ONE - dv)
-    v2 = wrap_bits(v1 + u_new + bias, 32)
+    v_sum = v1 + u_new + bias
+    v2 = wrap_bits(v_sum, 32)
     v_new = torch.clamp(v2, -V_MAX, V_MAX)
     s = (v_new >= vth64) if compare == "ge" else (v_new > vth64)
-    if counters is not None:
+    if counters is not None or on_overflow is not None:
+        events = {}
         if a64 is not a64_raw:
-            counters["a_wrap"] += int((a64_raw != a64).sum())
+            events["a_wrap"] = a64_raw != a64
         if u_new is not u2 or u2 is not u_sum:
-            counters["u_wrap"] += int((u2 != u_new).sum()) + int((u_sum != u2).sum())
-        lo, hi = torch.aminmax(v2)
-        if int(hi) > V_MAX or int(lo) < -V_MAX:
-            counters["v_saturate"] += int((v2 != v_new).sum())
+            events["u_wrap"] = u_new != u_sum
+        if v_sum.numel():
+            lo, hi = torch.aminmax(v_sum)
+            if int(hi) > V_MAX or int(lo) < -V_MAX:
+                events["v_saturate"] = torch.broadcast_to(v_new != v_sum, u_new.shape)
+        for kind, mask in events.items():
+            if counters is not None:
+                counters[kind] += int(mask.sum())
+            if on_overflow is not None:
+                on_overflow(kind, mask)
     if reset == "subtract":
         v_new = v_new - vth64 * s
     else:

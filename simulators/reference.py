@@ -12,7 +12,8 @@ delay, so a population at synaptic depth ``d`` (``snn2hw.ir.topology.depths``)
 emits its step ``k`` at device step ``k + d`` (Lava: ``k + 1 + d``); with the
 per-layer state reset at the step its first input arrives (Lava ``LIFReset``
 with offset ``d + 1``) this shift is exact, biases included. Integer synapses are evaluated in float32/float64 only where the
-integer result is provably exact (|sum| below 2^24 / 2^53), else refused.
+integer result is provably exact (|sum| below 2^24 / 2^53), else refused. Every wrap and saturation
+of the integer run is tallied per node (``simulators/overflow.py``) into ``SimResult.wraps``.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from snn2hw.ir import nodes as N
 from snn2hw.ir.checks import quantization_problems
 from snn2hw.ir.graph import Graph
 from snn2hw.simulators import fixed_point as fp
+from snn2hw.simulators.overflow import OverflowTally
 
 RECORDABLE = ("spikes", "u", "v")
 
@@ -40,7 +42,9 @@ class SimResult:
     final membrane (float: in current units; int: Lava's x64 units).
     ``layer_spikes``: name -> ``[B]`` total spikes per sample of every spiking population.
     ``record``: quantity -> name -> ``[T, B, ...]`` (only what was asked for).
-    ``overflow``: int mode, name -> counts of ``a_wrap``, ``u_wrap``, ``v_saturate`` events.
+    ``overflow``: int mode, neuron name -> counts of ``a_wrap``, ``u_wrap``, ``v_saturate`` events.
+    ``wraps``: int mode, node -> kind -> ``{"events", "neurons", "samples"}`` for every wrap site
+    (synapses, Adds, neurons; see ``simulators/overflow.py``).
     """
 
     mode: str
@@ -51,6 +55,7 @@ class SimResult:
     record: dict = field(default_factory=dict)
     overflow: dict = field(default_factory=dict)
     neurons_per_layer: dict = field(default_factory=dict)
+    wraps: dict = field(default_factory=dict)
 
     def predictions(self) -> torch.Tensor:
         return self.output.argmax(dim=1)
@@ -114,8 +119,11 @@ class _Runner:
         if bad:
             raise ValueError(f"record must be among {RECORDABLE}, got {sorted(bad)}")
         self.order = graph.topological_order()
+        self.tally = None
         if mode == "int":
             self._check_quantized()
+            graph.infer_shapes()
+            self.tally = OverflowTally(graph)
         self._params = {}
         for name in self.order:
             node = graph.nodes[name]
@@ -179,7 +187,7 @@ class _Runner:
         y = torch.round(y).to(torch.int64)
         y = fp.shift(y, node.weight_exp)
         # Lava: Dense sends int32, Conv wraps its output into 24 bits.
-        return fp.wrap_bits(y, 24 if isinstance(node, N.Conv2d) else 32)
+        return self.tally.wrap(name, "sum_wrap", y, 24 if isinstance(node, N.Conv2d) else 32)
 
     def _neuron_int(self, name, node: N.Neuron, a: torch.Tensor, res: dict):
         T = a.shape[0]
@@ -195,7 +203,7 @@ class _Runner:
         total = torch.zeros(a.shape[1], dtype=torch.float64)
         for t in range(T):
             u, v, s = fp.cuba_step(u, v, a[t], node.du, node.dv, bias, vth64, node.int_compare, node.int_reset,
-                                   counters)
+                                   counters, self.tally.recorder(name))
             if node.readout:
                 s = torch.zeros_like(s)
             if "u" in rec:
@@ -221,6 +229,8 @@ class _Runner:
     def run(self, x: torch.Tensor) -> dict:
         T, B = x.shape[0], x.shape[1]
         res = {"layer_spikes": {}, "record": {}, "overflow": {}}
+        if self.tally is not None:
+            self.tally.begin_chunk(B)
         vals = {}
         final_v = {}
         for name in self.order:
@@ -241,7 +251,7 @@ class _Runner:
                 if self.mode == "float":
                     vals[name], final_v[name] = self._neuron_float(name, node, ins[0], res)
                 else:
-                    a = fp.wrap_bits(ins[0], 32)
+                    a = self.tally.wrap(name, "input_wrap", ins[0], 32)
                     vals[name], final_v[name] = self._neuron_int(name, node, a, res)
                 continue
             flat = [t.reshape((T * B,) + tuple(t.shape[2:])) for t in ins]
@@ -253,9 +263,11 @@ class _Runner:
             else:
                 y = _linear(node, flat, None, None)
                 if isinstance(node, N.Add):
-                    y = fp.wrap_bits(y, 32)  # Lava sums InPort messages as int32
+                    y = self.tally.wrap(name, "add_wrap", y, 32)  # Lava sums InPort messages as int32
             vals[name] = y.reshape((T, B) + tuple(y.shape[1:]))
         res["output"], res["output_kind"] = network_output(self.graph, vals, final_v, T, B)
+        if self.tally is not None:
+            self.tally.end_chunk()
         return res
 
 
@@ -297,5 +309,5 @@ def simulate(graph: Graph, x, mode: str = "float", record: Iterable = (), batch_
     sizes = {n: int(np.prod(graph.nodes[n].output_shape)) for n in merged["layer_spikes"]}
     return SimResult(mode=mode, timesteps=T, output=merged["output"], output_kind=merged["output_kind"],
                      layer_spikes=merged["layer_spikes"], record=merged["record"], overflow=merged["overflow"],
-                     neurons_per_layer=sizes)
+                     neurons_per_layer=sizes, wraps=runner.tally.as_dict() if runner.tally is not None else {})
 

@@ -3,8 +3,9 @@
 For every profile: convert the model to that profile's integer formats (unless
 the graph is already integer), map it onto the profile's cores
 (``simulators/mapping.py``), run it on the inputs in the cycle-level event
-simulator (``simulators/event.py``), and add NeuroBench-named metrics and the
-literature convention (``simulators/costs.py``). The report is deterministic
+simulator (``simulators/event.py``), and add NeuroBench-named metrics, the
+literature convention (``simulators/costs.py``) and the integer safety section
+(static overflow bounds and observed wraps, ``snn2hw/report/integer_safety.py``). The report is deterministic
 for the same inputs and options except the ``created`` field. Its schema is
 described in ``snn2hw/report/SCHEMA.md``.
 """
@@ -20,6 +21,7 @@ from snn2hw.exporters.export import is_quantized
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir.graph import Graph
 from snn2hw.passes.pipeline import convert
+from snn2hw.report.integer_safety import integer_safety
 
 SCHEMA = "snn2hw-report"
 SCHEMA_VERSION = 1
@@ -102,6 +104,7 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
     ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size, progress=progress)
     run["layers"] = [{"layer": name, **{k: L.get(k) for k in LAYER_KEYS if k in L}}
                      for name, L in ev.layers.items()]
+    run["integer_safety"] = integer_safety(gi, ev.wraps, int(x.shape[0]), int(x.shape[1]))
     run["totals"] = dict(ev.totals)
     run["energy_pj_per_sample"] = {k[:-len("_pj_per_sample")]: v for k, v in ev.energy.items()
                                    if k.endswith("_pj_per_sample")}

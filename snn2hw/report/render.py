@@ -45,6 +45,39 @@ def _layer_rows(run: dict) -> list:
     return [{k: _num(v) for k, v in row.items()} for row in run.get("layers", [])]
 
 
+def _limits(r: dict) -> str:
+    return f"[{_num(r['limit_lo'])}, {_num(r['limit_hi'])}]"
+
+
+def integer_safety_rows(run: dict) -> list:
+    """One row per node and quantity: static worst case vs limit, verdict, observed events / neurons / samples."""
+    rows = []
+    for r in (run.get("integer_safety") or {}).get("quantities", []):
+        verdict = "proven bounded" if r["proven_safe"] else f"may wrap ({r['elements_at_risk']} of {r['elements']})"
+        rows.append({"node": r["node"], "quantity": r["quantity"], "worst case": f"[{_num(r['lo'])}, {_num(r['hi'])}]",
+                     "limit": _limits(r), "static": verdict, "events": _num(r["events"]),
+                     "neurons": _num(r["neurons"]), "samples": _num(r["samples"])})
+    return rows
+
+
+def integer_safety_text(run: dict) -> str:
+    """The sentence above the integer safety table."""
+    sec = run.get("integer_safety")
+    if not sec:
+        return ""
+    lo, hi = sec["input_range"]
+    verdict = ("every quantity is proven bounded" if sec["proven_safe"] else
+               "not proven: " + ", ".join(L["layer"] for L in sec["layers"] if not L["proven_safe"])
+               + " may wrap or saturate")
+    onnx = sec.get("onnx_int64")
+    onnx_txt = "" if onnx is None else (" The int64 ONNX model's intermediates are proven below 2^62."
+                                        if onnx["proven_safe"] else
+                                        " The int64 ONNX model's intermediates are NOT proven below 2^62.")
+    return (f"Static analysis for any input in the declared integer range [{lo}, {hi}] over "
+            f"{sec['timesteps']} steps: {verdict}.{onnx_txt} Observed on {sec['samples']} samples: "
+            f"{sec['events']} wrap/saturation events, {sec['neurons_affected']} neurons affected.")
+
+
 def to_markdown(report: dict) -> str:
     m, inp = report["model"], report["inputs"]
     out = [f"# snn2hw cost report: {m.get('source', '')}", "",
@@ -63,6 +96,9 @@ def to_markdown(report: dict) -> str:
                     f"{_num(v['available'])}. {v.get('suggestion', '')}" for v in run["violations"]]
             out.append("")
         out += ["### Per layer", "", format_table(_layer_rows(run)) if run.get("layers") else "(none)", ""]
+        if run.get("integer_safety"):
+            out += ["### Integer safety", "", integer_safety_text(run), "",
+                    format_table(integer_safety_rows(run)), ""]
         if run.get("energy_pj_per_sample"):
             out += ["### Energy per sample (pJ)", "", format_table(_kv_rows(run["energy_pj_per_sample"])), ""]
         if run.get("latency_ns_per_step"):
@@ -144,6 +180,9 @@ def to_html(report: dict) -> str:
                 f"available {_num(v['available'])}. {escape(v.get('suggestion', ''))}</li>" for v in run["violations"])
                 + "</ul>")
         parts += ["<h3>Per layer</h3>", _html_table(_layer_rows(run))]
+        if run.get("integer_safety"):
+            parts += ["<h3>Integer safety</h3>", f"<p>{escape(integer_safety_text(run))}</p>",
+                      _html_table(integer_safety_rows(run))]
         for sec, title in (("energy_pj_per_sample", "Energy per sample (pJ)"),
                            ("latency_ns_per_step", "Latency per timestep (ns)"), ("memory", "Memory"),
                            ("neurobench", "NeuroBench metrics"),
