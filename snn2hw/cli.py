@@ -197,7 +197,8 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
                               f"{tuple(xs.shape[1:])}")
         xs = xs.reshape((n,) + shape)
     x = direct(torch.as_tensor(xs, dtype=torch.float64), T)
-    rep = build_report(g, x, names, labels=data.y_test[:n], source=model_file, data_name=str(data_spec),
+    rep = build_report(g, x, names, labels=data.y_test[:n], source=Path(model_file).name,
+                       data_name=Path(data_spec).name,
                        batch_size=batch_size, progress=True)
     paths = write_report(rep, out_dir)
     from snn2hw.report.render import comparison_rows
@@ -268,8 +269,9 @@ def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch
                                    x_test=data.x_test.reshape((-1,) + shape), input_shape=shape)
     hist = run_train(model, data, epochs=epochs, T=timesteps, lr=lr, batch_size=batch_size, seed=seed)
     acc = evaluate(model, data.x_test, data.y_test, T=timesteps)
+    # no wall-clock time and no folder in the file: the same seed gives the same bytes
     save_checkpoint(out, model, input_step=data.input_step, timesteps=timesteps, encoding="direct",
-                    dataset=str(data_spec), metrics={"test_accuracy": acc, "train_seconds": hist.seconds},
+                    dataset=Path(data_spec).name, metrics={"test_accuracy": acc},
                     training={"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "optimizer": "adam",
                               "schedule": "cosine"})
     click.echo(f"test accuracy {acc:.4f} after {epochs} epochs ({hist.seconds:.1f} s); wrote {out}")

@@ -37,7 +37,7 @@ def _meta(ck, data, data_spec, **extra):
     meta.setdefault("input_step", data.input_step)
     meta.setdefault("timesteps", 4)
     meta.setdefault("encoding", "direct")
-    meta["dataset"] = str(data_spec)
+    meta["dataset"] = Path(data_spec).name  # names only: no folder (tmp, home) in the checkpoint
     meta.update(extra)
     return meta
 
@@ -79,7 +79,7 @@ def compress(ckpt, method, ratio, bits, data_spec, finetune_epochs, regen_ratio,
               log=click.echo)
     click.echo(res.summary())
     comp = {"method": method, "ratio": ratio, "bits": bits, "steps": res.steps, "before": res.before,
-            "after": res.after, "source": str(ckpt)}
+            "after": res.after, "source": Path(ckpt).name}
     save_compressed(out, res.model, **_meta(ck, data, data_spec, metrics={"test_accuracy": res.after["accuracy"]},
                                             compression=comp))
     click.echo(f"wrote {out}")

@@ -11,6 +11,9 @@ Files are only ever read with ``torch.load(weights_only=True)``: a pickle that
 needs to import or run code is refused, never executed. A plain state_dict is
 accepted together with ``model="package.module:factory"`` (the user's own
 code, imported explicitly by them).
+
+The same model and metadata always give the same bytes (no temporary file name,
+time or path inside); wall-clock times are printed by the commands, not stored.
 """
 from __future__ import annotations
 
@@ -48,8 +51,10 @@ def save_checkpoint(path, model: nn.Module, **meta) -> Path:
     for k, v in meta.items():
         bundle[k] = v
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(bundle, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        # a file object, not the temporary's name: torch names the zip records after a file's
+        # name, which would put the random temporary name into the checkpoint's bytes
+        torch.save(bundle, fh)
     return path
 
 

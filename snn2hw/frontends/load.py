@@ -29,7 +29,7 @@ def graph_from_checkpoint(path, model: str | None = None) -> Graph:
     if step:
         for name in g.inputs:
             g.nodes[name].step = float(step)
-    g.metadata["checkpoint"] = str(path)
+    g.metadata["checkpoint"] = Path(path).name  # the name only: no folder (tmp, home) in artifacts
     return g
 
 

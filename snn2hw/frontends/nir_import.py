@@ -295,7 +295,7 @@ def load_nir(path, dt: float | None = None) -> Graph:
             dt = DEFAULT_DT
     reader = _Reader(path, ng, float(dt))
     g = reader.graph()
-    g.metadata.update({"source": "nir", "nir_file": str(path), "nir_version": version, "dt": float(dt)})
+    g.metadata.update({"source": "nir", "nir_file": Path(path).name, "nir_version": version, "dt": float(dt)})
     for k in ("timesteps", "encoding", "dataset", "input_step"):
         if k in meta:
             v = np.asarray(meta[k])
