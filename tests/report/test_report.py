@@ -7,6 +7,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from test_cli import assert_user_error, run  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "determinism"))
+from test_artifacts import assert_same_outputs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CKPT = REPO / "examples" / "digits_lif.pt"
@@ -16,9 +18,9 @@ CKPT = REPO / "examples" / "digits_lif.pt"
 def reports(tmp_path_factory):
     d = tmp_path_factory.mktemp("rep")
     outs = []
-    for name in ("a", "b"):
+    for name, bs in (("a", ["--batch-size", "7"]), ("b", []), ("c", ["--batch-size", "1"])):  # b: the default
         res = run("simulate", CKPT, "--profile", "loihi,loihi_davies,cmos45", "--data", "digits", "--samples", "24",
-                  "--batch-size", "7" if name == "a" else "24", "--out", d / name)
+                  *bs, "--out", d / name)
         assert res.returncode == 0, res.stderr
         outs.append(d / name)
     return outs
@@ -50,9 +52,12 @@ def test_report_content(reports):
 
 
 def test_report_is_deterministic_across_runs_and_batch_sizes(reports):
-    a, b = (json.loads((p / "report.json").read_text()) for p in reports)
-    a.pop("created"), b.pop("created")
-    assert a == b
+    a, b, c = (json.loads((p / "report.json").read_text()) for p in reports)
+    a.pop("created"), b.pop("created"), c.pop("created")
+    assert a == b == c
+    # and byte for byte, Markdown and HTML included, but for the one `created` field of each file
+    for other in reports[1:]:
+        assert assert_same_outputs(reports[0], other) == [Path(f) for f in ("report.html", "report.json", "report.md")]
 
 
 def test_rerender(reports, tmp_path):
