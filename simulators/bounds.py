@@ -317,8 +317,7 @@ def analyze(graph: Graph, timesteps: int) -> BoundsResult:
     """
     problems = quantization_problems(graph)
     if problems:
-        raise GraphError("bounds need an integer graph; run snn2hw convert first:\n"
-                         + "\n".join(f"  - {p}" for p in problems))
+        raise GraphError(problems, context="bounds need an integer graph (run snn2hw convert first); the graph")
     T = int(timesteps)
     if T < 1:
         raise ValueError(f"timesteps must be >= 1, got {timesteps}")
@@ -354,13 +353,13 @@ def analyze(graph: Graph, timesteps: int) -> BoundsResult:
             iv[name] = _wrap(lo, hi, INT32)
         elif isinstance(node, N.Neuron):
             if not (-1 <= int(node.du) <= 4095 and 0 <= int(node.dv) <= 4096):
-                raise GraphError(f"neuron '{name}': du = {node.du} / dv = {node.dv} are outside Lava's decay "
-                                 "ranges [-1, 4095] / [0, 4096]")
+                raise GraphError([f"neuron '{name}': du = {node.du} / dv = {node.dv} are outside Lava's decay "
+                                  "ranges [-1, 4095] / [0, 4096]"])
             iv[name] = _neuron(name, node, *iv[preds[0]], T, res)
         elif isinstance(node, N.Output):
             continue
         else:
-            raise GraphError(f"bounds: node '{name}' ({type(node).__name__}) has no integer meaning")
+            raise GraphError([f"node '{name}' ({type(node).__name__}) has no integer meaning"])
     if onnx is not None:
         w, n, exact = onnx
         risk = int(not (w < ONNX_LIMIT * (1 - 1e-9)))

@@ -205,6 +205,10 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     from snn2hw.report.layer_table import format_table
     click.echo(format_table(comparison_rows(rep)))
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+    from snn2hw.report.integer_safety import warning_line
+    warn = warning_line(rep)  # wraps/saturations on the simulated samples: one line, which layers, how many
+    if warn:
+        click.echo(warn, err=True)
     misfits = [r for r in rep["runs"] if r.get("fits") is False]
     if misfits:
         lines = [f"{r['profile']}: {v['layer'] or 'whole network'}: {v['resource']} needs {v['needed']:g}, "

@@ -32,6 +32,19 @@ def _pair(v) -> tuple:
     return (int(v), int(v))
 
 
+def _int_array(field_name: str, v) -> np.ndarray:
+    """``v`` as int64, refusing values that are not integers (a float never turns into an integer silently)."""
+    a = np.asarray(v)
+    if a.dtype.kind in "fc":
+        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            raise ValueError(f"{field_name} must hold integers, got non-integer values")
+        if a.size and np.max(np.abs(a)) >= 2.0**63:
+            raise ValueError(f"{field_name} has values beyond int64")
+    elif a.dtype.kind not in "biu":
+        raise ValueError(f"{field_name} must be an integer array, got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
 def _conv_out(size: int, k: int, s: int, p: int, d: int = 1) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -129,7 +142,7 @@ class _Synapse(Node):
         if self.mask is not None:
             self.mask = np.asarray(self.mask).astype(bool)
         if self.weight_int is not None:
-            self.weight_int = np.asarray(self.weight_int, dtype=np.int64)
+            self.weight_int = _int_array("weight_int", self.weight_int)
         self.weight_exp = int(self.weight_exp)
 
     @property
@@ -410,9 +423,9 @@ class Neuron(Node):
         else:
             self.threshold = float(self.threshold)
         if self.vth is not None:
-            self.vth = np.asarray(self.vth, dtype=np.int64)
+            self.vth = _int_array("vth", self.vth)
         if self.bias_mant is not None:
-            self.bias_mant = np.asarray(self.bias_mant, dtype=np.int64)
+            self.bias_mant = _int_array("bias_mant", self.bias_mant)
         self.readout = bool(self.readout)
 
     @property

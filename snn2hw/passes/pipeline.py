@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from snn2hw.errors import PassError
+from snn2hw.ir.checks import format_problems
 from snn2hw.ir.graph import Graph
 from snn2hw.passes.base import run_passes
 from snn2hw.passes.fold_batchnorm import FoldBatchNormPass
@@ -51,4 +53,8 @@ def convert(graph: Graph, profile="loihi", granularity=None, calibration=None,
     folded = fold(graph, unit_threshold, channel_scales="threshold" if q.granularity == "channel" else "weights")
     r = q.run(folded.graph)
     r.graph.metadata["profile"] = q.profile.name
+    problems = format_problems(r.graph, q.profile.formats)
+    if problems:  # never hand on a value the target cannot hold (the quantizer clips; this guards the rest)
+        raise PassError(f"the integer network does not fit profile '{q.profile.name}':\n"
+                        + "\n".join(f"  - {p}" for p in problems))
     return ConvertResult(r.graph, folded.results + [r])
