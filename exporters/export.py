@@ -1,27 +1,31 @@
 """``snn2hw.export(graph, out_dir, formats)``: every artifact plus a manifest, all or nothing.
 
 Artifacts are first written into a temporary folder beside ``out_dir``; only
-when every requested format succeeded are they moved into ``out_dir`` (one
-``os.replace`` per file, ``manifest.json`` last). A failure leaves ``out_dir``
-as it was. The manifest lists formats, files with sha256 and size, the snn2hw
+when every requested format succeeded are they moved into ``out_dir`` by
+:func:`~snn2hw.util.atomic.commit_files` (one ``os.replace`` per file,
+``manifest.json`` last, signals held meanwhile, rolled back on an error). A
+failure or interrupt leaves ``out_dir`` as it was and removes the temporary
+folder; an ``OSError`` (disk full) becomes :class:`~snn2hw.errors.OutputError`. The manifest lists formats, files with sha256 and size, the snn2hw
 version, the profile, and what was approximated or refused and why. ``ir/model.s2h``
 (the integer graph) is always written, so ``snn2hw run-lava`` can compare with the
 reference simulator.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from snn2hw import __version__
-from snn2hw.errors import Snn2hwError
+from snn2hw.errors import OutputError, Snn2hwError
 from snn2hw.ir.checks import quantization_problems
 from snn2hw.ir.graph import Graph
+from snn2hw.util.atomic import commit_files
+from snn2hw.util.faults import deferred_interrupts, fault_point
 
 FORMATS = ("nir", "lava", "onnx")
 
@@ -89,19 +93,24 @@ def export(graph: Graph, out_dir, formats="all", conversion=None) -> dict:
         raise Snn2hwError("export needs an integer graph: convert the model first (snn2hw convert, or give "
                           "snn2hw export a checkpoint and --profile)")
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp, done = None, False
+    made = [p for p in out_dir.parents if not p.exists()]  # removed again if the export fails
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        with deferred_interrupts():  # no signal between creating the temporary folder and knowing its name
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
         from snn2hw.ir.io import save_graph
         files, notes = {"ir": ["model.s2h"]}, []
         (tmp / "ir").mkdir()
         save_graph(graph, tmp / "ir" / "model.s2h")  # the integer graph itself, for run-lava and re-export
         for fmt in fmts:
+            fault_point(f"export:{fmt}")
             sub = tmp / fmt
             sub.mkdir()
             written, n = _write_format(fmt, graph, sub)
             files[fmt] = written
             notes += n
+        fault_point("export:manifest")
         manifest = {
             "snn2hw_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -114,14 +123,18 @@ def export(graph: Graph, out_dir, formats="all", conversion=None) -> dict:
             "notes": notes,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for f in ["ir"] + fmts:
-            (out_dir / f).mkdir(exist_ok=True)
-            for name in files[f]:
-                dst = out_dir / f / name
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp / f / name, dst)
-        os.replace(tmp / "manifest.json", out_dir / "manifest.json")
+        moves = [(tmp / f / name, out_dir / f / name) for f in ["ir"] + fmts for name in files[f]]
+        commit_files(moves + [(tmp / "manifest.json", out_dir / "manifest.json")], tmp / ".replaced", "export")
+        done = True
         return manifest
+    except OutputError as e:  # a file in the temporary folder: name the output folder instead
+        raise OutputError(out_dir, e.__cause__) from e
+    except OSError as e:
+        raise OutputError(out_dir, e) from e
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with deferred_interrupts():
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            for p in made if not done else []:  # deepest first
+                with contextlib.suppress(OSError):
+                    p.rmdir()

@@ -96,6 +96,7 @@ a timeout and returns outputs aligned with ``simulate(..., mode='int')``.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -112,6 +113,7 @@ from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import depths
+from snn2hw.util.atomic import write_bytes, write_text
 
 MODEL_FILE = "model.net"
 MANIFEST_FILE = "model.lava.json"
@@ -538,8 +540,8 @@ def export_lava(graph: Graph, out_dir) -> dict:
     netx_ok = not netx_reasons
     verdict = "netx-compatible" if netx_ok else "netx-incompatible: " + "; ".join(netx_reasons)
     path = out / MODEL_FILE
-    tmp = out / (MODEL_FILE + ".tmp")
-    with h5py.File(tmp, "w") as h:
+    image = io.BytesIO()  # built in memory, then written atomically (see snn2hw.util.atomic.write_bytes)
+    with h5py.File(image, "w") as h:
         h.attrs["snn2hw_netx_compatible"] = int(netx_ok)
         h.attrs["snn2hw_netx_reasons"] = "; ".join(netx_reasons)
         h.attrs["snn2hw_format"] = RESIDUAL_FORMAT if residual else "netx"
@@ -559,7 +561,7 @@ def export_lava(graph: Graph, out_dir) -> dict:
         if residual:
             gg = h.create_group("graph")
             gg.create_dataset("json", data=np.array([json.dumps(gdesc).encode("utf-8")]))
-    os.replace(tmp, path)
+    write_bytes(path, image.getvalue())
     manifest = {
         "format": "snn2hw-lava/1",
         "files": [MODEL_FILE, MANIFEST_FILE],
@@ -581,7 +583,7 @@ def export_lava(graph: Graph, out_dir) -> dict:
         # what Lava cannot run exactly raises Snn2hwError instead (nothing is written); kept for callers
         "refusals": [],
     }
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
+    write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=1))
     return manifest
 
 
@@ -597,8 +599,10 @@ def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
     Lava run itself), ``wall_s`` (subprocess), and with ``record=True`` ``record``:
     ``{"spikes"|"u"|"v": {neuron name: [T, B, *shape]}}`` in the aligned frame
     (``record="spikes"``: spikes only, which is cheap; u and v need Lava Monitors,
-    which make the run about 10x slower). A missing ``.venv-lava`` or a timeout
-    (the process group is killed) raises :class:`Snn2hwError`.
+    which make the run about 10x slower). A missing ``.venv-lava``, a timeout after
+    ``timeout`` seconds, a runner that fails or dies from a signal raise
+    :class:`Snn2hwError`; in every case (KeyboardInterrupt too) the runner's whole
+    process group is killed and its temporary files removed.
     """
     out_dir = Path(out_dir)
     py = lava_python()
@@ -619,20 +623,9 @@ def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
         np.savez(pin, x_int=x)
         flag = [] if not record else ["--record=spikes"] if record == "spikes" else ["--record"]
         args = [str(py), str(RUNNER), str(out_dir), str(pin), str(pout)] + flag
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        try:
-            so, se = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.communicate()
-            raise Snn2hwError(f"Lava run timed out after {timeout} s (process group killed)") from None
-        finally:
-            if proc.poll() is None:
-                _kill_group(proc)
-                proc.wait()
-        if proc.returncode != 0:
-            raise Snn2hwError(f"the Lava run failed (exit code {proc.returncode}):\n{se[-4000:]}")
+        se = _run_group(args, Path(tmp) / "stderr.txt", timeout)
+        if not pout.exists():
+            raise Snn2hwError(f"the Lava run exited without writing its output:\n{se[-4000:]}")
         with np.load(pout) as d:
             res = {k: d[k] for k in d.files}
     manifest = json.loads((out_dir / MANIFEST_FILE).read_text())
@@ -650,8 +643,42 @@ def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
     return result
 
 
-def _kill_group(proc):
+def _run_group(args, stderr_file: Path, timeout: float) -> str:
+    """Run ``args`` in a new process group; return its stderr. Raise :class:`Snn2hwError` on failure.
+
+    Output goes to a file, not a pipe: Lava's worker processes inherit the descriptors, so a
+    pipe would stay open (and the parent wait) after the runner itself died. Whatever happens
+    (exit, crash, SIGKILL, timeout, KeyboardInterrupt / SIGTERM in this process) the whole
+    group is killed afterwards, so no Lava worker outlives the run.
+    """
+    with open(stderr_file, "w+b") as err:
+        # the runner's own temporary files go into our temporary folder, removed even if it is killed
+        env = dict(os.environ, TMPDIR=str(stderr_file.parent))
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True, env=env)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        finally:
+            _kill_group(proc.pid)  # the runner's pid is its group id (start_new_session)
+            proc.wait()
+        err.seek(0)
+        se = err.read().decode(errors="replace")
+    if rc is None:
+        raise Snn2hwError(f"the Lava run timed out after {timeout:g} s and was stopped (its process group "
+                          f"was killed); raise the limit with --timeout (run_lava(timeout=...))")
+    if rc < 0:
+        name = signal.Signals(-rc).name if -rc in signal.valid_signals() else "?"
+        raise Snn2hwError(f"the Lava process died with signal {-rc} ({name}); no output was produced"
+                          + (f":\n{se[-4000:]}" if se.strip() else ""))
+    if rc != 0:
+        raise Snn2hwError(f"the Lava run failed (exit code {rc}):\n{se[-4000:]}")
+    return se
+
+
+def _kill_group(pgid: int) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass

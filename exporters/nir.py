@@ -72,6 +72,7 @@ truncates the decay toward zero; a CUBA bias enters v on the chip, the current h
 """
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from pathlib import Path
@@ -82,7 +83,7 @@ from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import GLUE, synapses_into
-from snn2hw.util.atomic import atomic_path
+from snn2hw.util.atomic import write_bytes
 
 DT = 1e-4
 #: Lava keeps synaptic input, bias and threshold at x64 (``simulators/fixed_point.py``)
@@ -395,7 +396,8 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
         notes.append(f"NIR type check failed ({e}); written without it")
         ng = nir.NIRGraph(nodes=w.nodes, edges=edges, metadata=meta, type_check=False)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        nir.write(tmp, ng)
+    image = io.BytesIO()  # built in memory, then written atomically (see snn2hw.util.atomic.write_bytes)
+    nir.write(image, ng)
+    write_bytes(path, image.getvalue())
     return {"path": str(path), "nodes": len(ng.nodes), "edges": len(edges), "dt": float(dt),
             "integer": bool(integer), "metadata": meta, "notes": notes}

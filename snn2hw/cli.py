@@ -6,6 +6,7 @@ status 2, without a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -303,20 +304,34 @@ cli.add_command(_finetune)
 
 
 def main(argv=None):
+    """Run the CLI. Exit status: 0 ok, 2 user or environment error (``error: ...``, also a full disk),
+    130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM); outputs are left as they were (docs/FAULTS.md)."""
+    from snn2hw.util.faults import Terminated, install_sigterm_handler
+    install_sigterm_handler()
     try:
         cli.main(args=argv, prog_name="snn2hw", standalone_mode=False)
     except Snn2hwError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as e:  # click turns KeyboardInterrupt (and so Terminated) into Abort
+        if isinstance(e.__cause__, Terminated):
+            click.echo("terminated", err=True)
+            sys.exit(143)
+        click.echo("interrupted" if isinstance(e.__cause__, KeyboardInterrupt) else "aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
         e.show()
         sys.exit(2)
+    except Terminated:
+        click.echo("terminated", err=True)
+        sys.exit(143)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as e:  # an output path the commands did not name themselves (OutputError names it)
+        why = os.strerror(e.errno) if e.errno else str(e)
+        click.echo(f"error: {e.filename + ': ' if e.filename else ''}{why}", err=True)
+        sys.exit(2)
     sys.exit(0)
 
 

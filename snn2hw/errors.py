@@ -5,6 +5,7 @@ subclass of :class:`Snn2hwError`. The CLI prints its message as one paragraph
 and exits with status 2, without a traceback. Anything else is a bug and keeps
 its traceback.
 """
+import os
 
 
 class Snn2hwError(Exception):
@@ -42,3 +43,16 @@ class PassError(Snn2hwError):
 
 class FileFormatError(Snn2hwError):
     """A snn2hw file (.s2h) is corrupt, of another format or of a newer version."""
+
+
+class OutputError(Snn2hwError):
+    """An output file or folder cannot be written (disk full, file size limit, no permission).
+
+    Not a bug and not bad input, but the user's environment: the CLI prints it like the
+    others (exit status 2). ``path`` is the output that was not written, ``errno`` the cause.
+    """
+
+    def __init__(self, path, cause: OSError):
+        self.path, self.errno = path, cause.errno
+        why = os.strerror(cause.errno) if cause.errno else str(cause)
+        super().__init__(f"cannot write {path}: {why}; what was there before is unchanged")

@@ -18,6 +18,7 @@ time or path inside); wall-clock times are printed by the commands, not stored.
 from __future__ import annotations
 
 import importlib
+import io
 import pickle
 import zipfile
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from torch import nn
 
 from snn2hw import __version__
 from snn2hw.errors import CheckpointError
-from snn2hw.util.atomic import atomic_path
+from snn2hw.util.atomic import write_bytes
 
 FORMAT = "snn2hw-checkpoint"
 VERSION = 1
@@ -51,11 +52,12 @@ def save_checkpoint(path, model: nn.Module, **meta) -> Path:
     for k, v in meta.items():
         bundle[k] = v
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        # a file object, not the temporary's name: torch names the zip records after a file's
-        # name, which would put the random temporary name into the checkpoint's bytes
-        torch.save(bundle, fh)
-    return path
+    # into memory, not the temporary's name: torch names the zip records after a file's name (the
+    # random temporary name would enter the bytes), and its C++ writer reports a full disk as a
+    # cryptic RuntimeError; write_bytes gives OutputError naming the checkpoint instead
+    image = io.BytesIO()
+    torch.save(bundle, image)
+    return write_bytes(path, image.getvalue())
 
 
 def _read(path: Path):

@@ -12,6 +12,7 @@ is newer than this code supports is refused with a message that says so.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from snn2hw import __version__
 from snn2hw.errors import FileFormatError, GraphError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.util.atomic import atomic_path
+from snn2hw.util.atomic import write_bytes
 
 FORMAT = "snn2hw-ir"
 FORMAT_VERSION = 1
@@ -43,28 +44,28 @@ def _jsonable(v):
 def save_graph(graph: Graph, path) -> Path:
     """Write ``graph`` to ``path`` (.s2h) atomically and return the path."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["snn2hw_version"] = __version__
-            f.attrs["edges"] = json.dumps([list(e) for e in graph.edges])
-            f.attrs["metadata"] = json.dumps(graph.metadata, default=_jsonable)
-            grp = f.create_group("nodes")
-            for i, (name, node) in enumerate(graph.nodes.items()):
-                g = grp.create_group(str(i))
-                g.attrs["name"] = name
-                g.attrs["type"] = type(node).__name__
-                scalars = {}
-                for key, val in node.params().items():
-                    if isinstance(val, np.ndarray):
-                        g.create_dataset(key, data=val)
-                    elif key == "metadata":
-                        g.attrs["metadata"] = json.dumps(val, default=_jsonable)
-                    else:
-                        scalars[key] = _jsonable(val)
-                g.attrs["scalars"] = json.dumps(scalars, default=_jsonable)
-    return path
+    image = io.BytesIO()  # built in memory, then written atomically (see snn2hw.util.atomic.write_bytes)
+    with h5py.File(image, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["snn2hw_version"] = __version__
+        f.attrs["edges"] = json.dumps([list(e) for e in graph.edges])
+        f.attrs["metadata"] = json.dumps(graph.metadata, default=_jsonable)
+        grp = f.create_group("nodes")
+        for i, (name, node) in enumerate(graph.nodes.items()):
+            g = grp.create_group(str(i))
+            g.attrs["name"] = name
+            g.attrs["type"] = type(node).__name__
+            scalars = {}
+            for key, val in node.params().items():
+                if isinstance(val, np.ndarray):
+                    g.create_dataset(key, data=val)
+                elif key == "metadata":
+                    g.attrs["metadata"] = json.dumps(val, default=_jsonable)
+                else:
+                    scalars[key] = _jsonable(val)
+            g.attrs["scalars"] = json.dumps(scalars, default=_jsonable)
+    return write_bytes(path, image.getvalue())
 
 
 def _read_node(path, g) -> tuple:
