@@ -4,11 +4,13 @@
 
 Sections (mean ± std over the seeds; every run seeded):
 
-A. AT-LIF vs AR vs L1 vs Hoyer (trained from scratch, same epochs): accuracy, SOPs and
-   firing rate (event simulator, integer network, ``--sim-samples`` test images).
+A. AT-LIF vs AR vs L1 vs Hoyer (trained from scratch, same epochs), λ swept per method: SOPs
+   at matched accuracy and the whole SOP–accuracy frontier (event simulator, integer network,
+   ``--sim-samples`` test images).
 B. QP-SNN quantizer: vanilla vs ReScaW at 2 and 4 bits (quantize the trained float net, fine-tune).
-C. QP-SNN channel ranking at the same ratio: SVS vs L1 vs random (4 bit, quantize → prune → fine-tune).
-D. QP-SNN order: quantize-then-prune vs prune-then-quantize (4 bit, SVS, same ratio).
+C. QP-SNN channel ranking at the same ratios (``--ratios``): SVS vs L1 vs random (4 bit,
+   quantize → prune → fine-tune), accuracy before and after fine-tuning.
+D. QP-SNN order: quantize-then-prune vs prune-then-quantize (4 bit, SVS, same ratios).
 E. Criticality unstructured: regeneration (r = 0.2/0.1/0.01) vs none at 90/95/98 % sparsity.
 F. Criticality vs random vs gradient regeneration (95 %).
 
@@ -81,6 +83,78 @@ def base_model(data, seed, epochs, neuron="lif", **kw):
     return m
 
 
+
+# Section A grids (λ per method). For plain LIF R_AR = T·Σ_l fr_l and R_L1 = Σ_l fr_l, so L1 at
+# λ equals AR at λ/T (T = 4): the L1 grid is chosen to land between AR's points, tracing the
+# same curve. Hoyer for binary spikes has gradient 2(1 - s): it barely acts on firing neurons,
+# hence its much larger λ range. AT-LIF's θ step is lr·U with the scheduled Adam LR (5e-3,
+# 20× below the paper's SGD 0.1), so its λ_t grid sits correspondingly higher than the
+# paper's 1e-3…1e-1.
+GRIDS = {
+    "none": [0.0],
+    "ar": [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0],
+    "l1": [0.6, 1.6, 2.4, 3.2],
+    "hoyer": [1e-3, 1e-2, 1e-1, 1.0],
+    "atlif": [0.1, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0],
+}
+LABELS = {"none": "LIF, no regularizer", "ar": "AR (λ_s)", "l1": "L1 rate", "hoyer": "Hoyer",
+          "atlif": "AT-LIF (λ_t)"}
+
+
+def train_activity(data, method: str, lam: float, seed: int, epochs: int, sim_samples: int):
+    """Train digits_conv from scratch with one activity method; returns (model, measurements)."""
+    neuron = "atlif" if method == "atlif" else "lif"
+    kw = {"beta": 0.5, "eta": lam} if method == "atlif" else {}
+    m = base_model(data, seed, epochs, neuron, **kw)
+    reg = ActivityRegularizer(m, method, lam) if method in ("ar", "l1", "hoyer") else None
+    train(m, data, epochs=epochs, T=T, lr=5e-3, seed=seed, progress=False, extra_loss=reg)
+    if reg:
+        reg.remove()
+    return m, measure(m.eval(), data, T, sim_samples)
+
+
+def sweep_section_a(a, data, seeds, rep, bases, log):
+    """λ sweep per method -> the SOP–accuracy frontier, and SOPs at matched accuracy."""
+    points = []  # (method, λ, [acc], [sops], [fr])
+    for method, grid in GRIDS.items():
+        for lam in grid:
+            acc, sops, fr = [], [], []
+            for s in seeds:
+                m, r = train_activity(data, method, lam, s, a.epochs, a.sim_samples)
+                acc.append(r["accuracy"]), sops.append(r["sops"]), fr.append(r["firing_rate"])
+                if method == "none":
+                    bases[s] = m
+            points.append((method, lam, acc, sops, fr))
+            log(f"A {method} λ={lam:g}: acc {ms(acc, '{:.2f}', 100)} SOPs {ms(sops, '{:.0f}')}")
+    rows = [[LABELS[m], "–" if m == "none" else f"{lam:g}", ms(acc, "{:.2f}", 100), ms(sops, "{:.0f}"),
+             ms(fr, "{:.4f}")] for m, lam, acc, sops, fr in points]
+    base_acc = statistics.mean(points[0][2]) * 100
+    target = base_acc - a.tolerance
+    best_rows = []
+    for method in GRIDS:
+        ok = [p for p in points if p[0] == method and statistics.mean(p[2]) * 100 >= target]
+        if not ok:
+            best_rows.append([LABELS[method], "none reaches the target", "", "", ""])
+            continue
+        m, lam, acc, sops, fr = min(ok, key=lambda p: statistics.mean(p[3]))
+        best_rows.append([LABELS[m], "–" if m == "none" else f"{lam:g}", ms(acc, "{:.2f}", 100),
+                          ms(sops, "{:.0f}"), ms(fr, "{:.4f}")])
+    head = ["method", "λ", "accuracy %", "SOPs / sample", "firing rate"]
+    rep.add("A. Activity sparsity at matched accuracy: AT-LIF vs AR vs L1 vs Hoyer (AT-LIF paper §1)",
+            f"digits_conv trained from scratch per (method, λ, seed): {a.epochs} epochs, Adam lr 5e-3 cosine, "
+            f"batch 64, LIF β = 0.5 (AT-LIF: τ = 0.5, θ learnable from 1.0, threshold step after every "
+            f"optimizer step with the scheduled LR, batch-summed U as in the official code). Matched accuracy: "
+            f"the λ with the fewest mean SOPs among those whose mean accuracy is at least the unregularized "
+            f"LIF's minus {a.tolerance:g} point(s) (target {target:.2f} %). Claim: AT-LIF reaches fewer SOPs "
+            f"than AR/L1/Hoyer at matched accuracy. The full sweep (the SOP–accuracy frontier) is in A.2.",
+            head, best_rows)
+    rep.add("A.2 The λ sweep (every point, mean ± std over the seeds)",
+            "For plain LIF neurons R_AR = T·Σ_l fr_l and R_L1 = Σ_l fr_l (ALGORITHMS §1.4): L1 at λ is AR at "
+            "λ/4, so the two trace one curve (L1 0.6 ≡ AR 0.15, 1.6 ≡ 0.4, 2.4 ≡ 0.6, 3.2 ≡ 0.8). Hoyer's "
+            "gradient for binary spikes is 2(1 − s): it pushes silent neurons further down and leaves firing "
+            "ones alone, so it hardly changes SOPs at any λ.", head, rows)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
@@ -88,12 +162,15 @@ def main(argv=None):
     ap.add_argument("--ft-epochs", type=int, default=4, help="fine-tune epochs after compression")
     ap.add_argument("--prune-epochs", type=int, default=6, help="criticality prune-during-training epochs")
     ap.add_argument("--sim-samples", type=int, default=128)
-    ap.add_argument("--ratio", type=float, default=0.5, help="QP-SNN channel ratio")
+    ap.add_argument("--ratios", default="0.25,0.5,0.75", help="QP-SNN channel ratios (comma-separated)")
+    ap.add_argument("--tolerance", type=float, default=1.0,
+                    help="section A: 'matched accuracy' = within this many points of the unregularized LIF")
     ap.add_argument("--sections", default="ABCDEF")
     ap.add_argument("--data", default="digits", help="digits, or digits_hard (shifted, noisy, occluded) when "
                                                     "digits saturates")
     ap.add_argument("--out", default=str(ROOT / "docs" / "RESULTS.md"))
     a = ap.parse_args(argv)
+    a.ratios = [float(r) for r in a.ratios.split(",")]
     torch.set_num_threads(2)
     cmd = "python benchmarks/compression.py " + " ".join(sys.argv[1:] if argv is None else argv)
     seeds = list(range(a.seeds))
@@ -115,34 +192,7 @@ def main(argv=None):
 
     try:
         if "A" in a.sections:
-            # λ chosen once per method (no per-seed tuning) to keep the accuracy drop small on digits
-            runs = [("LIF, no regularizer", "lif", None, 0.0), ("AR (λ_s = 5e-2)", "lif", "ar", 5e-2),
-                    ("L1 rate (λ = 2e-1)", "lif", "l1", 2e-1), ("Hoyer (λ = 1e-4)", "lif", "hoyer", 1e-4),
-                    ("AT-LIF (λ_t = 5e-2)", "atlif", None, 5e-2)]
-            rows = []
-            for name, neuron, kind, lam in runs:
-                acc, sops, fr = [], [], []
-                for s in seeds:
-                    kw = {"beta": 0.5, "eta": lam} if neuron == "atlif" else {}
-                    m = base_model(data, s, a.epochs, neuron, **kw)
-                    reg = ActivityRegularizer(m, kind, lam) if kind else None
-                    train(m, data, epochs=a.epochs, T=T, lr=5e-3, seed=s, progress=False, extra_loss=reg)
-                    if reg:
-                        reg.remove()
-                    r = measure(m.eval(), data, T, a.sim_samples)
-                    acc.append(r["accuracy"]), sops.append(r["sops"]), fr.append(r["firing_rate"])
-                    if neuron == "lif" and kind is None:
-                        bases[s] = m
-                rows.append([name, ms(acc, "{:.2f}", 100), ms(sops, "{:.0f}"), ms(fr, "{:.4f}")])
-                log(f"A {name}: {rows[-1]}")
-            rep.add("A. Activity sparsity: AT-LIF vs AR vs L1 vs Hoyer (AT-LIF paper §1)",
-                    f"digits_conv trained from scratch, {a.epochs} epochs, Adam lr 5e-3 cosine, LIF β = 0.5 "
-                    f"(AT-LIF: τ = 0.5, θ learnable, threshold adaptation with the scheduled LR). The paper's "
-                    f"claim: AT-LIF reaches fewer SOPs than AR/L1/Hoyer at matched accuracy. One λ per method, "
-                    f"not tuned per seed: compare SOPs only where the accuracies overlap. For plain LIF neurons "
-                    f"R_AR = T·Σ_l fr_l and R_L1 = Σ_l fr_l (ALGORITHMS §1.4), so AR at λ and L1 at T·λ are the "
-                    f"same loss: their rows coincide by construction.",
-                    ["method", "accuracy %", "SOPs / sample", "firing rate"], rows)
+            sweep_section_a(a, data, seeds, rep, bases, log)
             rep.write(False)
         if "B" in a.sections:
             rows = []
@@ -163,34 +213,42 @@ def main(argv=None):
             rep.write(False)
         if "C" in a.sections:
             rows = []
-            for ranking in ("svs", "l1", "random"):
-                acc, acc0 = [], []
-                for s in seeds:
-                    r = compress(trained(s), data, "qp-snn", ratio=a.ratio, bits=4, ranking=ranking,
-                                 finetune_epochs=a.ft_epochs, seed=s, measure_spikes=False, **common)
-                    acc.append(r.after["accuracy"])
-                rows.append([ranking.upper() if ranking != "random" else "random", f"{a.ratio:g}",
-                             ms(acc, "{:.2f}", 100), f"{r.before['params']} → {r.after['params']}"])
-                log(f"C {rows[-1]}")
+            for ratio in a.ratios:
+                for ranking in ("svs", "l1", "random"):
+                    acc0, acc = [], []
+                    for s in seeds:
+                        kw = dict(ratio=ratio, bits=4, ranking=ranking, seed=s, measure_spikes=False, **common)
+                        acc0.append(compress(trained(s), data, "qp-snn", finetune_epochs=0, **kw).after["accuracy"])
+                        r = compress(trained(s), data, "qp-snn", finetune_epochs=a.ft_epochs, **kw)
+                        acc.append(r.after["accuracy"])
+                    rows.append([f"{ratio:g}", ranking.upper() if ranking != "random" else "random",
+                                 ms(acc0, "{:.2f}", 100), ms(acc, "{:.2f}", 100),
+                                 f"{r.before['params']} → {r.after['params']}"])
+                    log(f"C {rows[-1]}")
             rep.add("C. QP-SNN channel ranking at the same ratio: SVS vs L1 vs random",
-                    f"4-bit ReScaW, then {a.ratio:g} of the channels of both conv layers removed by the ranking, "
-                    f"then {a.ft_epochs} fine-tune epochs. SVS on 640 training images. Claim: SVS ≥ L1 > random.",
-                    ["ranking", "ratio", "accuracy %", "parameters"], rows)
+                    f"4-bit ReScaW, then the ratio of the channels of both conv layers removed by the ranking "
+                    f"(physically), then {a.ft_epochs} fine-tune epochs. SVS on 640 training images, spike maps "
+                    f"taken at the neuron output (8×8 for conv0, 4×4 for conv1, so ranks are at most 8 and 4). "
+                    f"'no fine-tune' isolates the ranking: the accuracy of the pruned quantized net before any "
+                    f"retraining. Claim: SVS ≥ L1 > random.",
+                    ["ratio", "ranking", "accuracy % (no fine-tune)", f"accuracy % ({a.ft_epochs} ep fine-tune)",
+                     "parameters"], rows)
             rep.write(False)
         if "D" in a.sections:
             rows = []
-            for order in ("qp", "pq"):
-                acc = []
-                for s in seeds:
-                    r = compress(trained(s), data, "qp-snn", ratio=a.ratio, bits=4, order=order,
-                                 finetune_epochs=a.ft_epochs, seed=s, measure_spikes=False, **common)
-                    acc.append(r.after["accuracy"])
-                rows.append(["quantize → SVS prune → fine-tune" if order == "qp" else
-                             "SVS prune → quantize → fine-tune", ms(acc, "{:.2f}", 100)])
-                log(f"D {rows[-1]}")
+            for ratio in a.ratios:
+                for order in ("qp", "pq"):
+                    acc = []
+                    for s in seeds:
+                        r = compress(trained(s), data, "qp-snn", ratio=ratio, bits=4, order=order,
+                                     finetune_epochs=a.ft_epochs, seed=s, measure_spikes=False, **common)
+                        acc.append(r.after["accuracy"])
+                    rows.append([f"{ratio:g}", "quantize → SVS prune → fine-tune" if order == "qp" else
+                                 "SVS prune → quantize → fine-tune", ms(acc, "{:.2f}", 100)])
+                    log(f"D {rows[-1]}")
             rep.add("D. QP-SNN order: quantize-then-prune vs prune-then-quantize",
-                    f"4 bit, ratio {a.ratio:g}, SVS, same fine-tune budget ({a.ft_epochs} epochs). Claim: QP > PQ.",
-                    ["order", "accuracy %"], rows)
+                    f"4 bit, SVS, same fine-tune budget ({a.ft_epochs} epochs). Claim: QP > PQ.",
+                    ["ratio", "order", "accuracy %"], rows)
             rep.write(False)
         if "E" in a.sections or "F" in a.sections:
             rows_e, rows_f, cache = [], [], {}
