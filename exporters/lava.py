@@ -652,8 +652,11 @@ def _run_group(args, stderr_file: Path, timeout: float) -> str:
     group is killed afterwards, so no Lava worker outlives the run.
     """
     with open(stderr_file, "w+b") as err:
-        # the runner's own temporary files go into our temporary folder, removed even if it is killed
-        env = dict(os.environ, TMPDIR=str(stderr_file.parent))
+        # the runner's own temporary files (and multiprocessing's) go into our temporary folder, removed
+        # even if it is killed - where that path is short enough for multiprocessing's Unix sockets
+        # (108 bytes with ~40 of its own); else they stay in the user's temporary folder
+        scratch = str(stderr_file.parent)
+        env = dict(os.environ, **({"TMPDIR": scratch} if len(scratch.encode()) <= 64 else {}))
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                 start_new_session=True, env=env)
         try:
@@ -671,9 +674,9 @@ def _run_group(args, stderr_file: Path, timeout: float) -> str:
     if rc < 0:
         name = signal.Signals(-rc).name if -rc in signal.valid_signals() else "?"
         raise Snn2hwError(f"the Lava process died with signal {-rc} ({name}); no output was produced"
-                          + (f":\n{se[-4000:]}" if se.strip() else ""))
+                          + (f". Its stderr ended with:\n{se[-4000:]}" if se.strip() else ""))
     if rc != 0:
-        raise Snn2hwError(f"the Lava run failed (exit code {rc}):\n{se[-4000:]}")
+        raise Snn2hwError(f"the Lava run failed (exit code {rc}). Its stderr ended with:\n{se[-4000:]}")
     return se
 
 

@@ -102,3 +102,38 @@ def signal_at_stage(args, stage: str, sig: int, tmp_path: Path, extra_env=None):
 def expected_exit(sig: int) -> tuple:
     """The CLI's documented exit status and message for a signal (docs/FAULTS.md)."""
     return {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}[sig]
+
+
+def live_group_members(pgid: int) -> list:
+    """Pids of processes in process group ``pgid`` that are not zombies (read from /proc).
+
+    Zombies count as dead: an orphan's zombie waits for PID 1 to reap it, which in a container
+    may never happen, but it runs no code and holds no files.
+    """
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            out.append(int(d.name))
+    return out
+
+
+def processes_with(*needles) -> list:
+    """Pids whose command line contains every one of ``needles``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if all(n in cmd for n in needles):
+                out.append(int(d.name))
+    return out
+
