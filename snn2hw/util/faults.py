@@ -52,10 +52,10 @@ def install_sigterm_handler() -> None:
 @contextlib.contextmanager
 def deferred_interrupts():
     """Hold SIGINT and SIGTERM during the block; deliver them (once each) right after it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     old = {s: signal.getsignal(s) for s in _SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in old.values():
+        yield  # signals can only be handled in the main thread; a C-level handler cannot be restored
+        return
     for s in _SIGNALS:
         signal.signal(s, lambda signum, frame: _held.append(signum))
     try:
