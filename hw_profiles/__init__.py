@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from snn2hw.errors import ProfileError
-from snn2hw.hw_profiles.schema import Figure, Profile
+from snn2hw.hw_profiles.schema import CAPACITY_MAX, Figure, Profile
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,6 +67,9 @@ def load_profile(name_or_path) -> Profile:
         raise ProfileError(f"profile file {path} does not validate ({e.error_count()} problem(s)): {errs}") from None
     bad = [f"{p}.value: must be a finite number >= 0, got {f.value!r}"
            for p, f in iter_figures(prof) if not (math.isfinite(f.value) and f.value >= 0)]
+    bad += [f"{p}.value: a capacity must be a whole number from 1 to {CAPACITY_MAX:.0e}, got {f.value!r}"
+            for p, f in iter_figures(prof) if p.startswith("capacity.") and math.isfinite(f.value) and f.value >= 0
+            and not (1 <= f.value <= CAPACITY_MAX and float(f.value).is_integer())]
     if bad:
         raise ProfileError(f"profile file {path} does not validate ({len(bad)} problem(s)): {'; '.join(bad)}")
     return prof

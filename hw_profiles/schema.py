@@ -24,9 +24,15 @@ then say so instead of printing a number.
 """
 from __future__ import annotations
 
+import math
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+#: largest capacity figure accepted (cores, neurons, bits, axons per core); larger ones are typos or corrupt
+#: files, and mapping work grows with some of them
+CAPACITY_MAX = 10**12
 
 
 class _Strict(BaseModel):
@@ -49,8 +55,8 @@ class PerCoreFigure(Figure):
 
     @model_validator(mode="after")
     def _value_is_min(self):
-        if any(not (v >= 0) for v in self.per_core):
-            raise ValueError("per_core entries must be numbers >= 0")
+        if any(not (0 <= v <= CAPACITY_MAX) for v in self.per_core):
+            raise ValueError(f"per_core entries must be numbers from 0 to {CAPACITY_MAX:.0e}")
         if self.value != min(self.per_core):
             raise ValueError(f"value must be the smallest per_core entry ({min(self.per_core):g}), got {self.value:g}")
         return self
@@ -129,6 +135,8 @@ class Capacity(_Strict):
 
     @model_validator(mode="after")
     def _tables_cover_every_core(self):
+        if not (math.isfinite(self.cores.value) and 1 <= self.cores.value <= CAPACITY_MAX):
+            return self  # reported by load_profile's range check, with the field path
         for key in ("kernel_memory_entries_per_core", "neuron_memory_entries_per_core",
                     "bias_memory_entries_per_core"):
             f = getattr(self, key)

@@ -139,8 +139,8 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
     if not (root / "ir" / "model.s2h").is_file() or not (root / "lava").is_dir():
         raise Snn2hwError(f"{root} is not a snn2hw export folder with a Lava model (expected ir/model.s2h and "
                           f"lava/); run snn2hw export --format lava first")
-    from snn2hw.exporters.lava_check import check_lava_dir
-    check_lava_dir(root / "lava")
+    from snn2hw.exporters.lava_check import check_export_dir
+    check_export_dir(root)  # sizes and sha256 as in manifest.json, then the Lava files' structure
     g = load_graph(root / "ir" / "model.s2h")
     T = timesteps or int(g.metadata.get("timesteps", 4))
     data = load_dataset(data_spec)
@@ -228,7 +228,13 @@ def report(report_file, fmt, out):
     from snn2hw.report.write import read_report
     from snn2hw.util.atomic import write_text
     rep = read_report(report_file)
-    text = to_markdown(rep) if fmt == "md" else to_html(rep)
+    try:
+        text = to_markdown(rep) if fmt == "md" else to_html(rep)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:  # a field of the wrong type
+        from snn2hw.errors import FileFormatError
+        what = f"missing field {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise FileFormatError(f"{report_file}: the report content is malformed ({what[:200]}); write it again "
+                              f"with snn2hw simulate") from None
     if out:
         write_text(out, text)
         click.echo(f"wrote {out}")

@@ -42,10 +42,38 @@ def _check_pair(path, x, y, xk, yk):
         raise DataError(f"{path}: '{yk}' contains negative labels")
 
 
+def _check_declared_sizes(path) -> None:
+    """Refuse an array whose ``.npy`` header declares more elements than the limit, before ``np.load``
+    allocates it (a header can declare any shape in a few bytes). Unreadable archives are left to np.load."""
+    import zipfile
+
+    from snn2hw.util.limits import limit_text, numel, too_many
+    fmt = np.lib.format
+    readers = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist()[:1000]:
+                if not info.filename.endswith(".npy"):
+                    continue
+                with z.open(info) as fh:
+                    read = readers.get(fmt.read_magic(fh))
+                    if read is None:
+                        continue
+                    shape = read(fh)[0]
+                if too_many(numel(shape)):
+                    raise DataError(f"{path}: array '{info.filename[:-4]}' declares shape {tuple(shape)} "
+                                    f"({numel(shape)} elements), above the {limit_text()}")
+    except DataError:
+        raise
+    except Exception:  # noqa: BLE001 - corrupt archive or header: np.load reports it below
+        return
+
+
 def load_npz(path, name: Optional[str] = None) -> Dataset:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
+    _check_declared_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from torch import nn
 
 from snn2hw import __version__
 from snn2hw.errors import CheckpointError
+from snn2hw.util.limits import limit_text, numel, too_many
 from snn2hw.util.atomic import write_bytes
 
 FORMAT = "snn2hw-checkpoint"
@@ -77,11 +78,75 @@ def _read(path: Path):
             f"{path} was refused: loading it would need code execution ({glob[:160]}). snn2hw reads checkpoints "
             f"with torch.load(weights_only=True) only; save tensors and plain containers (a state_dict) "
             f"instead.") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError,
-            UnicodeDecodeError, AttributeError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - torch.load fails on corrupt bytes with many types (struct.error,
+        # RuntimeError, EOFError, BadZipFile, ...); all mean the same: not a readable checkpoint
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200] if str(e) else 'corrupt'}); expected a file written "
                               f"by snn2hw train / snn2hw.save_checkpoint or torch.save(state_dict)") from None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_REAL_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
+
+
+def _check_tensors(state: dict, path: Path) -> None:
+    """Every entry a dense real tensor, the total within the size limit (names the first bad entry)."""
+    total = 0
+    for k, v in state.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+            raise CheckpointError(f"{path}: state_dict entry {k!r} is a {type(v).__name__}, expected a tensor "
+                                  f"under a string name")
+        if v.layout != torch.strided:
+            raise CheckpointError(f"{path}: state_dict entry '{k}' is a {v.layout} tensor; only dense tensors "
+                                  f"are supported")
+        if v.is_complex() or not (v.is_floating_point() or v.dtype in _REAL_DTYPES):
+            raise CheckpointError(f"{path}: state_dict entry '{k}' has dtype {v.dtype}, expected a real "
+                                  f"floating-point or integer tensor")
+        total += v.numel()
+    if too_many(total):
+        raise CheckpointError(f"{path}: the state_dict holds {total} elements, above the {limit_text()}")
+
+
+def _check_bundle(obj: dict, path: Path) -> None:
+    """Types and ranges of a snn2hw bundle's fields, so that a corrupt or hand-edited file fails here,
+    naming the field, instead of deep inside model building or tracing."""
+    def bad(key, expected):
+        r = repr(obj[key])
+        raise CheckpointError(f"{path}: the checkpoint field '{key}' is {r if len(r) <= 60 else r[:57] + '...'}, "
+                              f"expected {expected}")
+    if not isinstance(obj["arch"], str):
+        bad("arch", "an architecture name (string)")
+    if not (isinstance(obj["arch_kwargs"], dict) and all(isinstance(k, str) for k in obj["arch_kwargs"])):
+        bad("arch_kwargs", "a dict of keyword arguments")
+    if not isinstance(obj["state_dict"], dict):
+        bad("state_dict", "a dict of tensors")
+    shape = obj.get("input_shape")
+    if shape is not None:
+        if not (isinstance(shape, (list, tuple)) and 1 <= len(shape) <= 4
+                and all(_is_int(s) and s > 0 for s in shape)):
+            bad("input_shape", "a list of 1 to 4 positive integers")
+        if too_many(numel(shape)):
+            bad("input_shape", f"at most {limit_text()}")
+    for key in ("num_classes", "timesteps"):
+        if obj.get(key) is not None and not (_is_int(obj[key]) and 0 < obj[key] <= 10**9):
+            bad(key, "a positive integer")
+    step = obj.get("input_step")
+    if step is not None and not (_is_real(step) and math.isfinite(step) and step > 0):
+        bad("input_step", "a positive finite number or None")
+    for key in ("encoding", "dataset"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            bad(key, "a string")
+    for key in ("metrics", "training", "compression"):
+        if obj.get(key) is not None and not isinstance(obj[key], dict):
+            bad(key, "a dict")
+    _check_tensors(obj["state_dict"], path)
 
 
 def _is_state_dict(obj) -> bool:
@@ -89,9 +154,9 @@ def _is_state_dict(obj) -> bool:
                                                   for k, v in obj.items())
 
 
-def _load_state(model: nn.Module, state: dict, path: Path) -> None:
-    from snn2hw.compress.masks import add_masks_from_state_dict
-    add_masks_from_state_dict(model, state)  # unstructured pruning masks saved with the weights
+def _state_mismatch(model: nn.Module, state: dict, path: Path) -> None:
+    """Raise CheckpointError when ``state`` does not fit ``model`` (names and shapes; ``model`` may live on
+    torch's 'meta' device, so this costs no memory)."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -106,7 +171,39 @@ def _load_state(model: nn.Module, state: dict, path: Path) -> None:
             parts.append("shape mismatch " + ", ".join(f"{k}: file {tuple(state[k].shape)} vs model "
                                                        f"{tuple(own[k].shape)}" for k in shape[:4]))
         raise CheckpointError(f"{path}: the weights do not fit the model ({'; '.join(parts)})")
+
+
+def _load_state(model: nn.Module, state: dict, path: Path) -> None:
+    from snn2hw.compress.masks import add_masks_from_state_dict
+    add_masks_from_state_dict(model, state)  # unstructured pruning masks saved with the weights
+    _state_mismatch(model, state, path)
     model.load_state_dict(state)
+
+
+def _build_checked(builder, arch: str, kwargs: dict, state: dict, path: Path) -> nn.Module:
+    """Build the architecture on torch's 'meta' device first (no memory): refuse it when it is larger
+    than the size limit or its parameter shapes differ from the file's tensors, so that arch_kwargs
+    asking for a huge model are refused before anything is allocated; then build it for real."""
+    from snn2hw.compress.masks import add_masks_from_state_dict
+    try:
+        with torch.device("meta"):
+            ghost = builder(arch, **kwargs)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError) as e:
+        raise CheckpointError(f"{path}: architecture '{arch}' rejects its saved arch_kwargs ({e})") from None
+    except (RuntimeError, NotImplementedError):
+        ghost = None  # a builder that cannot run on 'meta': the state_dict, already read, bounds the model
+    if ghost is not None:
+        size = sum(t.numel() for t in ghost.state_dict().values())
+        if too_many(size):
+            raise CheckpointError(f"{path}: architecture '{arch}' with the saved arch_kwargs has {size} "
+                                  f"parameters, above the {limit_text()}; refusing to build it")
+        add_masks_from_state_dict(ghost, state)
+        _state_mismatch(ghost, state, path)
+    try:
+        return builder(arch, **kwargs)
+    except (TypeError, ValueError, RuntimeError, KeyError, IndexError, AttributeError, OverflowError,
+            ZeroDivisionError) as e:
+        raise CheckpointError(f"{path}: architecture '{arch}' rejects its saved arch_kwargs ({e})") from None
 
 
 def _factory(spec: str, path: Path) -> nn.Module:
@@ -136,6 +233,7 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
         for key in ("arch", "arch_kwargs", "state_dict"):
             if key not in obj:
                 raise CheckpointError(f"{path}: the snn2hw checkpoint lacks the field '{key}'")
+        _check_bundle(obj, path)
         if model is not None:
             net = _factory(model, path)
         else:
@@ -146,10 +244,7 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
             elif arch not in list_models():
                 raise CheckpointError(f"{path}: unknown architecture '{arch}'; known: {', '.join(list_models())}. "
                                       f"Use --model package.module:factory for your own architecture.")
-            try:
-                net = builder(arch, **dict(obj["arch_kwargs"]))
-            except (TypeError, ValueError) as e:
-                raise CheckpointError(f"{path}: architecture '{arch}' rejects its saved arch_kwargs ({e})") from None
+            net = _build_checked(builder, arch, dict(obj["arch_kwargs"]), obj["state_dict"], path)
         _load_state(net, obj["state_dict"], path)
         info = {k: v for k, v in obj.items() if k != "state_dict"}
     elif _is_state_dict(obj) or (isinstance(obj, dict) and _is_state_dict(obj.get("state_dict"))):
@@ -157,8 +252,10 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
             raise CheckpointError(f"{path} holds a plain state_dict, which does not say which architecture it "
                                   f"belongs to; pass --model package.module:factory (a function returning the "
                                   f"nn.Module).")
+        state = obj if _is_state_dict(obj) else obj["state_dict"]
+        _check_tensors(state, path)
         net = _factory(model, path)
-        _load_state(net, obj if _is_state_dict(obj) else obj["state_dict"], path)
+        _load_state(net, state, path)
         info = {"arch": model}
     else:
         raise CheckpointError(f"{path} is a PyTorch file but not a checkpoint snn2hw understands (top level is "

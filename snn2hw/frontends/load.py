@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from snn2hw.errors import GraphError
 from snn2hw.frontends.checkpoint import load_checkpoint
 from snn2hw.frontends.torch_fx import from_module
 from snn2hw.ir.graph import Graph
@@ -21,7 +22,10 @@ CARRIED = ("timesteps", "encoding", "dataset", "input_step", "metrics")
 
 def graph_from_checkpoint(path, model: str | None = None) -> Graph:
     ck = load_checkpoint(path, model=model)
-    g = from_module(ck.model, ck.info.get("input_shape"))
+    try:
+        g = from_module(ck.model, ck.info.get("input_shape"))
+    except GraphError as e:  # e.g. NaN/Inf weights, threshold <= 0: say which file
+        raise GraphError(e.problems, context=f"the model in {path}") from None
     for k in CARRIED:
         if k in ck.info:
             g.metadata[k] = ck.info[k]

@@ -269,6 +269,8 @@ def load_nir(path, dt: float | None = None) -> Graph:
         import nir
     except ImportError as e:  # pragma: no cover
         raise NIRImportError(f"{path}: reading NIR needs the 'nir' package (pip install nir==1.0.8): {e}") from None
+    from snn2hw.util.h5probe import probe_hdf5
+    probe_hdf5(path, "a NIR graph (.nir)", error=NIRImportError)  # libhdf5 may loop or crash on a corrupt file: not in this process
     try:
         with h5py.File(path, "r") as f:
             keys = set(f.keys())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -177,6 +178,7 @@ class Graph:
         # shapes are checked even when some edges name unknown nodes (infer_shapes skips those edges),
         # so one run reports the structural and the shape problems together
         problems += self.infer_shapes()
+        problems += self._size_and_metadata_problems()
         for name in self.outputs:
             src = [p for p in self.predecessors(name) if p in self.nodes]
             if src and not isinstance(self.nodes[src[0]], N.Neuron):
@@ -184,6 +186,27 @@ class Graph:
                                 f"got {type(self.nodes[src[0]]).__name__} '{src[0]}'")
         if problems and raise_on_error:
             raise GraphError(problems)
+        return problems
+
+    def _size_and_metadata_problems(self) -> list:
+        """Layers above the element limit (a file can declare any shape in a few bytes; refused before a
+        simulator allocates them) and recorded facts of the wrong type (timesteps, input_step)."""
+        from snn2hw.util.limits import limit_text, numel, too_many
+        problems = []
+        for name, node in self.nodes.items():
+            for what, shp in (("input", getattr(node, "shape", None) if isinstance(node, N.Input) else None),
+                              ("output", node.output_shape)):
+                if shp is not None and too_many(numel(shp)):
+                    problems.append(f"node '{name}' ({type(node).__name__}): {what} shape {tuple(shp)} has "
+                                    f"{numel(shp)} elements, above the {limit_text()}")
+                    break
+        T = self.metadata.get("timesteps")
+        if T is not None and not (isinstance(T, int) and not isinstance(T, bool) and 0 < T <= 10**9):
+            problems.append(f"metadata 'timesteps' is {T!r}, expected a positive integer")
+        step = self.metadata.get("input_step")
+        if step is not None and not (isinstance(step, (int, float)) and not isinstance(step, bool)
+                                     and math.isfinite(step) and step > 0):
+            problems.append(f"metadata 'input_step' is {step!r}, expected a positive finite number")
         return problems
 
     # ---------------------------------------------------------------- summaries

@@ -6,12 +6,18 @@ Layout::
     /nodes/<i>   one group per node in graph order; attrs: name, type, scalars (JSON); datasets: arrays
 
 Files are written to a temporary file beside the target and renamed, so a
-failed save never leaves a half-written file. A file whose ``format_version``
+failed save never leaves a half-written file. The first 512 bytes are an HDF5
+user block (ignored by HDF5 readers) holding ``snn2hw-s2h sha256 <hex>`` of the
+rest of the file; :func:`load_graph` checks it before libhdf5 parses anything,
+because libhdf5 can loop forever or crash on a corrupt file. Files whose block is
+missing or does not match (older files, other tools, truncated, corrupted or
+edited ones) are first read once in a child process (:mod:`snn2hw.util.h5probe`). A file whose ``format_version``
 is newer than this code supports is refused with a message that says so.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -24,11 +30,13 @@ from snn2hw.errors import FileFormatError, GraphError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.util.atomic import write_bytes
+from snn2hw.util.limits import limit_text, max_elements
 
 FORMAT = "snn2hw-ir"
 FORMAT_VERSION = 1
-#: refuse to allocate arrays larger than this from a file (elements)
-MAX_ARRAY_ELEMENTS = 2_000_000_000
+#: the checksum user block at the start of the file
+USERBLOCK = 512
+CHECKSUM_MAGIC = b"snn2hw-s2h sha256 "
 
 
 def _jsonable(v):
@@ -45,7 +53,7 @@ def save_graph(graph: Graph, path) -> Path:
     """Write ``graph`` to ``path`` (.s2h) atomically and return the path."""
     path = Path(path)
     image = io.BytesIO()  # built in memory, then written atomically (see snn2hw.util.atomic.write_bytes)
-    with h5py.File(image, "w") as f:
+    with h5py.File(image, "w", userblock_size=USERBLOCK) as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["snn2hw_version"] = __version__
@@ -65,7 +73,27 @@ def save_graph(graph: Graph, path) -> Path:
                 else:
                     scalars[key] = _jsonable(val)
             g.attrs["scalars"] = json.dumps(scalars, default=_jsonable)
+    data = image.getbuffer()
+    head = CHECKSUM_MAGIC + hashlib.sha256(data[USERBLOCK:]).hexdigest().encode() + b"\n"
+    data[:len(head)] = head
     return write_bytes(path, image.getvalue())
+
+
+def _check_integrity(path: Path) -> None:
+    """Before libhdf5 parses ``path``: verify the checksum block snn2hw writes, or (a file without one)
+    read the whole file once in a child process that may hang or crash instead of this one."""
+    with open(path, "rb") as fh:
+        head = fh.read(USERBLOCK)
+        if head.startswith(CHECKSUM_MAGIC):
+            want = head[len(CHECKSUM_MAGIC):len(CHECKSUM_MAGIC) + 64].decode("ascii", "replace")
+            h = hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+            if h.hexdigest() == want:
+                return  # byte for byte what snn2hw wrote
+            # truncated, corrupted or edited after snn2hw wrote it (e.g. with h5py): read it like a foreign file
+    from snn2hw.util.h5probe import probe_hdf5
+    probe_hdf5(path, "a snn2hw .s2h graph")
 
 
 def _read_node(path, g) -> tuple:
@@ -88,9 +116,9 @@ def _read_node(path, g) -> tuple:
         ds = g[key]
         if not isinstance(ds, h5py.Dataset):
             raise FileFormatError(f"{where}: '{key}' should be an array dataset")
-        if ds.size > MAX_ARRAY_ELEMENTS:
-            raise FileFormatError(f"{where}: '{key}' declares {ds.size} elements, above the limit "
-                                  f"{MAX_ARRAY_ELEMENTS}; refusing to allocate it")
+        if ds.size > max_elements():
+            raise FileFormatError(f"{where}: '{key}' declares {ds.size} elements, above the {limit_text()}; "
+                                  f"refusing to allocate it")
         if ds.dtype.kind not in "biuf":
             raise FileFormatError(f"{where}: '{key}' has dtype {ds.dtype}, expected a numeric array")
         kwargs[key] = ds[()]
@@ -109,6 +137,7 @@ def load_graph(path, validate: bool = True) -> Graph:
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"{path}: no such file")
+    _check_integrity(path)
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as e:

@@ -74,12 +74,20 @@ class Node:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
 
+#: parameters beyond the float32 range cannot come from a trained (float32) model; they are a corrupt
+#: file or an overflow, and would overflow float64 arithmetic (squares) in quantization
+FLOAT_PARAM_MAX = float(np.finfo(np.float32).max)
+
+
 def _finite_problems(name: str, arr) -> list:
     if arr is None:
         return []
     a = np.asarray(arr)
     if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
         return [f"{name} contains {int(np.sum(~np.isfinite(a)))} NaN/Inf value(s)"]
+    if a.dtype.kind == "f" and a.size and float(np.max(np.abs(a))) > FLOAT_PARAM_MAX:
+        return [f"{name} holds values up to {float(np.max(np.abs(a))):.3g} in magnitude, beyond the float32 "
+                f"range ({FLOAT_PARAM_MAX:.3g}); the file is corrupt or the model overflowed"]
     return []
 
 

@@ -61,10 +61,12 @@ def test_corrupt_net_file(exported, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(exported, bad)
     (bad / "lava" / "model.net").write_bytes(np.random.default_rng(1).bytes(2000))
-    assert_user_error(run("run-lava", bad, "--samples", "2"), "model.net", "not a readable HDF5")
+    assert_user_error(run("run-lava", bad, "--samples", "2"), "model.net", "sha256 differs")
     with h5py.File(bad / "lava" / "model.net", "w") as f:
         f.create_group("something")
-    assert_user_error(run("run-lava", bad, "--samples", "2"), "model.net", "no 'layer' group")
+    assert_user_error(run("run-lava", bad, "--samples", "2"), "model.net", "sha256 differs")
+    (bad / "manifest.json").unlink()
+    assert_user_error(run("run-lava", bad, "--samples", "2"), "manifest.json", "missing")
 
 
 def test_truncated_and_random_model_files(exported, tmp_path):
