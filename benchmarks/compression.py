@@ -29,6 +29,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from snn2hw.compress.pipeline import compress, default_regen_ratio, measure  # noqa: E402
 from snn2hw.data import load_dataset  # noqa: E402
@@ -36,45 +37,9 @@ from snn2hw.models import build_model  # noqa: E402
 from snn2hw.nn.regularizers import ActivityRegularizer  # noqa: E402
 from snn2hw.train import train  # noqa: E402
 
+from results_md import Report, ms, verdict  # noqa: E402
+
 T = 4
-
-
-def ms(vals, fmt="{:.2f}", scale=1.0):
-    v = [x * scale for x in vals]
-    if len(v) == 1:
-        return fmt.format(v[0])
-    return f"{fmt.format(statistics.mean(v))} ± {fmt.format(statistics.stdev(v))}"
-
-
-class Report:
-    def __init__(self, path, argv, seeds):
-        self.path, self.argv, self.seeds = Path(path), argv, seeds
-        self.sections = []
-        self.t0 = time.time()
-
-    def add(self, title, note, header, rows):
-        self.sections.append((title, note, header, rows))
-
-    def write(self, done):
-        status = "complete" if done else "**PARTIAL**: the run was cut short; only the sections below finished"
-        lines = [f"# Compression results ({self.data}, `digits_conv`)", "",
-                 f"Made by `{self.argv}` ({status}; "
-                 f"{time.time() - self.t0:.0f} s on 2 CPU cores). Seeds {self.seeds}; mean ± std over the seeds. "
-                 + ("Data: the bundled 8×8 digits (1437 train / 360 test), T = 4, direct encoding. "
-                    if self.data == "digits" else
-                    "Data: digits_hard = the bundled 8×8 digits (same split) shifted by up to 1 pixel, with "
-                    "Gaussian noise (2 of 16 levels) and a 3×3 occlusion in 20 % of images (seeded; "
-                    "snn2hw/data/digits_hard.py), T = 4, direct encoding. ") +
-                 "Accuracy: float torch model on the 360 test images. SOPs: event-simulator synaptic operations "
-                 "per sample (nonzero input × existing synapse, every layer after the first) of the network "
-                 "converted for `loihi`; firing rate = spikes / (neurons × T).", ""]
-        for title, note, header, rows in self.sections:
-            lines += [f"## {title}", "", note, "", "| " + " | ".join(header) + " |",
-                      "|" + "|".join("---" for _ in header) + "|"]
-            lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-            lines.append("")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("\n".join(lines))
 
 
 def base_model(data, seed, epochs, neuron="lif", **kw):
@@ -113,6 +78,21 @@ def train_activity(data, method: str, lam: float, seed: int, epochs: int, sim_sa
     return m, measure(m.eval(), data, T, sim_samples)
 
 
+def activity_verdicts(best: dict) -> list:
+    """AT-LIF vs each baseline at matched accuracy (fewer SOPs is better)."""
+    if "atlif" not in best:
+        return ["AT-LIF fewer SOPs at matched accuracy: **not shown** (no AT-LIF λ reaches the accuracy target)"]
+    out = []
+    for k in ("ar", "l1", "hoyer"):
+        what = f"AT-LIF fewer SOPs than {LABELS[k]} at matched accuracy"
+        if k not in best:
+            out.append(f"{what}: holds trivially ({LABELS[k]} reaches the target at no λ of the grid)")
+            continue
+        out.append(verdict(what, "AT-LIF", best["atlif"][3], {"ar": "AR", "l1": "L1", "hoyer": "Hoyer"}[k],
+                           best[k][3], higher_is_better=False, scale=1.0, unit=" SOPs", nd=0))
+    return out
+
+
 def sweep_section_a(a, data, seeds, rep, bases, log):
     """λ sweep per method -> the SOP–accuracy frontier, and SOPs at matched accuracy."""
     points = []  # (method, λ, [acc], [sops], [fr])
@@ -130,13 +110,13 @@ def sweep_section_a(a, data, seeds, rep, bases, log):
              ms(fr, "{:.4f}")] for m, lam, acc, sops, fr in points]
     base_acc = statistics.mean(points[0][2]) * 100
     target = base_acc - a.tolerance
-    best_rows = []
+    best_rows, best = [], {}
     for method in GRIDS:
         ok = [p for p in points if p[0] == method and statistics.mean(p[2]) * 100 >= target]
         if not ok:
             best_rows.append([LABELS[method], "none reaches the target", "", "", ""])
             continue
-        m, lam, acc, sops, fr = min(ok, key=lambda p: statistics.mean(p[3]))
+        m, lam, acc, sops, fr = best[method] = min(ok, key=lambda p: statistics.mean(p[3]))
         best_rows.append([LABELS[m], "–" if m == "none" else f"{lam:g}", ms(acc, "{:.2f}", 100),
                           ms(sops, "{:.0f}"), ms(fr, "{:.4f}")])
     head = ["method", "λ", "accuracy %", "SOPs / sample", "firing rate"]
@@ -147,10 +127,10 @@ def sweep_section_a(a, data, seeds, rep, bases, log):
             f"the λ with the fewest mean SOPs among those whose mean accuracy is at least the unregularized "
             f"LIF's minus {a.tolerance:g} point(s) (target {target:.2f} %). Claim: AT-LIF reaches fewer SOPs "
             f"than AR/L1/Hoyer at matched accuracy. The full sweep (the SOP–accuracy frontier) is in A.2.",
-            head, best_rows)
+            head, best_rows, activity_verdicts(best))
     rep.add("A.2 The λ sweep (every point, mean ± std over the seeds)",
             "For plain LIF neurons R_AR = T·Σ_l fr_l and R_L1 = Σ_l fr_l (ALGORITHMS §1.4): L1 at λ is AR at "
-            "λ/4, so the two trace one curve (L1 0.6 ≡ AR 0.15, 1.6 ≡ 0.4, 2.4 ≡ 0.6, 3.2 ≡ 0.8). Hoyer's "
+            "λ/T = λ/4, so the two trace one curve (L1 0.6 ≡ AR 0.15, 1.6 ≡ 0.4, 2.4 ≡ 0.6, 3.2 ≡ 0.8). Hoyer's "
             "gradient for binary spikes is 2(1 − s): it pushes silent neurons further down and leaves firing "
             "ones alone, so it hardly changes SOPs at any λ.", head, rows)
 
@@ -166,16 +146,24 @@ def main(argv=None):
     ap.add_argument("--tolerance", type=float, default=1.0,
                     help="section A: 'matched accuracy' = within this many points of the unregularized LIF")
     ap.add_argument("--sections", default="ABCDEF")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the nets are tiny: 1 is fastest)")
     ap.add_argument("--data", default="digits", help="digits, or digits_hard (shifted, noisy, occluded) when "
                                                     "digits saturates")
     ap.add_argument("--out", default=str(ROOT / "docs" / "RESULTS.md"))
     a = ap.parse_args(argv)
     a.ratios = [float(r) for r in a.ratios.split(",")]
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     cmd = "python benchmarks/compression.py " + " ".join(sys.argv[1:] if argv is None else argv)
     seeds = list(range(a.seeds))
-    rep = Report(a.out, cmd.strip(), seeds)
-    rep.data = a.data
+    header = ("Data: the bundled 8×8 digits (1437 train / 360 test), T = 4, direct encoding. "
+              if a.data == "digits" else
+              "Data: digits_hard = the bundled 8×8 digits (same split) shifted by up to 1 pixel, with "
+              "Gaussian noise (2 of 16 levels) and a 3×3 occlusion in 20 % of images (seeded; "
+              "snn2hw/data/digits_hard.py), T = 4, direct encoding. ") + (
+        "Accuracy: float torch model on the 360 test images. SOPs: event-simulator synaptic operations "
+        "per sample (nonzero input × existing synapse, every layer after the first) of the network "
+        "converted for `loihi`, on the first --sim-samples test images; firing rate = spikes / (neurons × T).")
+    rep = Report(a.out, cmd.strip(), seeds, a.data, a.threads, header)
     data = load_dataset(a.data)
     common = dict(progress=False, T=T)
     bases = {}
@@ -195,10 +183,10 @@ def main(argv=None):
             sweep_section_a(a, data, seeds, rep, bases, log)
             rep.write(False)
         if "B" in a.sections:
-            rows = []
+            rows, raw = [], {}
             for bits in (2, 4):
                 for rescale in (False, True):
-                    acc = []
+                    acc = raw[bits, rescale] = []
                     for s in seeds:
                         r = compress(trained(s), data, "qp-snn", ratio=0.0, bits=bits, rescale=rescale,
                                      finetune_epochs=a.ft_epochs, seed=s, measure_spikes=False, **common)
@@ -209,13 +197,15 @@ def main(argv=None):
             rep.add("B. QP-SNN quantizer: vanilla vs ReScaW",
                     f"The trained float net (per seed) quantized (first conv and classifier fp32), then fine-tuned "
                     f"{a.ft_epochs} epochs (Adam lr 1e-3, wd 1e-5 on conv weights, cosine). Claim: ReScaW ≥ vanilla, "
-                    f"most at low bit width.", ["bits", "quantizer", "accuracy %"], rows)
+                    f"most at low bit width.", ["bits", "quantizer", "accuracy %"], rows,
+                    [verdict(f"ReScaW ≥ vanilla at {b} bit", "ReScaW", raw[b, True], "vanilla", raw[b, False])
+                     for b in (2, 4)])
             rep.write(False)
         if "C" in a.sections:
-            rows = []
+            rows, raw = [], {}
             for ratio in a.ratios:
                 for ranking in ("svs", "l1", "random"):
-                    acc0, acc = [], []
+                    acc0, acc = raw[ratio, ranking, 0], raw[ratio, ranking, 1] = [], []
                     for s in seeds:
                         kw = dict(ratio=ratio, bits=4, ranking=ranking, seed=s, measure_spikes=False, **common)
                         acc0.append(compress(trained(s), data, "qp-snn", finetune_epochs=0, **kw).after["accuracy"])
@@ -232,13 +222,16 @@ def main(argv=None):
                     f"'no fine-tune' isolates the ranking: the accuracy of the pruned quantized net before any "
                     f"retraining. Claim: SVS ≥ L1 > random.",
                     ["ratio", "ranking", "accuracy % (no fine-tune)", f"accuracy % ({a.ft_epochs} ep fine-tune)",
-                     "parameters"], rows)
+                     "parameters"], rows,
+                    [verdict(f"{x} ≥ {y} at ratio {r:g} ({'after fine-tune' if ft else 'no fine-tune'})",
+                             x, raw[r, x.lower(), ft], y, raw[r, y.lower(), ft])
+                     for r in a.ratios for ft in (1, 0) for x, y in (("SVS", "L1"), ("L1", "random"))])
             rep.write(False)
         if "D" in a.sections:
-            rows = []
+            rows, raw = [], {}
             for ratio in a.ratios:
                 for order in ("qp", "pq"):
-                    acc = []
+                    acc = raw[ratio, order] = []
                     for s in seeds:
                         r = compress(trained(s), data, "qp-snn", ratio=ratio, bits=4, order=order,
                                      finetune_epochs=a.ft_epochs, seed=s, measure_spikes=False, **common)
@@ -248,7 +241,8 @@ def main(argv=None):
                     log(f"D {rows[-1]}")
             rep.add("D. QP-SNN order: quantize-then-prune vs prune-then-quantize",
                     f"4 bit, SVS, same fine-tune budget ({a.ft_epochs} epochs). Claim: QP > PQ.",
-                    ["ratio", "order", "accuracy %"], rows)
+                    ["ratio", "order", "accuracy %"], rows,
+                    [verdict(f"QP > PQ at ratio {r:g}", "QP", raw[r, "qp"], "PQ", raw[r, "pq"]) for r in a.ratios])
             rep.write(False)
         if "E" in a.sections or "F" in a.sections:
             rows_e, rows_f, cache = [], [], {}
@@ -271,7 +265,10 @@ def main(argv=None):
                         f"From the trained float net: {a.prune_epochs} epochs of SGD (momentum 0.9, lr 2e-2, wd 1e-4, "
                         f"cosine) with 11 cubic-schedule pruning points over the first 75 % of the steps, global |w| "
                         f"over conv1 (first conv and classifier dense, A14), then fixed masks. Claim: regeneration "
-                        f"≥ none, more so at high sparsity.", ["sparsity", "regeneration", "accuracy %"], rows_e)
+                        f"≥ none, more so at high sparsity.", ["sparsity", "regeneration", "accuracy %"], rows_e,
+                        [verdict(f"regeneration ≥ none at {sp:.0%}", "criticality",
+                                 [crit(s, sp, "criticality") for s in seeds], "none",
+                                 [crit(s, sp, "none") for s in seeds]) for sp in (0.9, 0.95, 0.98)])
                 rep.write(False)
             if "F" in a.sections:
                 for regen in ("criticality", "random", "gradient"):
@@ -280,7 +277,10 @@ def main(argv=None):
                     log(f"F {rows_f[-1]}")
                 rep.add("F. Regeneration criterion at 95 % sparsity",
                         "Same schedule as E, r = 0.1. Claim: criticality ≥ random and gradient (GraNet-style).",
-                        ["regeneration", "r", "accuracy %"], rows_f)
+                        ["regeneration", "r", "accuracy %"], rows_f,
+                        [verdict(f"criticality ≥ {o} regeneration at 95 %", "criticality",
+                                 [crit(s, 0.95, "criticality") for s in seeds], o,
+                                 [crit(s, 0.95, o) for s in seeds]) for o in ("random", "gradient")])
                 rep.write(False)
     except KeyboardInterrupt:
         rep.write(False)
