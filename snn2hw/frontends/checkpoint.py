@@ -21,6 +21,7 @@ import importlib
 import io
 import math
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def _read(path: Path):
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4": noise before the error a user should see
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         lines = [m.strip() for m in str(e).split("\n")]
         glob = next((m for m in lines if "GLOBAL" in m or "global" in m.split(":")[0].lower()), None)

@@ -98,8 +98,8 @@ def check_outcome(res: Result, work, before: dict, names=(), allow_success=False
 
 
 def flip_bits(data: bytes, positions) -> bytes:
+    """Flip each distinct bit once (positions modulo the size), so a non-empty list always changes the data."""
     b = bytearray(data)
-    for p in positions:
-        p %= len(b) * 8
+    for p in {p % (len(b) * 8) for p in positions}:
         b[p // 8] ^= 1 << (p % 8)
     return bytes(b)
