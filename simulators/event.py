@@ -82,6 +82,7 @@ from snn2hw.ir.topology import population_of, source_of, synapses_from
 from snn2hw.simulators import fixed_point as fp
 from snn2hw.simulators.placement import LayerPlacement, Placement
 from snn2hw.simulators.reference import _chan, _linear, _Runner, network_output
+from snn2hw.simulators.routing import build_route
 
 #: per-core event classes counted on every device step
 CORE_EVENTS = ("synops", "synops_graded", "spikes_in", "neuron_updates_active", "neuron_updates_inactive",
@@ -300,53 +301,28 @@ class _EventRunner:
             if not isinstance(node, (N.Input, N.Neuron)):
                 continue
             n = int(np.prod(node.output_shape))
-            R = torch.zeros(n, self.C, dtype=torch.float64)
             syns, _ = synapses_from(g, p)
-            for s in syns:
-                info = self.syn_info[s]
-                tgt = info["target"]
-                x = torch.zeros((1,) + tuple(node.output_shape), dtype=torch.float64, requires_grad=True)
-                y = x
-                for u in info["chain_up"]:
-                    y = _glue_apply(g.nodes[u], y)
-                y = _syn_apply(g.nodes[s], y, self.wb[s].double())
-                for d in info["chain_down"]:
-                    y = _glue_apply(g.nodes[d], y)
-                y = y.reshape(-1)
-                co = self.core_of[tgt]
-                cores = torch.unique(co).tolist()
-                for k, ci in enumerate(cores):
-                    m = (co == ci).double()
-                    (gr,) = torch.autograd.grad(y, x, m, retain_graph=k < len(cores) - 1)
-                    R[:, ci] = torch.maximum(R[:, ci], (gr.reshape(-1) > 0).double())
             if isinstance(node, N.Input):
-                xy = np.array(self.pl.xy_of_tile(self.pl.input_tile)).reshape(1, 2).repeat(n, 0)
+                sxy = np.array(self.pl.xy_of_tile(self.pl.input_tile)).reshape(1, 2).repeat(n, 0)
                 src_core = None
             else:
                 src_core = self.core_of[p]
-                xy = self.core_xy[src_core.numpy()]
-            ew = torch.as_tensor(np.abs(xy[:, :1] - self.core_xy[None, :, 0]).reshape(n, self.C) if self.C else
-                                 np.zeros((n, 0)), dtype=torch.float64)
-            ns = torch.as_tensor(np.abs(xy[:, 1:2] - self.core_xy[None, :, 1]).reshape(n, self.C) if self.C else
-                                 np.zeros((n, 0)), dtype=torch.float64)
-            r = {"R": R, "deg": R.sum(1), "ew": (R * ew).sum(1), "ns": (R * ns).sum(1), "src_core": src_core}
-            if lat_ew is not None and lat_ns is not None and self.C:
-                r["maxlat"] = (R * (ew * lat_ew + ns * lat_ns)).amax(1)
-            else:
-                r["maxlat"] = None
+                sxy = self.core_xy[src_core.numpy()].reshape(-1, 2)
+            lat = (lat_ew, lat_ns) if lat_ew is not None and lat_ns is not None and self.C else None
+            r = build_route(g, p, syns, self.syn_info, self.wb, self.core_of, self.C, n, sxy,
+                            self.core_xy.reshape(-1, 2), lat)
+            r["src_core"] = src_core
             self.route[p] = r
 
     # -- one chunk of samples
     def run(self, x: torch.Tensor, acc: dict, record: bool) -> dict:
         g = self.g
         T, B = x.shape[0], x.shape[1]
-        S = T + self.T_depth
         res = {"layer_spikes": {}, "spikes": {}}
         tally = self.ref.tally
         tally.begin_chunk(B)
         vals, cnt = {}, {}
         final_v = {}
-        work = acc["work"]  # [B, S, C] serial ns, filled per chunk
         for name in self.order:
             node = g.nodes[name]
             if isinstance(node, N.Input):
@@ -465,7 +441,8 @@ class _EventRunner:
         else:
             L["messages_out"] = L.get("messages_out", 0.0) + float((s * r["deg"]).sum())
         if self.C:
-            m_in = s @ r["R"]  # [T, B, C] messages received per destination core
+            n = s.shape[-1]  # messages received per destination core: [T, B, C] (exact integers in float32)
+            m_in = (r["Rt"] @ s.reshape(-1, n).t().to(torch.float32)).t().to(s.dtype).reshape(*s.shape[:-1], self.C)
             self._add(acc, "spikes_in", d, m_in)
             L["messages_delivered"] = L.get("messages_delivered", 0.0) + float(m_in.sum())
         ew, ns = s @ r["ew"], s @ r["ns"]  # [T, B]
