@@ -115,6 +115,11 @@ def check_model(model: nn.Module, method: str, ratio: Optional[float], protect: 
     if method == "atlif" and not hasattr(model, "arch"):
         raise CompressError("method 'atlif' rebuilds the architecture with AT-LIF neurons: it needs a built-in "
                             "architecture (a snn2hw checkpoint)")
+    if method in ("magnitude", "criticality-unstructured") and ratio:
+        from .masks import prunable_layers
+        if not prunable_layers(model):
+            raise CompressError(f"method '{method}' has no layer to prune: the first and the last Conv2d/Linear stay "
+                                f"dense (the papers' convention), and this model has no other weight layer")
     if method in STRUCTURED and ratio:
         from ..passes.structured_prune import ChannelGroups
         cg = ChannelGroups(_graph(model))

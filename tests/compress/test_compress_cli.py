@@ -168,3 +168,19 @@ def test_bad_checkpoint_exit_2(tmp_path, capsys):
     code, _, err = run(["compress", bad, "--method", "l1", "--ratio", "0.5", "--data", "digits",
                         "--out", tmp_path / "o.pt"], capsys)
     assert code == 2 and "Traceback" not in err and not (tmp_path / "o.pt").exists()
+
+
+def test_unstructured_without_prunable_layer_exit_2(tmp_path, capsys):
+    """A 2-layer MLP has only the first and the last Linear, which stay dense: refused before any work."""
+    from snn2hw.frontends.checkpoint import save_checkpoint
+    from snn2hw.models import build_model
+    ck = tmp_path / "mlp.pt"
+    save_checkpoint(ck, build_model("mlp", hidden=(16,)))
+    for method in ("magnitude", "criticality-unstructured"):
+        with pytest.raises(SystemExit) as e:
+            main(["compress", str(ck), "--method", method, "--ratio", "0.5", "--data", "digits_flat",
+                  "--out", str(tmp_path / "o.pt")])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "has no layer to prune" in err and "Traceback" not in err
+    assert not (tmp_path / "o.pt").exists()
