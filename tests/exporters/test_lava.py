@@ -17,7 +17,6 @@ Without ``.venv-lava`` the Lava tests FAIL (``make lava-venv``) unless
 """
 from __future__ import annotations
 
-import os
 
 import h5py
 import numpy as np
@@ -34,17 +33,6 @@ from snn2hw.simulators.reference import simulate
 
 STEP = 1.0 / 16
 
-
-@pytest.fixture(scope="module")
-def lava_env():
-    py = lx.lava_python()
-    if py.exists() and os.access(py, os.X_OK):
-        return py
-    msg = (f"The Lava environment is missing: {py} does not exist. Run `make lava-venv` "
-           f"(needs Python 3.10); the Lava export cannot be checked without it.")
-    if os.environ.get("SNN2HW_ALLOW_NO_LAVA") == "1":
-        pytest.skip("LAVA NOT TESTED (SNN2HW_ALLOW_NO_LAVA=1): " + msg)
-    pytest.fail(msg + " (set SNN2HW_ALLOW_NO_LAVA=1 to skip)", pytrace=False)
 
 
 def _int_input(graph, x):

@@ -156,19 +156,7 @@ def test_cli_interrupted_while_lava_runs_kills_the_group(export_dir, fake, tmp_p
     _assert_all_gone(runner, tmpdir)
 
 
-# ----------------------------------------------------------------------------- the real Lava
-@pytest.fixture(scope="module")
-def lava_env():
-    py = lx.lava_python()
-    if py.exists() and os.access(py, os.X_OK):
-        return py
-    msg = (f"The Lava environment is missing: {py} does not exist. Run `make lava-venv` "
-           f"(needs Python 3.10); the Lava fault cases cannot be checked without it.")
-    if os.environ.get("SNN2HW_ALLOW_NO_LAVA") == "1":
-        pytest.skip("LAVA NOT TESTED (SNN2HW_ALLOW_NO_LAVA=1): " + msg)
-    pytest.fail(msg + " (set SNN2HW_ALLOW_NO_LAVA=1 to skip)", pytrace=False)
-
-
+# ----------------------------------------------------------------------------- the real Lava (fixture lava_env: tests/conftest.py)
 def _real_lava_running(export_dir, tmp_path, proc) -> int:
     """Wait until the real runner has started Lava's workers; return the runner's pid (= its group)."""
     found = []
