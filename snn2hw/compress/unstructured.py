@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
@@ -35,7 +34,7 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..data.encoding import ENCODINGS
 from ..nn.neurons import ATLIF
-from ..train.loop import History, _make_optimizer, _tensor, evaluate, train_step
+from ..train.loop import History, _make_optimizer, _tensor, evaluate, progress_bar, train_step
 from .criticality import CriticalityMeter, rank_desc, synapse_owners, synapse_scores
 from .masks import (MaskKeeper, add_masks, apply_masks, prunable_layers, regrow_zero, set_mask,
                     sparsity as masked_sparsity, weight_layers)
@@ -301,12 +300,7 @@ def prune_during_training(model: nn.Module, dataset: Dataset, epochs: int, final
     hist = PruneHistory(schedule={"t0": sched_p.t0, "dt": sched_p.dt, "n": sched_p.n,
                                   "steps": sched_p.steps, "total_steps": total})
     start = time.perf_counter()
-    try:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total, disable=not progress, desc=f"prune[{regen}]", leave=False,
-                   mininterval=0.1 if sys.stderr.isatty() else 10.0)
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        bar = None
+    bar = progress_bar(total, progress, f"prune[{regen}]")
     step = 0
     try:
         for epoch in range(epochs):

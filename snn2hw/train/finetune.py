@@ -18,7 +18,6 @@ steps, seeded shuffling, AT-LIF threshold adaptation after each step) plus:
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Callable, Optional
 
@@ -28,7 +27,7 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..data.encoding import ENCODINGS
 from ..nn.neurons import ATLIF
-from .loop import History, _tensor, evaluate, train_epoch
+from .loop import History, _tensor, evaluate, progress_bar, train_epoch
 
 OPTIMIZERS = ("adam", "sgd")
 DECAY_ON = ("conv", "all")
@@ -104,12 +103,7 @@ def finetune(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, optimi
     enc_gen.manual_seed(seed + 1)
     hist = History()
     t0 = time.perf_counter()
-    try:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=epochs * steps, disable=not progress, desc=desc, leave=False,
-                   mininterval=0.1 if sys.stderr.isatty() else 10.0)
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        bar = None
+    bar = progress_bar(epochs * steps, progress, desc)
     try:
         for epoch in range(epochs):
             train_epoch(model, opt, sched, x, y, batch_size, T, encoding, shuffle_gen, enc_gen, extra_loss, atlifs,

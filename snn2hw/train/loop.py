@@ -11,6 +11,7 @@ the shuffling, and a seeded generator for rate encoding.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional
@@ -121,6 +122,17 @@ def train_step(model: nn.Module, opt, sched, xb, yb, T: int, encoding: str, enc_
     return loss, logits, cur_lr
 
 
+def progress_bar(total: int, progress: bool, desc: str):
+    """A tqdm bar over ``total`` steps (hidden unless ``progress``); on a terminal it redraws often,
+    in a log file it writes a line at most every 10 s. ``None`` without tqdm."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=total, disable=not progress, desc=desc, leave=False,
+                mininterval=0.1 if sys.stderr.isatty() else 10.0)
+
+
 def train_epoch(model: nn.Module, opt, sched, x, y, batch_size: int, T: int, encoding: str, shuffle_gen, enc_gen,
                 extra_loss, atlifs, hist: "History", epoch: int, bar=None, before_step=None) -> float:
     """One shuffled pass over ``(x, y)`` with :func:`train_step`; appends the epoch's loss, train
@@ -174,14 +186,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float
     enc_gen.manual_seed(seed + 1)
     hist = History()
     t0 = time.perf_counter()
-    try:
-        from tqdm.auto import tqdm
-        import sys
-        # on a terminal the bar redraws often; in a log file it writes a line at most every 10 s
-        bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", leave=False,
-                   mininterval=0.1 if sys.stderr.isatty() else 10.0)
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        bar = None
+    bar = progress_bar(epochs * steps_per_epoch, progress, "train")
     for epoch in range(epochs):
         train_epoch(model, opt, sched, x, y, batch_size, T, encoding, shuffle_gen, enc_gen, extra_loss, atlifs,
                     hist, epoch, bar)
