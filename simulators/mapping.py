@@ -153,20 +153,7 @@ class _Path:
     def __init__(self, graph: Graph, syn_name: str, dst_name: str):
         self.synapse, self.dst = syn_name, dst_name
         syn = graph.nodes[syn_name]
-        chain, n = [], syn_name
-        while True:
-            pred = graph.predecessors(n)
-            if len(pred) != 1:
-                raise MappingError(f"synapse '{syn_name}' has no single source population (node '{n}' has "
-                                   f"{len(pred)} inputs)")
-            n = pred[0]
-            node = graph.nodes[n]
-            if isinstance(node, (N.Input, N.Neuron)):
-                break
-            if not isinstance(node, (N.SumPool2d, N.AvgPool2d, N.Flatten, N.BatchNorm)):
-                raise MappingError(f"cannot map '{n}' ({type(node).__name__}) between a population and "
-                                   f"synapse '{syn_name}'")
-            chain.append(node)
+        n, chain = _chain_to_source(graph, syn_name)
         self.source = n
         self.src_shape = tuple(graph.nodes[n].output_shape)
         self.n_src = int(np.prod(self.src_shape))
@@ -427,7 +414,6 @@ def _mark_outputs(needs: dict):
         ln.is_output = name not in used
 
 
-# ---------------------------------------------------------------- shared-kernel model (Speck)
 def _chain_to_source(graph: Graph, syn_name: str) -> tuple:
     """``(source population or input, glue nodes from the synapse back to it)``."""
     chain, n = [], syn_name
@@ -446,6 +432,7 @@ def _chain_to_source(graph: Graph, syn_name: str) -> tuple:
         chain.append(node)
 
 
+# ---------------------------------------------------------------- shared-kernel model (Speck)
 def shared_kernel_needs(graph: Graph, profile) -> dict:
     """Each population as one Speck core sees it (:class:`LayerNeeds` with the shared-kernel fields).
 
