@@ -32,6 +32,7 @@ from ..data.encoding import encode
 from ..nn.neurons import SpikingNeuron
 from ..nn.layers import TimeDistributed
 from ..nn.surrogate import get_surrogate
+from .masks import pick_modules
 
 MODES = ("last", "sum")
 AGGREGATIONS = ("max", "mean")
@@ -79,11 +80,7 @@ class CriticalityMeter:
             self._h = get_surrogate(surrogate, **kw)
         allm = neuron_modules(model)
         if modules is not None:
-            wanted = list(modules)
-            bad = [n for n in wanted if n not in allm]
-            if bad:
-                raise ValueError(f"not neuron modules of the model: {bad}; valid: {list(allm)}")
-            allm = OrderedDict((n, allm[n]) for n in wanted)
+            allm = pick_modules(allm, modules, "neuron modules")
         if not allm:
             raise ValueError("the model has no spiking neuron modules (snn2hw.nn IF/LIF/CubaLIF/ATLIF)")
         self.neurons = allm

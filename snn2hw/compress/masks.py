@@ -31,6 +31,17 @@ def weight_layers(model: nn.Module) -> "OrderedDict[str, nn.Module]":
     return OrderedDict((n, m) for n, m in model.named_modules() if isinstance(m, WEIGHT_TYPES))
 
 
+def pick_modules(available: "OrderedDict[str, nn.Module]", wanted: Iterable[str],
+                 kind: str) -> "OrderedDict[str, nn.Module]":
+    """``wanted`` module paths out of ``available``, in the given order; ``ValueError`` naming every
+    path that is not one of ``available`` (``kind`` says what they should have been)."""
+    wanted = list(wanted)
+    bad = [p for p in wanted if p not in available]
+    if bad:
+        raise ValueError(f"not {kind} of the model: {bad}; valid: {list(available)}")
+    return OrderedDict((p, available[p]) for p in wanted)
+
+
 def prunable_layers(model: nn.Module, skip_first: bool = True, skip_last: bool = True,
                     include: Optional[Iterable[str]] = None,
                     exclude: Iterable[str] = ()) -> "OrderedDict[str, nn.Module]":
@@ -42,11 +53,7 @@ def prunable_layers(model: nn.Module, skip_first: bool = True, skip_last: bool =
     """
     layers = weight_layers(model)
     if include is not None:
-        inc = list(include)
-        bad = [p for p in inc if p not in layers]
-        if bad:
-            raise ValueError(f"not Conv2d/Linear modules of the model: {bad}; valid: {list(layers)}")
-        chosen = OrderedDict((p, layers[p]) for p in inc)
+        chosen = pick_modules(layers, include, "Conv2d/Linear modules")
     else:
         names = list(layers)
         if skip_first and names:

@@ -36,7 +36,7 @@ from ..data.encoding import ENCODINGS
 from ..nn.neurons import ATLIF
 from ..train.loop import History, _make_optimizer, _tensor, evaluate, progress_bar, train_step
 from .criticality import CriticalityMeter, rank_desc, synapse_owners, synapse_scores
-from .masks import (MaskKeeper, add_masks, apply_masks, prunable_layers, regrow_zero, set_mask,
+from .masks import (MaskKeeper, add_masks, apply_masks, pick_modules, prunable_layers, regrow_zero, set_mask,
                     sparsity as masked_sparsity, weight_layers)
 
 REGEN = ("criticality", "random", "gradient", "none")
@@ -219,11 +219,7 @@ def _resolve_layers(model: nn.Module, layers) -> Dict[str, nn.Module]:
     if layers is None:
         layers = prunable_layers(model)
     elif not isinstance(layers, dict):
-        allw = weight_layers(model)
-        bad = [p for p in layers if p not in allw]
-        if bad:
-            raise ValueError(f"not Conv2d/Linear modules of the model: {bad}; valid: {list(allw)}")
-        layers = {p: allw[p] for p in layers}
+        layers = pick_modules(weight_layers(model), layers, "Conv2d/Linear modules")
     if not layers:
         raise ValueError("no prunable layers (by default the first and the last Conv2d/Linear are "
                          "kept dense; pass layers=[...] to choose)")
