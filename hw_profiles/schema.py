@@ -153,13 +153,18 @@ class Costs(_Strict):
     ``neuron_active`` / ``neuron_inactive``: a neuron update per timestep with / without input;
     ``spike_out``: a neuron firing; ``message``: one spike packet to one destination core
     (out and in); ``hop_ew``/``hop_ns``: one NoC hop east-west / north-south;
-    ``barrier_latency_ns``: end-of-step synchronisation, by number of tiles used
-    (the smallest key not below the tiles used applies); ``mac`` / ``ac``: the
+    ``synop_sparse``: one synaptic event on a core whose synapses are stored sparse (index
+    per synapse; ``synop`` is the dense unit and the default when this is missing);
+    ``barrier_latency_ns``: end-of-step synchronisation, by number of tiles used (tiles
+    holding any neuron, input senders included): the largest key not above the tiles
+    used applies, the smallest key below it (SANA-FE's ``latency_sync`` table); ``mac`` / ``ac``: the
     literature's per-operation energies (45 nm: 4.6 / 0.9 pJ).
     """
 
     synop_energy_pj: Optional[Figure] = None
     synop_latency_ns: Optional[Figure] = None
+    synop_sparse_energy_pj: Optional[Figure] = None
+    synop_sparse_latency_ns: Optional[Figure] = None
     neuron_active_energy_pj: Optional[Figure] = None
     neuron_active_latency_ns: Optional[Figure] = None
     neuron_inactive_energy_pj: Optional[Figure] = None

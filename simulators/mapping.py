@@ -91,7 +91,7 @@ from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import synapses_into
 from snn2hw.simulators.design_rules import (CoreUsage, LayerNeeds, Needs, assign_cores, check_design_rules,
                                             core_tables, feasible_cores, kernel_entries, neuron_entries)
-from snn2hw.simulators.placement import LayerPlacement, Placement
+from snn2hw.simulators.placement import LayerPlacement, Placement, place_inputs
 
 #: nengo-loihi ``SynapseConfig.bits_per_axon``: a 6-bit synapse count per run, so at most 64 synapses per run
 MAX_SYNAPSES_PER_RUN = 64
@@ -839,6 +839,9 @@ def map_graph(graph: Graph, profile="loihi") -> MappingResult:
                                    destination_cores=int(dcores[layer.name][i])))
         stored += int(sum(p.per_neuron_synapses().sum() for p in layer.paths))
     usage.sort(key=lambda u: u.core)
+    placement.synapse_unit = {u.core: "sparse" if "sparse" in u.storage.values() else "dense" for u in usage}
+    place_inputs(placement, {n: int(np.prod(graph.nodes[n].output_shape)) for n in graph.inputs},
+                 limits["neurons_per_core"] or 1024)
 
     needs = Needs(layers={n: l.needs for n, l in layers.items()}, cores=usage, cores_needed=total)
     violations = check_design_rules(graph, profile, needs)

@@ -5,6 +5,15 @@ its shape (the order of ``tensor.flatten()``), and each core holds contiguous
 ranges of them. Cores sit on tiles of a ``width x height`` mesh; tile ``t`` is at
 ``(t % width, t // width)``. The ``Input`` population is not placed on a core:
 its events enter the mesh at tile ``input_tile`` (an assumption reports state).
+
+Input elements are nevertheless sent by a core, as on a chip whose spike
+generators (SANA-FE's ``input`` somas, Loihi's embedded spike injection) live on
+a core: :func:`place_inputs` puts each ``Input`` population on the cores of
+``input_tile`` with room left (then the next cores), so the messages it sends
+have a sending core whose serial work they take, and its tile's hops. A core's
+synapse unit (``synapse_unit``: core -> ``'dense'`` | ``'sparse'``) is the storage
+format the mapping chose for the synapses it holds (``'sparse'`` when any
+synapse node on it is stored sparse); it selects the per-event synapse cost.
 """
 from __future__ import annotations
 
@@ -40,6 +49,8 @@ class Placement:
     layers: dict = field(default_factory=dict)   # neuron node name -> LayerPlacement
     input_tile: int = 0
     notes: list = field(default_factory=list)    # how the heuristic decided, in words
+    inputs: dict = field(default_factory=dict)   # Input node name -> LayerPlacement (see place_inputs)
+    synapse_unit: dict = field(default_factory=dict)  # core -> 'dense' | 'sparse' (empty: the profile's default)
 
     def tile_of(self, core: int) -> int:
         return int(core) // self.cores_per_tile
@@ -58,10 +69,45 @@ class Placement:
 
     @property
     def tiles_used(self) -> list:
-        return sorted({self.tile_of(c) for c in self.cores_used})
+        """Tiles holding any neuron, the input senders included (SANA-FE's ``mapped_tiles``)."""
+        cores = set(self.cores_used) | {c for lp in self.inputs.values() for c in lp.cores}
+        return sorted({self.tile_of(c) for c in cores})
 
     def to_dict(self) -> dict:
         return {"profile": self.profile, "mesh_width": self.mesh_width, "cores_per_tile": self.cores_per_tile,
                 "input_tile": self.input_tile, "notes": list(self.notes),
+                "inputs": {k: {"neurons": v.neurons, "ranges": [list(r) for r in v.ranges]}
+                           for k, v in self.inputs.items()},
+                "synapse_unit": {str(k): v for k, v in sorted(self.synapse_unit.items())},
                 "layers": {k: {"neurons": v.neurons, "ranges": [list(r) for r in v.ranges]}
                            for k, v in self.layers.items()}}
+
+
+def place_inputs(placement: Placement, sizes: dict, neurons_per_core: int) -> Placement:
+    """Give every ``Input`` population (``sizes``: name -> elements) sending cores, in place.
+
+    Cores of ``input_tile`` first, in order, each up to ``neurons_per_core`` neurons
+    counting the layer neurons already on it; then the following cores. Populations
+    already in ``placement.inputs`` are kept. Returns ``placement``.
+    """
+    used = {}
+    for lp in list(placement.layers.values()) + list(placement.inputs.values()):
+        for c, a, b in lp.ranges:
+            used[c] = used.get(c, 0) + (b - a)
+    core = placement.input_tile * placement.cores_per_tile
+    for name, n in sizes.items():
+        if name in placement.inputs:
+            continue
+        lp = LayerPlacement(layer=name, neurons=int(n))
+        a = 0
+        while a < n:
+            room = neurons_per_core - used.get(core, 0)
+            if room > 0:
+                b = min(int(n), a + room)
+                lp.ranges.append((core, a, b))
+                used[core] = used.get(core, 0) + (b - a)
+                a = b
+            if a < n:
+                core += 1
+        placement.inputs[name] = lp
+    return placement

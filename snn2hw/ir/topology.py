@@ -100,3 +100,25 @@ def depths(graph: Graph) -> dict:
         base = max((d[p] for p in preds), default=0)
         d[n] = base + (1 if isinstance(graph.nodes[n], N.SYNAPSES) else 0)
     return d
+
+
+def chain_up(graph: Graph, syn: str) -> list:
+    """Glue nodes between a synapse's single source population and the synapse, in forward order."""
+    out, n = [], syn
+    while True:
+        (p,) = graph.predecessors(n)
+        if isinstance(graph.nodes[p], POPULATIONS):
+            return out[::-1]
+        out.append(p)
+        n = p
+
+
+def chain_down(graph: Graph, syn: str, target: str) -> list:
+    """Glue nodes between a synapse and the population ``target`` it drives, in forward order."""
+    out, n = [], syn
+    while True:
+        (s,) = graph.successors(n)
+        if s == target:
+            return out
+        out.append(s)
+        n = s

@@ -108,10 +108,14 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
     run["totals"] = dict(ev.totals)
     run["energy_pj_per_sample"] = {k[:-len("_pj_per_sample")]: v for k, v in ev.energy.items()
                                    if k.endswith("_pj_per_sample")}
-    run["latency_ns_per_step"] = {"mean": ev.latency.get("step_latency_ns_mean"),
-                                  "max": ev.latency.get("step_latency_ns_max"),
-                                  "barrier": ev.latency.get("barrier_latency_ns"),
-                                  "device_steps_per_sample": ev.latency.get("device_steps")}
+    run["latency_ns"] = {"per_sample": ev.latency.get("latency_ns_per_sample"),
+                         "per_input_step": ev.latency.get("latency_ns_per_input_step"),
+                         "per_device_step": ev.latency.get("latency_ns_per_device_step"),
+                         "per_device_step_max": ev.latency.get("latency_ns_per_device_step_max"),
+                         "barrier_per_device_step": ev.latency.get("barrier_latency_ns"),
+                         "input_steps_per_sample": ev.latency.get("timesteps"),
+                         "device_steps_per_sample": ev.latency.get("device_steps"),
+                         "timing_model": ev.latency.get("timing_model")}
     nb = neurobench_metrics(ev, gi, prof)
     run["neurobench"] = {k: v for k, v in nb.items() if not isinstance(v, (dict, list))}
     lit = literature_sops(ev)
@@ -121,7 +125,9 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         run["int_accuracy"] = float((ev.predictions().numpy() == np.asarray(labels)).mean())
     run["assumptions"] = assumptions + list(ev.notes) + conv_notes + [
         "energy per sample = sum over event classes of (events per sample x the profile's per-event energy)",
-        "latency per timestep = slowest core's serial work + longest message path + barrier (no congestion)",
+        "latency per device step (SANA-FE's simple timing model) = max(slowest core's neuron processing, slowest "
+        "core's message processing) + barrier; per input step = per sample / T, per device step = per sample / "
+        "(T + depth): the layered delay adds pipeline fill and drain steps",
         "literature convention: " + lit.get("convention", "")] + _figures(prof)
     return run
 

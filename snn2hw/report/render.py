@@ -28,11 +28,11 @@ def comparison_rows(report: dict) -> list:
     rows = []
     for r in report["runs"]:
         e = (r.get("energy_pj_per_sample") or {}).get("total")
-        lat = (r.get("latency_ns_per_step") or {}).get("mean")
+        lat = (r.get("latency_ns") or {}).get("per_input_step")
         rows.append({"profile": r["profile"], "fits": _num(r.get("fits")),
                      "cores used / available": f"{_num(r.get('cores_used'))} / {_num(r.get('cores_available'))}",
                      "energy per sample (uJ)": _num(None if e is None else e * 1e-6),
-                     "latency per step (us)": _num(None if lat is None else lat * 1e-3),
+                     "latency per input step (us)": _num(None if lat is None else lat * 1e-3),
                      "synops per sample": _num(r.get("totals", {}).get("synops_per_sample"))})
     return rows
 
@@ -101,8 +101,8 @@ def to_markdown(report: dict) -> str:
                     format_table(integer_safety_rows(run)), ""]
         if run.get("energy_pj_per_sample"):
             out += ["### Energy per sample (pJ)", "", format_table(_kv_rows(run["energy_pj_per_sample"])), ""]
-        if run.get("latency_ns_per_step"):
-            out += ["### Latency per timestep (ns)", "", format_table(_kv_rows(run["latency_ns_per_step"])), ""]
+        if run.get("latency_ns"):
+            out += ["### Latency (ns)", "", format_table(_kv_rows(run["latency_ns"])), ""]
         for sec, title in (("memory", "Memory"), ("neurobench", "NeuroBench metrics"),
                            ("literature", "Literature convention (45 nm, E_AC 0.9 pJ, E_MAC 4.6 pJ)")):
             if run.get(sec):
@@ -184,7 +184,7 @@ def to_html(report: dict) -> str:
             parts += ["<h3>Integer safety</h3>", f"<p>{escape(integer_safety_text(run))}</p>",
                       _html_table(integer_safety_rows(run))]
         for sec, title in (("energy_pj_per_sample", "Energy per sample (pJ)"),
-                           ("latency_ns_per_step", "Latency per timestep (ns)"), ("memory", "Memory"),
+                           ("latency_ns", "Latency (ns)"), ("memory", "Memory"),
                            ("neurobench", "NeuroBench metrics"),
                            ("literature", "Literature convention (45 nm, E_AC 0.9 pJ, E_MAC 4.6 pJ)")):
             if run.get(sec):

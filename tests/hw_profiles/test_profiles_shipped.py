@@ -183,7 +183,7 @@ def test_profile_drives_the_event_simulator(name):
     if name in ("loihi", "loihi2", "loihi_davies"):  # complete per-event models: every class and a latency
         for cls in ("synapse", "neuron", "spike", "network"):
             assert e[f"{cls}_pj_per_sample"] is not None, (name, cls)
-        assert r.latency["step_latency_ns_mean"] is not None
+        assert r.latency["latency_ns_per_input_step"] is not None
     if p.models_energy:
         assert e["synapse_pj_per_sample"] == pytest.approx(
             r.totals["synops_per_sample"] * p.costs.synop_energy_pj.value)

@@ -38,8 +38,10 @@ def test_report_content(reports):
     assert e["total"] == pytest.approx(parts, rel=1e-9)
     # the same events priced by two Loihi profiles: Davies' synaptic energy is 23.6 pJ vs SANA-FE's 35.5 pJ
     assert davies["totals"]["synops_per_sample"] == loihi["totals"]["synops_per_sample"]
-    assert davies["energy_pj_per_sample"]["synapse"] / loihi["energy_pj_per_sample"]["synapse"] == \
-        pytest.approx(23.6 / 35.5, rel=1e-9)
+    syn = loihi["totals"]["synops_per_sample"]
+    assert davies["energy_pj_per_sample"]["synapse"] == pytest.approx(23.6 * syn, rel=1e-9)
+    # SANA-FE's Loihi prices each core at its storage's synapse unit: sparse 33.6 pJ, dense 35.5 pJ
+    assert 33.6 * syn - 1e-6 <= loihi["energy_pj_per_sample"]["synapse"] <= 35.5 * syn + 1e-6
     assert cmos["fits"] is None  # no capacity model: said, not invented
     assert rep["accuracy"]["float"] >= 0.9 and rep["accuracy"]["int (loihi)"] >= 0.9
     assert any("SANA-FE" in a for a in loihi["assumptions"])
