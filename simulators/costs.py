@@ -8,14 +8,27 @@
       every input value of the call (the whole batch chunk) lies in {-1, 0, 1}, else as MAC
       (graded first-layer inputs and pooled spike counts of 2+ are MACs). Identity synapses of
       residual adds are excluded by default (NeuroBench does not see the add as a layer).
-    * ``dense_sops`` per sample: the same pairs with every input and weight set to 1, times T.
-    * ``activation_sparsity``: 1 - spikes / (neurons x T x samples), per spiking layer and overall
-      (readouts excluded: they never fire).
-    * ``connection_sparsity``: zeros / total over the integer weights (biases excluded; identity
-      synapses excluded), rounded to 4 decimals as NeuroBench does.
-    * ``membrane_updates`` per sample: neurons whose v changed at a step, all neurons at the first.
-    * footprints: :func:`footprint_bytes` (integer deployment) and :func:`float32_footprint_bytes`
-      (NeuroBench's: every float parameter and buffer at 4 bytes).
+      These are exactly NeuroBench's ``SynapticOperations`` run on a replay of the integer
+      model (each synapse an nn.Linear/Conv2d holding ``weight_int``, called once per timestep
+      and batch with the integer values the chip receives: input integers, spikes, sum-pooled
+      counts), which ``tests/oracles/test_neurobench.py`` checks, so they keep NeuroBench's names.
+    * ``dense_sops_per_sample``: the same pairs with every input and weight set to 1, times T.
+
+    The other NeuroBench-named figures (footprint, parameter count, connection and activation
+    sparsity) are NeuroBench's on the *torch model* (``snn2hw/report/torch_metrics.py``); the
+    figures of the integer graph and run computed here carry the prefix ``int_``:
+
+    * ``int_activation_sparsity``: 1 - spikes / (neurons x T x samples) of the integer run, per
+      spiking layer and overall (readouts excluded: they never fire).
+    * ``int_connection_sparsity``: zeros / total over the integer weights (biases excluded;
+      identity synapses excluded), rounded to 4 decimals as NeuroBench does; quantization adds
+      zeros, so it can exceed the torch model's.
+    * ``int_membrane_updates_per_sample``: neurons whose v changed at a step, all neurons at the
+      first (NeuroBench's MembraneUpdates rule; NeuroBench itself reads snnTorch's ``mem`` and sees
+      no membrane in snn2hw's neurons).
+    * ``int_footprint_bytes``: :func:`footprint_bytes`, the integer deployment;
+      ``int_parameter_count``: weights and biases of the synapse nodes (BatchNorm folded).
+      :func:`float32_footprint_bytes` estimates a float32 footprint from a graph.
 
 (b) Literature (Spikingformer / QP-SNN, ``ALGORITHMS.md`` §5.1): ``SOP_l = fr_{l-1} x T x FLOPs_l``
     with ``FLOPs_conv = H_out W_out C_in/groups k_h k_w C_out`` and ``fr`` the source layer's firing
@@ -40,7 +53,8 @@ E_MAC_PJ = 4.6
 
 # ----------------------------------------------------------------------------- NeuroBench
 def neurobench_metrics(result, graph: Optional[Graph] = None, profile=None, include_identity: bool = False) -> dict:
-    """NeuroBench-named metrics of an event run (per sample). ``graph`` adds sparsity and footprints."""
+    """NeuroBench's synaptic operations of an event run (per sample) and the integer network's own
+    figures (``int_*``); ``graph`` adds connection sparsity, footprint and parameter count."""
     syn = {k: v for k, v in result.synapses.items() if include_identity or not v["identity"]}
     out = {
         "effective_acs_per_sample": sum(v["effective_acs_per_sample"] for v in syn.values()),
@@ -54,17 +68,16 @@ def neurobench_metrics(result, graph: Optional[Graph] = None, profile=None, incl
         per_layer[name] = 1.0 - float(s.sum()) / n
         spikes += float(s.sum())
         total += n
-    out["activation_sparsity"] = 1.0 - spikes / total if total else None
-    out["activation_sparsity_per_layer"] = per_layer
-    out["membrane_updates_per_sample"] = sum(L.get("membrane_updates_per_sample", 0.0)
-                                             for L in result.layers.values())
+    out["int_activation_sparsity"] = 1.0 - spikes / total if total else None
+    out["int_activation_sparsity_per_layer"] = per_layer
+    out["int_membrane_updates_per_sample"] = sum(L.get("membrane_updates_per_sample", 0.0)
+                                                 for L in result.layers.values())
     if graph is not None:
-        out["connection_sparsity"] = connection_sparsity(graph, include_identity=include_identity)
-        out["footprint_bytes"] = footprint_bytes(graph, profile)["total_bytes"]
-        out["float32_footprint_bytes"] = float32_footprint_bytes(graph)
-        out["parameter_count"] = sum(int(n.weight.size) + (0 if n.bias is None else int(n.bias.size))
-                                     for n in graph.nodes.values()
-                                     if isinstance(n, N.SYNAPSES) and (include_identity or not _identity(n)))
+        out["int_connection_sparsity"] = connection_sparsity(graph, include_identity=include_identity)
+        out["int_footprint_bytes"] = footprint_bytes(graph, profile)["total_bytes"]
+        out["int_parameter_count"] = sum(int(n.weight.size) + (0 if n.bias is None else int(n.bias.size))
+                                         for n in graph.nodes.values()
+                                         if isinstance(n, N.SYNAPSES) and (include_identity or not _identity(n)))
     return out
 
 
@@ -120,7 +133,10 @@ def footprint_bytes(graph: Graph, profile=None) -> dict:
 
 
 def float32_footprint_bytes(graph: Graph) -> int:
-    """NeuroBench's footprint of the float graph: every parameter and buffer at 4 bytes.
+    """A float32 footprint estimated from a graph: every float parameter at 4 bytes.
+
+    Not NeuroBench's Footprint, which is taken on the torch module with its stored dtypes and
+    every buffer (``snn2hw/report/torch_metrics.py``); a graph has folded BatchNorm and no buffers.
 
     Counted: synapse weights, biases, channel scales and masks (a buffer); BatchNorm gamma, beta,
     running mean and var; one threshold per neuron channel (a scalar threshold counts 1) and beta

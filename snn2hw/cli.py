@@ -176,7 +176,7 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
     import torch
     from snn2hw.data import direct, load_dataset
-    from snn2hw.frontends.load import load
+    from snn2hw.frontends.load import load_with_module
     from snn2hw.hw_profiles import load_profile
     from snn2hw.report.build import build_report
     from snn2hw.report.write import write_report
@@ -184,7 +184,7 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     for p in names:
         load_profile(p)  # every profile checked before any work
     data = load_dataset(data_spec)
-    g = load(model_file, model=factory)
+    g, module = load_with_module(model_file, model=factory)
     for n in g.inputs:
         if g.nodes[n].step is None and data.input_step:
             g.nodes[n].step = float(data.input_step)
@@ -200,7 +200,7 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     x = direct(torch.as_tensor(xs, dtype=torch.float64), T)
     rep = build_report(g, x, names, labels=data.y_test[:n], source=Path(model_file).name,
                        data_name=Path(data_spec).name,
-                       batch_size=batch_size, progress=True)
+                       batch_size=batch_size, progress=True, model=module)
     paths = write_report(rep, out_dir)
     from snn2hw.report.render import comparison_rows
     from snn2hw.report.layer_table import format_table

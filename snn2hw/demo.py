@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from snn2hw.data import direct, load_dataset
-from snn2hw.frontends.load import graph_from_checkpoint
+from snn2hw.frontends.load import load_with_module
 from snn2hw.ir.io import save_graph
 from snn2hw.passes.pipeline import convert
 from snn2hw.report.layer_table import format_table
@@ -57,7 +57,7 @@ def run_demo(out_dir, checkpoint=None, retrain: bool = False, profile: str = "lo
     if retrain or not ckpt.is_file():
         ckpt = train_digits(out_dir / "digits_lif.pt", log=log)
     t0 = time.perf_counter()
-    graph = graph_from_checkpoint(ckpt)
+    graph, module = load_with_module(ckpt)
     T = int(graph.metadata.get("timesteps", 4))
     conv = convert(graph, profile=profile)
     save_graph(conv.graph, out_dir / "model.s2h")
@@ -82,7 +82,8 @@ def run_demo(out_dir, checkpoint=None, retrain: bool = False, profile: str = "lo
     from snn2hw.report.build import build_report
     from snn2hw.report.render import comparison_rows
     from snn2hw.report.write import write_report
-    rep = build_report(graph, x, [profile], labels=data.y_test, source=str(ckpt), data_name="digits test split")
+    rep = build_report(graph, x, [profile], labels=data.y_test, source=str(ckpt), data_name="digits test split",
+                       model=module)
     write_report(rep, out_dir / "report")
     res["cost_report"] = {"path": str(out_dir / "report" / "report.html"), "summary": comparison_rows(rep)}
     md = _markdown(res)

@@ -21,7 +21,10 @@ CARRIED = ("timesteps", "encoding", "dataset", "input_step", "metrics")
 
 
 def graph_from_checkpoint(path, model: str | None = None) -> Graph:
-    ck = load_checkpoint(path, model=model)
+    return _graph_of(load_checkpoint(path, model=model), path)
+
+
+def _graph_of(ck, path) -> Graph:
     try:
         g = from_module(ck.model, ck.info.get("input_shape"))
     except GraphError as e:  # e.g. NaN/Inf weights, threshold <= 0: say which file
@@ -35,6 +38,16 @@ def graph_from_checkpoint(path, model: str | None = None) -> Graph:
             g.nodes[name].step = float(step)
     g.metadata["checkpoint"] = Path(path).name  # the name only: no folder (tmp, home) in artifacts
     return g
+
+
+def load_with_module(path, model: str | None = None) -> tuple:
+    """``(graph, module)``: as :func:`load`, plus the torch module rebuilt from a checkpoint (None for
+    ``.s2h`` and ``.nir`` files), e.g. for NeuroBench's metrics of the torch model in a report."""
+    path = Path(path)
+    if path.suffix in (".s2h", ".nir"):
+        return load(path), None
+    ck = load_checkpoint(path, model=model)
+    return _graph_of(ck, path), ck.model
 
 
 def load(path, model: str | None = None) -> Graph:

@@ -3,8 +3,11 @@
 For every profile: convert the model to that profile's integer formats (unless
 the graph is already integer), map it onto the profile's cores
 (``simulators/mapping.py``), run it on the inputs in the cycle-level event
-simulator (``simulators/event.py``), and add NeuroBench-named metrics, the
-literature convention (``simulators/costs.py``) and the integer safety section
+simulator (``simulators/event.py``), and add NeuroBench's metrics (synaptic
+operations of the integer run; footprint, parameter count, connection and
+activation sparsity of the torch model when one is given,
+``snn2hw/report/torch_metrics.py``; the integer network's own figures as
+``int_*``), the literature convention (``simulators/costs.py``) and the integer safety section
 (static overflow bounds and observed wraps, ``snn2hw/report/integer_safety.py``). The report is deterministic
 for the same inputs and options except the ``created`` field. Its schema is
 described in ``snn2hw/report/SCHEMA.md``.
@@ -74,7 +77,27 @@ def _core_row(u, placement, limits) -> dict:
             "fan_out": u.fan_out, "fan_out_limit": limits.get("fan_out_axons_per_core")}
 
 
-def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False) -> dict:
+NEUROBENCH_TORCH_KEYS = ("footprint_bytes", "parameter_count", "connection_sparsity", "activation_sparsity")
+NEUROBENCH_FLOAT_KEYS = ("float_effective_acs_per_sample", "float_effective_macs_per_sample",
+                         "float_dense_sops_per_sample")
+NO_TORCH_MODEL = ("NeuroBench's footprint_bytes, parameter_count, connection_sparsity, activation_sparsity and "
+                  "float_* synaptic operations are taken on the torch model; none was given (an IR or NIR input), "
+                  "so they are null; the integer network's own figures are the int_* fields")
+
+
+def _neurobench_block(nb: dict, torch_nb) -> dict:
+    """NeuroBench's figures of the torch model (or null), its synaptic operations of the integer run, the
+    float model's, then the integer network's own ``int_*`` figures."""
+    tn = torch_nb or {}
+    out = {k: tn.get(k) for k in NEUROBENCH_TORCH_KEYS}
+    out.update({k: v for k, v in nb.items() if not k.startswith("int_") and not isinstance(v, (dict, list))})
+    out.update({k: tn.get(k) for k in NEUROBENCH_FLOAT_KEYS})
+    out.update({k: v for k, v in nb.items() if k.startswith("int_") and not isinstance(v, (dict, list))})
+    return out
+
+
+def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False,
+                torch_nb=None) -> dict:
     from snn2hw.simulators.costs import literature_sops, neurobench_metrics
     from snn2hw.simulators.event import sequential_placement, simulate_events
     from snn2hw.simulators.mapping import map_graph
@@ -117,10 +140,10 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
                          "device_steps_per_sample": ev.latency.get("device_steps"),
                          "timing_model": ev.latency.get("timing_model")}
     nb = neurobench_metrics(ev, gi, prof)
-    run["neurobench"] = {k: v for k, v in nb.items() if not isinstance(v, (dict, list))}
+    run["neurobench"] = _neurobench_block(nb, torch_nb)
     lit = literature_sops(ev)
     run["literature"] = {k: v for k, v in lit.items() if not isinstance(v, (dict, list))}
-    run["memory"] = {**run.get("memory", {}), "footprint_bytes": nb.get("footprint_bytes")}
+    run["memory"] = {**run.get("memory", {}), "footprint_bytes": nb.get("int_footprint_bytes")}
     if labels is not None:
         run["int_accuracy"] = float((ev.predictions().numpy() == np.asarray(labels)).mean())
     run["assumptions"] = assumptions + list(ev.notes) + conv_notes + [
@@ -128,13 +151,16 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         "latency per device step (SANA-FE's simple timing model) = max(slowest core's neuron processing, slowest "
         "core's message processing) + barrier; per input step = per sample / T, per device step = per sample / "
         "(T + depth): the layered delay adds pipeline fill and drain steps",
-        "literature convention: " + lit.get("convention", "")] + _figures(prof)
+        "literature convention: " + lit.get("convention", "")] + _figures(prof) + (
+        [] if torch_nb is not None else [NO_TORCH_MODEL])
     return run
 
 
 def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
-                 batch_size=None, progress=False) -> dict:
-    """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy."""
+                 batch_size=None, progress=False, model=None) -> dict:
+    """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy; ``model``: the torch
+    module the graph came from (NeuroBench's footprint, sparsities, float synaptic operations; run on ``x``
+    in batches of ``batch_size``), or None."""
     from snn2hw.simulators.reference import simulate
     T, B = int(x.shape[0]), int(x.shape[1])
     report = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "snn2hw_version": __version__,
@@ -153,8 +179,12 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
         if not is_quantized(graph):
             acc["float"] = simulate(graph, x, mode="float", batch_size=batch_size).accuracy(labels)
         report["accuracy"] = acc
+    torch_nb = None
+    if model is not None:
+        from snn2hw.report.torch_metrics import torch_model_metrics
+        torch_nb = torch_model_metrics(model, x, batch_size=batch_size)
     for p in profiles:
-        run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress)
+        run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress, torch_nb=torch_nb)
         if labels is not None:
             report["accuracy"][f"int ({run['profile']})"] = run.pop("int_accuracy")
         report["runs"].append(run)
