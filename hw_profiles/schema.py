@@ -104,6 +104,8 @@ class Mesh(_Strict):
     cores_per_tile: int = Field(ge=1)
     source: str = Field(min_length=3)
     estimate: bool = False  # added for loihi2 (an unverified mesh layout); like Figure.estimate
+    #: messages a router link buffers (the detailed timing model's blocking threshold); None: not modelled
+    link_buffer_size: Optional[Figure] = None
 
 
 class Capacity(_Strict):

@@ -1,74 +1,57 @@
-"""Event simulator: the integer network run on real inputs, with per-core, per-step event counts and costs.
+"""Event simulator: the integer network run on real inputs as the chip runs it, with events and costs per core.
 
-``simulate_events(graph, x, placement, profile)`` runs the quantized graph with the
-*same* arithmetic as the reference simulator (``reference._Runner._synapse_int`` for
-every synapse, ``fixed_point.cuba_step`` for every neuron, the same input
-quantisation ``clip(round(x / step))``), so its spikes equal
-``simulate(graph, x, mode='int')`` bit for bit, and it tallies the same wraps and
-saturations (``EventResult.wraps``, ``simulators/overflow.py``). Beside the spikes it
-counts the events the way the chip executes them, as SANA-FE 2.2.9 models a mapped
-network (``docs/COST_MODEL.md``; checked against SANA-FE itself in ``tests/oracles``),
-per device timestep and per core of the :class:`~snn2hw.simulators.placement.Placement`:
+``simulate_events(graph, x, placement, profile)`` runs the quantized graph with the *same*
+arithmetic as the reference simulator (``reference._Runner._synapse_int`` for every synapse,
+``fixed_point.cuba_step`` for every neuron, the same input quantisation ``clip(round(x / step))``),
+so its spikes in the sample's ``T`` frames equal ``simulate(graph, x, mode='int')`` bit for bit,
+and it tallies the same wraps and saturations (``EventResult.wraps``). Around that it simulates the
+whole run on the chip (``simulators/run_protocol.py``): the ``B`` samples back to back, each taking
+``S = T + D`` device steps, every layer running its ``D`` idle frames after the sample's ``T`` frames
+(potential, bias and spikes still arriving from upstream idle frames: they fire and cost like any
+other), the fill steps before the first sample and the shortened drain of the last. Every count is
+per device step and per core of the :class:`~snn2hw.simulators.placement.Placement`, the way SANA-FE
+2.2.9 executes a mapped network (``docs/COST_MODEL.md``; checked against SANA-FE itself in
+``tests/oracles``):
 
-* ``synops``: synaptic events, one per (traveling source element, existing synapse) pair.
-  A source element travels when it is nonzero (a spike, or a nonzero input value); a
-  synapse exists iff its ``weight_int`` entry is nonzero; conv padding is respected.
-  Sum pools between the source population and the synapse are *composed* into it
-  (the chip stores pool o synapse, so a 2x2/2 pool before a 3x3 conv is a 6x6/2 conv on
-  the pre-pool spikes): every spike of the pre-pool population fans out over the composed
-  kernel, i.e. the pooled spike *count* meets the binarised kernel (exact for pools whose
-  windows do not overlap; an upper bound, noted, where they do). Identity synapses of
-  residual adds are ordinary one-to-one synapses. ``synops_graded`` is the subset fed by
-  the graph input (graded values). Events are charged to the core holding the
-  destination neuron, on the device step the message travels in, at the synapse unit of
-  that core (``Placement.synapse_unit``: the profile's ``synop_sparse_*`` figures for a
-  core storing sparse synapses, ``synop_*`` otherwise).
-* ``spikes_in``: messages received by a core (from other cores or the input senders).
-* ``neuron_updates_active`` / ``neuron_updates_inactive``: every neuron on the chip is
-  accessed on *every* device step, pipeline fill and drain included (SANA-FE's soma
-  loop); the access is an *update* (``active``) when the neuron received at least one
-  synaptic event for this step, holds a nonzero potential ``v`` or has a nonzero bias,
-  else inactive (access only). In fill steps (before a layer's first frame) a neuron is
-  updated only with a bias; in drain steps its state keeps decaying with no input.
+* ``synops``: synaptic events: one per (traveling source element, existing synapse) pair. An
+  element travels when it is nonzero (a spike, or a nonzero input value); a synapse exists iff
+  the composed connection (sum pools before it, the synapse's nonzero ``weight_int``, pools, flatten
+  and adds after it, padding respected) joins the element to a neuron: a 2x2/2 pool before a 3x3
+  conv is a 6x6/2 conv on the pre-pool spikes, and each of those spikes meets its composed fan-out
+  (``simulators/routing.py`` counts the distinct targets per source and destination core).
+  Identity synapses of residual adds are ordinary one-to-one synapses. ``synops_graded`` is the
+  subset from the graph input (graded values). Events are charged to the destination core on the
+  device step the message travels (the sender's step), at that core's synapse unit
+  (``Placement.synapse_unit``: ``synop_sparse_*`` for a core storing sparse synapses).
+* ``spikes_in``: messages received by a core.
+* ``neuron_updates_active`` / ``neuron_updates_inactive``: every neuron on the chip is accessed on
+  every device step; the access is an *update* when the neuron received a synaptic event for this
+  step, holds a nonzero potential or has a nonzero bias (SANA-FE's rule), else inactive.
 * ``spikes_out``: neurons that fired (a readout never fires).
-* ``messages_out``: one per (traveling source element, destination core): the distinct
-  cores holding at least one neuron with an existing synapse from it (through pools,
-  flatten, adds; over all its outgoing synapses). Input elements are sent by the cores
-  ``place_inputs`` gives the ``Input`` population (on ``Placement.input_tile``), so input
-  messages are charged like any other (SANA-FE's input neurons).
-* ``hops_ew`` / ``hops_ns``: per message, the east-west / north-south mesh hops
-  between the source and destination tiles (``Placement.hops``, dimension-order routing).
-* ``membrane_updates``: NeuroBench's count (v changed by the step, all neurons at the
-  first step).
+* ``messages_out``: one per (traveling element, destination core). Input elements are sent by the
+  cores ``place_inputs`` gives the ``Input`` population (SANA-FE's input neurons: no soma cost).
+* ``hops_ew`` / ``hops_ns``: per message, the east-west / north-south mesh hops (dimension order).
+* ``membrane_updates``: NeuroBench's count over the ``T`` frames (v changed, all neurons at step 0).
 
-Time. The layers are evaluated in the aligned frame (layer by layer over all T steps,
-which is equivalent to stepping the whole network since each synapse stage delays by
-one step). Counts are then placed on *device* steps: a layer at synaptic depth ``d``
-updates its neurons, fires and sends its messages for frame ``k`` at device step
-``k + d``; the synaptic events and received messages that feed it are processed at
-device step ``k + d - 1`` (the step they are sent in). A sample takes ``S = T + D``
-device steps (D the deepest layer).
+With ``reset='neuron'`` the run is the one ``exporters/sanafe.py`` writes: one reset neuron per
+depth (on the input cores) spikes into every neuron of its depth one step before that depth's last
+idle frame; those messages and synaptic events are counted like any other and that frame is
+updated and silent.
 
 Costs (``profile.costs``; energies pJ, latencies ns, power mW):
 
-* energy per class: ``synapse`` = sum over cores of synops x the core's synapse unit;
-  ``neuron`` = active x neuron_active + inactive x neuron_inactive; ``spike`` =
-  spikes_out x spike_out; ``network`` = messages_out x message_out + spikes_in x
-  message_in + hops_ew x hop_ew + hops_ns x hop_ns; ``static`` = static_power x latency.
-  (SANA-FE's classes: soma = neuron + spike, network = network, synapse = synapse,
-  dendrite = 0.) A class with a missing (null) cost is ``None`` (never 0) and a note says
-  which field is missing; the total then excludes it, as ``total_excludes`` says.
-* latency (SANA-FE's *simple* timing model): per device step and core, the neuron side
-  ``inactive x neuron_inactive + active x neuron_active + spikes_out x spike_out +
-  messages_out x message_out`` and the message side ``spikes_in x message_in + synops x
-  synapse unit``; the step takes ``max(max over cores of the neuron side, max over cores
-  of the message side) + barrier`` (``barrier_ns``: the table entry for the tiles in use).
-  No network time, no contention.
+* energy per class: ``synapse`` = sum over cores of synops x the core's synapse unit; ``neuron`` =
+  active x neuron_active + inactive x neuron_inactive; ``spike`` = spikes_out x spike_out;
+  ``network`` = messages_out x message_out + spikes_in x message_in + hops x hop energies;
+  ``static`` = static_power x latency. (SANA-FE's classes: soma = neuron + spike, network, synapse,
+  dendrite = 0.) A class with a missing cost is ``None`` with a note; the total then excludes it.
+* latency: per device step, by the models of ``simulators/timing.py``: ``simple`` (the slowest
+  core's neuron side or message side, plus the barrier) and ``detailed`` (every message scheduled
+  on the mesh); ``timing`` picks which ones are computed and which one the headline uses.
 
-Per-sample figures are means over the samples. Counts and energies "per step" are per
-*input* timestep (per sample / T). Latency is given per sample, per input step
-(``latency_ns_per_input_step`` = per sample / T) and per device step
-(``latency_ns_per_device_step`` = per sample / S).
+Per-sample figures are the run's totals divided by the samples; "per step" counts and energies are
+per *input* timestep (per sample / T). Latency is given per sample, per input step (/ T) and per
+device step (per run / the run's device steps).
 """
 from __future__ import annotations
 
@@ -83,14 +66,16 @@ import torch.nn.functional as F
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import depths as _depths
 from snn2hw.ir.topology import chain_down, chain_up, population_of, source_of, synapses_from
+from snn2hw.ir.topology import depths as _depths
 from snn2hw.simulators import fixed_point as fp
+from snn2hw.simulators.event_timeline import Timeline
 from snn2hw.simulators.placement import LayerPlacement, Placement, place_inputs
 from snn2hw.simulators.reference import _chan, _linear, _Runner, network_output
 from snn2hw.simulators.routing import build_route
+from snn2hw.simulators.run_protocol import RunProtocol
 
-#: per-core event classes counted on every device step
+#: per-core event classes reported per core
 CORE_EVENTS = ("synops", "synops_graded", "spikes_in", "neuron_updates_active", "neuron_updates_inactive",
                "spikes_out", "messages_out")
 #: event class -> (Costs energy field, Costs latency field)
@@ -110,6 +95,9 @@ _ENERGY_CLASSES = {
     "spike": ("spikes_out",),
     "network": ("messages_out", "spikes_in", "hops_ew", "hops_ns"),
 }
+TIMING_MODELS = ("simple", "detailed")
+#: the reset population of ``reset='neuron'`` runs (one neuron per depth 1..D), placed like an input
+RESET_POP = "__reset__"
 
 
 @dataclass
@@ -118,19 +106,20 @@ class EventResult:
 
     * ``output``, ``output_kind``, ``layer_spikes``: as :class:`SimResult` (equal to the reference's).
     * ``spikes``: neuron layer -> ``[T, B, ...]`` int64 spikes (only with ``record_spikes=True``).
-    * ``layers``: neuron layer -> counts (``<event>_per_sample``, ``<event>_per_step``), ``neurons``, ``cores``, ``depth``.
-    * ``synapses``: synapse node -> NeuroBench / literature inputs: ``effective_ops_per_sample``,
-      ``effective_acs_per_sample``, ``effective_macs_per_sample``, ``dense_ops_per_sample``,
-      ``flops_per_step``, ``source``, ``target``, ``graded``, ``identity``, ...
-    * ``cores``: core id -> counts per sample / per step, ``tile``, ``layers``.
-    * ``core_step_counts``: event -> ``[device_steps, cores]`` float array (mean per sample); ``core_ids``.
+    * ``layers``: population -> chip-run counts per sample (``<event>_per_sample``, ``<event>_per_step``),
+      ``neurons``, ``cores``, ``depth``, ``firing_rate`` (over the T frames).
+    * ``synapses``: synapse node -> NeuroBench / literature inputs over the T frames
+      (``effective_ops_per_sample``, ``effective_acs_per_sample``, ``effective_macs_per_sample``,
+      ``dense_ops_per_sample``, ``flops_per_step``, ...) and ``synops_per_sample`` (the chip run).
+    * ``cores``: core id -> counts per sample / per step, ``tile``, ``layers``, ``synapse_unit``.
     * ``totals``: whole chip, ``<event>_per_sample`` and ``<event>_per_step``.
     * ``energy``: ``<class>_pj_per_sample`` / ``<class>_pj_per_step`` for synapse, neuron, spike,
       network, static, total (``None`` where the profile lacks a cost).
-    * ``latency``: ``latency_ns_per_sample``, ``latency_ns_per_input_step``, ``latency_ns_per_device_step``,
-      ``latency_ns_per_device_step_max``, ``device_step_latency_ns`` (``[device_steps]`` mean over samples),
-      ``barrier_latency_ns``, ``tiles_used``, ``device_steps``, ``timesteps``, ``timing_model`` (``None``s when
-      the profile lacks a latency figure).
+    * ``latency``: the headline model's ``latency_ns_per_sample``, ``latency_ns_per_input_step``,
+      ``latency_ns_per_device_step``, ``latency_ns_per_device_step_max``, ``step_latency_ns`` (every
+      device step of the run), ``timing_model``; ``models``: the same per computed model;
+      ``barrier_latency_ns``, ``tiles_used``, ``device_steps`` (S per sample), ``run_device_steps``,
+      ``timesteps``, ``protocol`` (words).
     """
 
     timesteps: int
@@ -144,7 +133,6 @@ class EventResult:
     synapses: dict
     cores: dict
     core_ids: list
-    core_step_counts: dict
     totals: dict
     energy: dict
     latency: dict
@@ -152,6 +140,7 @@ class EventResult:
     notes: list = field(default_factory=list)
     placement: Optional[Placement] = None
     profile: Optional[str] = None
+    protocol: Optional[RunProtocol] = None
     #: node -> kind -> {"events", "neurons", "samples"}: every wrap / saturation (``simulators/overflow.py``)
     wraps: dict = field(default_factory=dict)
 
@@ -159,7 +148,7 @@ class EventResult:
         return self.output.argmax(dim=1)
 
     def firing_rates(self) -> dict:
-        """Mean spikes per neuron per timestep, per spiking layer."""
+        """Mean spikes per neuron per timestep over the T frames, per spiking layer."""
         return {k: float(v.sum()) / max(self.neurons_per_layer[k] * self.timesteps * self.samples, 1)
                 for k, v in self.layer_spikes.items()}
 
@@ -200,7 +189,7 @@ def _load_profile(profile):
     return load_profile(profile)
 
 
-# ----------------------------------------------------------------------------- graph walks
+# ----------------------------------------------------------------------------- graph helpers
 def _glue_apply(node, x: torch.Tensor) -> torch.Tensor:
     if isinstance(node, N.SumPool2d):
         return F.avg_pool2d(x, node.kernel_size, node.stride, node.padding, count_include_pad=True,
@@ -227,263 +216,20 @@ def flops_per_step(node) -> int:
     return int(ho * wo * cg * kh * kw * c_out)
 
 
-# ----------------------------------------------------------------------------- the simulator
-#: event class -> the per-core serial work it takes in SANA-FE's pipeline: the soma side (neuron processing and the
-#: messages it generates) or the message side (axon in, synapse and dendrite work of the messages a core receives)
-_WORK_BUCKET = {"neuron_updates_active": "neuron", "neuron_updates_inactive": "neuron", "spikes_out": "neuron",
-                "messages_out": "neuron", "spikes_in": "message", "synops": "message"}
+def _nonzero_rows(x: torch.Tensor) -> torch.Tensor:
+    """Indices of the rows (first dim) of ``x`` holding any nonzero value."""
+    return torch.nonzero(x.reshape(x.shape[0], -1).any(1), as_tuple=True)[0]
 
 
-class _EventRunner:
-    def __init__(self, graph: Graph, placement: Placement, profile, notes: list):
-        self.ref = _Runner(graph, "int", (), torch.float64)  # validates, checks quantization, holds synapse params
-        self.g = graph
-        graph.infer_shapes()
-        self.order = self.ref.order
-        self.depth = _depths(graph)
-        self.costs = profile.costs
-        self.notes = notes
-        pops = [n for n in self.order if isinstance(graph.nodes[n], N.Neuron)]
-        missing = [n for n in pops if n not in placement.layers]
-        if missing:
-            raise Snn2hwError(f"the placement has no cores for neuron layer(s) {missing}")
-        ins = {n: int(np.prod(graph.nodes[n].output_shape)) for n in graph.inputs}
-        if any(n not in placement.inputs for n in ins):  # give the input senders cores (on a copy)
-            placement = copy.copy(placement)
-            placement.inputs = dict(placement.inputs)
-            cap = profile.capacity
-            place_inputs(placement, ins, int(cap.neurons_per_core.value) if cap is not None else 1024)
-        self.pl = placement
-        self.core_ids = sorted(set(placement.cores_used) | {c for lp in placement.inputs.values() for c in lp.cores})
-        cidx = {c: i for i, c in enumerate(self.core_ids)}
-        self.C = len(self.core_ids)
-        self.core_xy = np.array([placement.xy_of_tile(placement.tile_of(c)) for c in self.core_ids]).reshape(-1, 2)
-        self.core_of = {}   # population (neuron layer or input) -> LongTensor [n] of compact core indices
-        for name in pops + list(ins):
-            lp = placement.layers[name] if name in placement.layers else placement.inputs[name]
-            n = int(np.prod(graph.nodes[name].output_shape))
-            co = lp.core_of_neuron()
-            if lp.neurons != n or (co < 0).any():
-                raise Snn2hwError(f"placement of '{name}' covers {int((co >= 0).sum())} of {n} neurons")
-            self.core_of[name] = torch.as_tensor(np.array([cidx[c] for c in co]), dtype=torch.long)
-        self.n_core = {name: torch.zeros(self.C, dtype=torch.float64).index_add_(
-            0, idx, torch.ones(len(idx), dtype=torch.float64)) for name, idx in self.core_of.items()}
-        self.T_depth = max(self.depth[n] for n in pops) if pops else 0
-        self.sparse_cores = torch.tensor([placement.synapse_unit.get(c) == "sparse" for c in self.core_ids],
-                                         dtype=torch.bool)
-        # binarised synapses and their static properties
-        self.wb, self.syn_info = {}, {}
-        for name in self.order:
-            node = graph.nodes[name]
-            if not isinstance(node, N.SYNAPSES):
-                continue
-            wb = torch.as_tensor(node.weight_int != 0, dtype=torch.float32)
-            self.wb[name] = wb
-            src, tgt = source_of(graph, name), population_of(graph, name)
-            up = chain_up(graph, name)
-            ones = torch.ones((1,) + tuple(node.input_shape))
-            dense = float(_syn_apply(node, ones, torch.ones_like(wb)).sum())
-            self.syn_info[name] = {"source": src, "target": tgt, "graded": isinstance(graph.nodes[src], N.Input),
-                                   "identity": bool(node.metadata.get("identity", False)),
-                                   "weights": int(node.weight_int.size),
-                                   "weights_nonzero": int(np.count_nonzero(node.weight_int)),
-                                   "input_elements": int(np.prod(node.input_shape)),
-                                   "flops_per_step": flops_per_step(node), "dense_ops_per_step": dense,
-                                   "chain_up": up, "chain_down": chain_down(graph, name, tgt)}
-            overlap = [u for u in up if isinstance(graph.nodes[u], N.SumPool2d)
-                       and any(k > st for k, st in zip(graph.nodes[u].kernel_size, graph.nodes[u].stride))]
-            if overlap:
-                notes.append(f"synapse '{name}': overlapping pool {overlap} before it; a source spike is counted "
-                             f"once per pool window holding it (an upper bound of the composed synapses)")
-        self._build_reach()
-
-    # -- static routing: which cores each source neuron reaches
-    def _build_reach(self):
-        g, c = self.g, self.costs
-        lat_ew = c.hop_ew_latency_ns.value if c.hop_ew_latency_ns is not None else None
-        lat_ns = c.hop_ns_latency_ns.value if c.hop_ns_latency_ns is not None else None
-        lat = (lat_ew, lat_ns) if lat_ew is not None and lat_ns is not None and self.C else None
-        self.route = {}
-        for p in self.order:
-            node = g.nodes[p]
-            if not isinstance(node, (N.Input, N.Neuron)):
-                continue
-            n = int(np.prod(node.output_shape))
-            syns, _ = synapses_from(g, p)
-            src_core = self.core_of[p]
-            sxy = self.core_xy[src_core.numpy()].reshape(-1, 2)
-            r = build_route(g, p, syns, self.syn_info, self.wb, self.core_of, self.C, n, sxy,
-                            self.core_xy.reshape(-1, 2), lat)  # maxlat: each element's farthest destination
-            r["src_core"] = src_core
-            self.route[p] = r
-
-    # -- one chunk of samples
-    def run(self, x: torch.Tensor, acc: dict, record: bool) -> dict:
-        g = self.g
-        T, B = x.shape[0], x.shape[1]
-        res = {"layer_spikes": {}, "spikes": {}}
-        tally = self.ref.tally
-        tally.begin_chunk(B)
-        vals, cnt, act = {}, {}, {}
-        final_v = {}
-        for name in self.order:
-            node = g.nodes[name]
-            if isinstance(node, N.Input):
-                lo, hi = node.int_range()
-                xi = torch.clamp(torch.round(x.to(torch.float64) / node.step), lo, hi).to(torch.int64)
-                vals[name] = xi
-                nz = (xi != 0).reshape((T * B,) + tuple(xi.shape[2:])).to(torch.float32)
-                act[name] = nz
-                self._send(name, nz.reshape(T, B, -1).double(), acc, T, B)
-                continue
-            preds = g.predecessors(name)
-            if isinstance(node, N.Neuron):
-                a = tally.wrap(name, "input_wrap", vals[preds[0]], 32)
-                s, v = self._neuron(name, node, a, cnt.get(preds[0]), acc, T, B)
-                vals[name], final_v[name] = s, v
-                act[name] = s.reshape((T * B,) + tuple(s.shape[2:])).to(torch.float32)
-                if not node.readout:
-                    res["layer_spikes"][name] = s.reshape(T, B, -1).sum((0, 2)).double()
-                    if record:
-                        res["spikes"][name] = s
-                    self._send(name, s.reshape(T, B, -1).double(), acc, T, B)
-                continue
-            flat = [vals[p].reshape((T * B,) + tuple(vals[p].shape[2:])) for p in preds]
-            if isinstance(node, N.SYNAPSES):
-                y = self.ref._synapse_int(name, node, flat[0])
-                # synaptic events: every traveling spike (nonzero source element) over the composed
-                # (pool o synapse) fan-out: the pooled *count* of spikes meets the binarised kernel
-                c = _syn_apply(node, act[preds[0]], self.wb[name]).double()
-                xb = (flat[0] != 0).to(torch.float32)
-                # NeuroBench's effective ops: nonzero (pooled) input values x nonzero weights
-                c_nb = c if xb.equal(act[preds[0]]) else _syn_apply(node, xb, self.wb[name]).double()
-                info = self.syn_info[name]
-                per_t = c_nb.reshape(T, -1).sum(1)
-                is_ac = flat[0].reshape(T, -1).abs().amax(1) <= 1 if flat[0].numel() else torch.ones(T, dtype=bool)
-                sa = acc["syn"].setdefault(name, {"effective_ops": 0.0, "effective_acs": 0.0, "effective_macs": 0.0,
-                                                  "input_nonzero": 0.0, "input_sum": 0.0, "synops": 0.0})
-                sa["effective_ops"] += float(per_t.sum())
-                sa["effective_acs"] += float(per_t[is_ac].sum())
-                sa["effective_macs"] += float(per_t[~is_ac].sum())
-                sa["input_nonzero"] += float(xb.double().sum())
-                sa["input_sum"] += float(flat[0].abs().double().sum())
-                sa["synops"] += float(c.sum())
-                cnt[name] = {"graded": c} if info["graded"] else {"spike": c}
-            else:
-                y = _linear(node, flat, None, None)
-                if isinstance(node, N.Add):
-                    y = tally.wrap(name, "add_wrap", y, 32)
-                elif preds[0] in act and isinstance(node, (N.SumPool2d, N.Flatten)):
-                    act[name] = _glue_apply(node, act[preds[0]])
-                maps = [cnt[p] for p in preds if p in cnt]
-                if maps:  # event maps of the synapses upstream, routed like the currents
-                    cnt[name] = {}
-                    for kind in ("spike", "graded"):
-                        ms = [_glue_apply(node, m[kind]) for m in maps if kind in m]
-                        if ms:
-                            cnt[name][kind] = sum(ms)
-            vals[name] = y.reshape((T, B) + tuple(y.shape[1:]))
-        res["output"], res["output_kind"] = network_output(g, vals, final_v, T, B)
-        tally.end_chunk()
-        return res
-
-    def _core_sum(self, layer: str, t: torch.Tensor) -> torch.Tensor:
-        """``[T, B, n]`` per-neuron values -> ``[T, B, C]`` per-core sums."""
-        out = torch.zeros(t.shape[:2] + (self.C,), dtype=torch.float64)
-        return out.index_add_(2, self.core_of[layer], t.double())
-
-    def _add(self, acc, event: str, k0: int, per_core: torch.Tensor, layer: Optional[str] = None):
-        """Add ``[steps, B, C]`` counts starting at device step ``k0``; charge their latency to the cores."""
-        T = per_core.shape[0]
-        acc["core"][event][k0:k0 + T] += per_core.sum(1)
-        lat = acc["lat"].get(event)
-        if lat is not None:
-            acc["work"][_WORK_BUCKET[event]][:, k0:k0 + T] += per_core.permute(1, 0, 2) * lat
-        if layer is not None:
-            acc["layer"].setdefault(layer, {}).setdefault(event, 0.0)
-            acc["layer"][layer][event] += float(per_core.sum())
-
-    def _updates(self, acc, name, k0: int, active: torch.Tensor, B: int):
-        """Charge ``[steps, B, n]`` active flags (and the rest of the layer's neurons as inactive) from step ``k0``."""
-        if active.shape[0] == 0:
-            return
-        act = self._core_sum(name, active.reshape(active.shape[0], B, -1))
-        self._add(acc, "neuron_updates_active", k0, act, name)
-        self._add(acc, "neuron_updates_inactive", k0, self.n_core[name] - act, name)
-
-    def _neuron(self, name, node: N.Neuron, a, cmap, acc, T, B):
-        d = self.depth[name]
-        S = T + self.T_depth
-        received = torch.zeros(a.shape, dtype=torch.bool)
-        # synaptic events into this layer (processed the step before the neurons integrate them)
-        if cmap is not None:
-            for kind, mm in cmap.items():
-                received |= mm.reshape(a.shape) > 0
-                pc = self._core_sum(name, mm.reshape(T, B, -1))
-                self._add(acc, "synops", d - 1, pc, name)
-                if kind == "graded":
-                    acc["core"]["synops_graded"][d - 1:d - 1 + T] += pc.sum(1)
-                    acc["layer"][name]["synops_graded"] = acc["layer"][name].get("synops_graded", 0.0) + float(pc.sum())
-        nd = a.ndim - 1
-        vth64 = _chan(node.vth, nd, torch.int64) << fp.SCALE_SHIFT
-        bias = fp.bias_value(_chan(node.bias_mant if node.bias_mant is not None else 0, nd, torch.int64),
-                             node.bias_exp)
-        bias_nz = torch.broadcast_to(bias != 0, a.shape[1:])
-        u = torch.zeros_like(a[0])
-        v = torch.zeros_like(a[0])
-        out = torch.empty_like(a)
-        active = torch.empty(a.shape, dtype=torch.bool)
-        memb = 0
-        for t in range(T):
-            # SANA-FE's rule: a neuron is updated (not only accessed) when it received a synaptic event,
-            # holds a nonzero potential or has a bias
-            active[t] = received[t] | (v != 0) | bias_nz
-            v_prev = v
-            u, v, s = fp.cuba_step(u, v, a[t], node.du, node.dv, bias, vth64, node.int_compare, node.int_reset,
-                                   on_overflow=self.ref.tally.recorder(name))
-            if node.readout:
-                s = torch.zeros_like(s)
-            memb += int((v != v_prev).sum()) if t else int(v.numel())
-            out[t] = s
-        # every neuron is accessed on every device step: pipeline fill (before its first frame) and drain (after
-        # its last) included; there it has no input, so it is updated only while it holds a potential or a bias
-        self._updates(acc, name, 0, bias_nz.expand((d,) + bias_nz.shape), B)
-        self._updates(acc, name, d, active, B)
-        drain = S - d - T
-        if drain > 0:
-            act_d = torch.empty((drain,) + a.shape[1:], dtype=torch.bool)
-            uu, vv, zero = u, v, torch.zeros_like(a[0])
-            fired = 0
-            for k in range(drain):
-                act_d[k] = (vv != 0) | bias_nz
-                uu, vv, sd = fp.cuba_step(uu, vv, zero, node.du, node.dv, bias, vth64, node.int_compare,
-                                          node.int_reset)
-                fired += 0 if node.readout else int(sd.sum())
-            self._updates(acc, name, d + T, act_d, B)
-            if fired:
-                acc["drain_spikes"][name] = acc["drain_spikes"].get(name, 0) + fired
-        L = acc["layer"].setdefault(name, {})
-        L["membrane_updates"] = L.get("membrane_updates", 0.0) + memb
-        return out, v
-
-    def _send(self, name, s: torch.Tensor, acc, T, B):
-        """Messages of population ``name`` with spikes (or nonzero inputs) ``s`` ``[T, B, n]``."""
-        r = self.route[name]
-        d = self.depth[name]
-        L = acc["layer"].setdefault(name, {})
-        if not isinstance(self.g.nodes[name], N.Input):  # an input sender's soma does no work (SANA-FE 'input')
-            self._add(acc, "spikes_out", d, self._core_sum(name, s), name)
-        self._add(acc, "messages_out", d, self._core_sum(name, s * r["deg"]), name)
-        if self.C:
-            n = s.shape[-1]  # messages received per destination core: [T, B, C] (exact integers in float32)
-            m_in = (r["Rt"] @ s.reshape(-1, n).t().to(torch.float32)).t().to(s.dtype).reshape(*s.shape[:-1], self.C)
-            self._add(acc, "spikes_in", d, m_in)
-            L["messages_delivered"] = L.get("messages_delivered", 0.0) + float(m_in.sum())
-        ew, ns = s @ r["ew"], s @ r["ns"]  # [T, B]
-        acc["hops_ew"][d:d + T] += ew.sum(1)
-        acc["hops_ns"][d:d + T] += ns.sum(1)
-        L["hops_ew"] = L.get("hops_ew", 0.0) + float(ew.sum())
-        L["hops_ns"] = L.get("hops_ns", 0.0) + float(ns.sum())
+def _rowwise(fn, x: torch.Tensor, out_shape: tuple, dtype) -> torch.Tensor:
+    """``fn`` applied to the nonzero rows of ``x`` only (all-zero rows give zero: linear maps)."""
+    rows = _nonzero_rows(x)
+    out = torch.zeros((x.shape[0],) + tuple(out_shape), dtype=dtype)
+    if len(rows) == len(x):
+        return fn(x).to(dtype)
+    if len(rows):
+        out[rows] = fn(x[rows]).to(dtype)
+    return out
 
 
 def _figure(costs, fld):
@@ -515,77 +261,542 @@ def _synop_costs(costs, sparse: torch.Tensor, which: int):
     return out
 
 
+# ----------------------------------------------------------------------------- the runner
+class _EventRunner:
+    """Static tables (cores, positions, routing) and the per-chunk computation."""
+
+    def __init__(self, graph: Graph, placement: Placement, profile, notes: list, reset: str = "state",
+                 detailed: bool = False):
+        self.ref = _Runner(graph, "int", (), torch.float64)  # validates, checks quantization, holds synapse params
+        self.g = graph
+        graph.infer_shapes()
+        self.order = self.ref.order
+        self.depth = _depths(graph)
+        self.costs = profile.costs
+        self.notes = notes
+        self.reset = reset
+        pops = [n for n in self.order if isinstance(graph.nodes[n], N.Neuron)]
+        self.neuron_pops = pops
+        missing = [n for n in pops if n not in placement.layers]
+        if missing:
+            raise Snn2hwError(f"the placement has no cores for neuron layer(s) {missing}")
+        self.D = max(self.depth[n] for n in pops) if pops else 0
+        ins = {n: int(np.prod(graph.nodes[n].output_shape)) for n in graph.inputs}
+        if reset == "neuron" and self.D:
+            ins[RESET_POP] = self.D
+        if any(n not in placement.inputs for n in ins):  # give the input senders cores (on a copy)
+            placement = copy.copy(placement)
+            placement.inputs = dict(placement.inputs)
+            cap = profile.capacity
+            place_inputs(placement, ins, int(cap.neurons_per_core.value) if cap is not None else 1024)
+        self.pl = placement
+        held = {**{k: placement.inputs[k] for k in ins}, **{k: placement.layers[k] for k in pops}}
+        self.core_ids = sorted({c for lp in held.values() for c in lp.cores})
+        cidx = {c: i for i, c in enumerate(self.core_ids)}
+        self.C = len(self.core_ids)
+        self.core_xy = np.array([placement.xy_of_tile(placement.tile_of(c)) for c in self.core_ids]).reshape(-1, 2)
+        self.core_off = np.array([c % placement.cores_per_tile for c in self.core_ids], dtype=np.int64)
+        # the soma loop's order on a core: input senders, the reset neurons, then layers in topological order
+        self.rank = {n: i for i, n in enumerate([n for n in ins if n != RESET_POP] + [RESET_POP] * (RESET_POP in ins)
+                                                 + pops)}
+        self.core_of, self.pos = {}, {}
+        pos_next = np.zeros(self.C, dtype=np.int64)
+        for name in sorted(held, key=self.rank.get):
+            lp = held[name]
+            n = ins[name] if name in ins else int(np.prod(graph.nodes[name].output_shape))
+            co = lp.core_of_neuron()
+            if lp.neurons != n or (co < 0).any():
+                raise Snn2hwError(f"placement of '{name}' covers {int((co >= 0).sum())} of {n} neurons")
+            ci = np.array([cidx[c] for c in co], dtype=np.int64)
+            pos = np.empty(n, dtype=np.int64)
+            for c, a, b in sorted(lp.ranges, key=lambda r: r[1]):
+                k = cidx[c]
+                pos[a:b] = pos_next[k] + np.arange(b - a)
+                pos_next[k] += b - a
+            self.core_of[name] = torch.as_tensor(ci)
+            self.pos[name] = pos
+        self.n_core = {name: torch.zeros(self.C, dtype=torch.float64).index_add_(
+            0, idx, torch.ones(len(idx), dtype=torch.float64)) for name, idx in self.core_of.items()}
+        # neuron layers that share a core with an earlier neuron layer (their soma blocks are chained)
+        self.before = {}
+        for name in pops:
+            mine = set(self.core_of[name].tolist())
+            self.before[name] = tuple(q for q in pops if self.rank[q] < self.rank[name]
+                                      and mine & set(self.core_of[q].tolist()))
+        self.block_pops = sorted({q for v in self.before.values() for q in v}, key=self.rank.get)
+        self.sparse_cores = torch.tensor([placement.synapse_unit.get(c) == "sparse" for c in self.core_ids],
+                                         dtype=torch.bool)
+        # binarised synapses and their static properties
+        self.wb, self.syn_info = {}, {}
+        for name in self.order:
+            node = graph.nodes[name]
+            if not isinstance(node, N.SYNAPSES):
+                continue
+            wb = torch.as_tensor(node.weight_int != 0, dtype=torch.float32)
+            self.wb[name] = wb
+            src, tgt = source_of(graph, name), population_of(graph, name)
+            up = chain_up(graph, name)
+            ones = torch.ones((1,) + tuple(node.input_shape))
+            dense = float(_syn_apply(node, ones, torch.ones_like(wb)).sum())
+            self.syn_info[name] = {"source": src, "target": tgt, "graded": isinstance(graph.nodes[src], N.Input),
+                                   "identity": bool(node.metadata.get("identity", False)),
+                                   "weights": int(node.weight_int.size),
+                                   "weights_nonzero": int(np.count_nonzero(node.weight_int)),
+                                   "input_elements": int(np.prod(node.input_shape)),
+                                   "flops_per_step": flops_per_step(node), "dense_ops_per_step": dense,
+                                   "chain_up": up, "chain_down": chain_down(graph, name, tgt)}
+        # neuron layers whose every neuron has a bias are updated on every step: no need to know what they received
+        self.needs_received = {}
+        for name in pops:
+            bm = graph.nodes[name].bias_mant
+            self.needs_received[name] = bm is None or not bool(np.all(np.asarray(bm) != 0))
+        self.detailed = detailed
+        self._build_routes()
+
+    def _build_routes(self):
+        g = self.g
+        self.route = {}
+        for p in self.order:
+            node = g.nodes[p]
+            if not isinstance(node, (N.Input, N.Neuron)):
+                continue
+            n = int(np.prod(node.output_shape))
+            syns, _ = synapses_from(g, p)
+            sxy = self.core_xy[self.core_of[p].numpy()].reshape(-1, 2)
+            r = build_route(g, p, syns, self.syn_info, self.wb, self.core_of, self.C, n, sxy,
+                            self.core_xy.reshape(-1, 2))
+            if self.detailed:
+                r["by_src"] = self._by_source(r["pairs"], n)
+            self.route[p] = r
+        if RESET_POP in self.core_of:  # reset neuron d -> every neuron of depth d (one synapse each)
+            keys, counts = [], []
+            for d in range(1, self.D + 1):
+                per_core = sum((self.n_core[q] for q in self.neuron_pops if self.depth[q] == d),
+                               torch.zeros(self.C, dtype=torch.float64))
+                cores = torch.nonzero(per_core, as_tuple=True)[0]
+                keys.append(cores * self.D + (d - 1))
+                counts.append(per_core[cores].long())
+            keys, counts = torch.cat(keys), torch.cat(counts)
+            order = torch.argsort(keys)
+            keys, counts = keys[order], counts[order]
+            core, src = keys // self.D, keys % self.D
+            sxy = self.core_xy[self.core_of[RESET_POP].numpy()].reshape(-1, 2)
+            z = torch.zeros(self.D, dtype=torch.float64)
+            r = {"deg": z.clone().index_add_(0, src, torch.ones(len(src), dtype=torch.float64)),
+                 "ew": z.clone().index_add_(0, src, torch.as_tensor(
+                     np.abs(sxy[src.numpy(), 0] - self.core_xy[core.numpy(), 0]), dtype=torch.float64)),
+                 "ns": z.clone().index_add_(0, src, torch.as_tensor(
+                     np.abs(sxy[src.numpy(), 1] - self.core_xy[core.numpy(), 1]), dtype=torch.float64)),
+                 "pairs": (keys, counts)}
+            from snn2hw.simulators.routing import _csr
+            r["Rt"] = _csr(keys, torch.ones(len(keys)), self.C, self.D, RESET_POP)
+            r["Rc"] = _csr(keys, counts, self.C, self.D, RESET_POP)
+            r["by_src"] = self._by_source(r["pairs"], self.D)
+            self.route[RESET_POP] = r
+
+    def _by_source(self, pairs, n_src: int):
+        """Source-major view of the (core, source) pairs: ``(ptr [n_src + 1], dest cores, synapse counts)``."""
+        keys, counts = pairs
+        core, src = (keys // n_src).numpy(), (keys % n_src).numpy()
+        order = np.argsort(src, kind="stable")  # keys are core-major: each source's cores stay ascending
+        ptr = np.zeros(n_src + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n_src), out=ptr[1:])
+        return ptr, core[order], counts.numpy()[order].astype(np.float64)
+
+    # -- one chunk of samples
+    def run(self, x: torch.Tensor, ids: np.ndarray, proto: RunProtocol, tl: Timeline, acc: dict,
+            record: bool) -> dict:
+        """Samples ``ids`` (global indices; ``-1`` the virtual fill sample, whose input is zero) with inputs
+        ``x`` ``[T, B, ...]`` for the real ones. Adds the chip run's counts to ``tl``; statistics of the T
+        frames of real samples to ``acc``; returns outputs and spikes of the real samples."""
+        g = self.g
+        T, S = proto.timesteps, proto.frames
+        Bv = len(ids)
+        real = ids >= 0
+        off = int((~real).sum())          # the virtual sample comes first
+        B = Bv - off
+        self.tau_first = int(proto.tau0(ids[0]))
+        self.ids, self.off, self.B, self.S, self.T, self.proto = ids, off, B, S, T, proto
+        res = {"layer_spikes": {}, "spikes": {}}
+        tally = self.ref.tally
+        tally.begin_chunk(B)
+        vals, act = {}, {}
+        final_v = {}
+        cmaps = {}
+        for name in self.order:
+            node = g.nodes[name]
+            if isinstance(node, N.Input):
+                lo, hi = node.int_range()
+                xi = torch.zeros((S, Bv) + tuple(node.output_shape), dtype=torch.int64)
+                xi[:T, off:] = torch.clamp(torch.round(x.to(torch.float64) / node.step), lo, hi).to(torch.int64)
+                vals[name] = xi.reshape((S * Bv,) + tuple(node.output_shape))
+                act[name] = (vals[name] != 0).to(torch.float32)
+                self._send(name, act[name].reshape(S, Bv, -1), tl, acc)
+                continue
+            preds = g.predecessors(name)
+            if isinstance(node, N.Neuron):
+                a = self._wrap_real(name, "input_wrap", vals[preds[0]], 32)
+                s, v_T = self._neuron(name, node, a.reshape((S, Bv) + tuple(node.output_shape)), cmaps.get(preds[0]),
+                                      tl, acc)
+                vals[name] = s.reshape((S * Bv,) + tuple(node.output_shape))
+                final_v[name] = v_T[off:]
+                act[name] = vals[name].to(torch.float32)
+                if not node.readout:
+                    sr = s[:T, off:]
+                    res["layer_spikes"][name] = sr.reshape(T, B, -1).sum((0, 2)).double()
+                    if record:
+                        res["spikes"][name] = sr.clone()
+                    self._send(name, act[name].reshape(S, Bv, -1), tl, acc)
+                continue
+            flat = [vals[p] for p in preds]
+            if isinstance(node, N.SYNAPSES):
+                y = self._synapse(name, node, flat[0])
+                self._neurobench(name, node, flat[0], act[preds[0]], acc)
+                if self.needs_received.get(self.syn_info[name]["target"], False):
+                    c = _rowwise(lambda z: _syn_apply(node, z, self.wb[name]), act[preds[0]],
+                                 tuple(node.output_shape), torch.float32)
+                    cmaps[name] = c
+            else:
+                y = _linear(node, flat, None, None)
+                if isinstance(node, N.Add):
+                    y = self._wrap_real(name, "add_wrap", y, 32)
+                elif preds[0] in act and isinstance(node, (N.SumPool2d, N.Flatten)):
+                    act[name] = _glue_apply(node, act[preds[0]])
+                maps = [cmaps[p] for p in preds if p in cmaps]
+                if maps:  # event maps of the synapses upstream, routed like the currents
+                    cmaps[name] = sum(_glue_apply(node, m) for m in maps)
+            vals[name] = y
+        out = {k: v.reshape((S, Bv) + tuple(v.shape[1:]))[:T, off:].reshape((T * B,) + tuple(v.shape[1:]))
+               for k, v in vals.items()}
+        res["output"], res["output_kind"] = network_output(g, out, final_v, T, B)
+        if RESET_POP in self.route:
+            self._send_resets(tl)
+        tally.end_chunk()
+        return res
+
+    # -- wraps and synapses: tallied on the T frames of real samples only (the reference's frames)
+    def _real_rows(self, t: torch.Tensor) -> torch.Tensor:
+        """``[S*Bv, ...]`` -> ``[T*B, ...]``: the T frames of the real samples."""
+        S, T, Bv, off = self.S, self.T, len(self.ids), self.off
+        return t.reshape((S, Bv) + tuple(t.shape[1:]))[:T, off:].reshape((-1,) + tuple(t.shape[1:]))
+
+    def _wrap_real(self, name, kind, x, bits):
+        y = fp.wrap_bits(x, bits)
+        if y is not x:
+            self.ref.tally.add(name, kind, self._real_rows(y != x))
+        return y
+
+    def _synapse(self, name, node, x):
+        w, row_abs = self.ref._params[name]
+        max_in = float(x.abs().max()) if x.numel() else 0.0
+        if row_abs * max_in >= 2.0 ** 53:
+            raise Snn2hwError(f"synapse '{name}': integer sums may reach {row_abs * max_in:.3g}, beyond exact "
+                              "float64; the weights or inputs are out of any hardware range")
+        dt = torch.float32 if row_abs * max_in < 2.0 ** 24 else torch.float64
+        y = _rowwise(lambda z: torch.round(_linear(node, [z.to(dt)], w.to(dt), None)), x,
+                     tuple(node.output_shape), torch.int64)
+        y = fp.shift(y, node.weight_exp)
+        return self._wrap_real(name, "sum_wrap", y, 24 if isinstance(node, N.Conv2d) else 32)
+
+    def _neurobench(self, name, node, x, a, acc):
+        """NeuroBench's effective ops of a synapse over the T frames of the real samples."""
+        T, B = self.T, self.B
+        xr = self._real_rows(x)
+        xb = (xr != 0).to(torch.float32)
+        c_nb = _rowwise(lambda z: _syn_apply(node, z, self.wb[name]), xb, tuple(node.output_shape), torch.float64)
+        per_t = c_nb.reshape(T, -1).sum(1)
+        is_ac = xr.reshape(T, -1).abs().amax(1) <= 1 if xr.numel() else torch.ones(T, dtype=torch.bool)
+        sa = acc["syn"].setdefault(name, {})
+        for k in ("effective_ops", "effective_acs", "effective_macs", "input_nonzero", "input_sum"):
+            sa.setdefault(k, 0.0)
+        sa["effective_ops"] += float(per_t.sum())
+        sa["effective_acs"] += float(per_t[is_ac].sum())
+        sa["effective_macs"] += float(per_t[~is_ac].sum())
+        sa["input_nonzero"] += float(xb.double().sum())
+        sa["input_sum"] += float(xr.abs().double().sum())
+
+    # -- counting helpers
+    def _ran(self, d: int) -> torch.Tensor:
+        """``[S, Bv]`` bool: the frames a population at depth ``d`` runs (within the run's steps)."""
+        f = np.arange(self.S)[:, None]
+        lo = self.proto.first_frame(self.ids, d)[None, :]
+        hi = self.proto.last_frame(self.ids, d)[None, :]
+        return torch.as_tensor((f >= lo) & (f <= hi))
+
+    def _core_sum(self, pop: str, t: torch.Tensor) -> torch.Tensor:
+        """``[S, Bv, n]`` per-neuron values -> ``[S, Bv, C]`` per-core sums."""
+        out = torch.zeros(t.shape[:2] + (self.C,), dtype=torch.float64)
+        return out.index_add_(2, self.core_of[pop], t.double())
+
+    def _add(self, tl: Timeline, acc, event: str, pop: str, d: int, per_core: torch.Tensor, layer: bool = True):
+        """Add ``[S, Bv, C]`` counts of population ``pop`` (depth ``d``) to the timeline (and to its totals)."""
+        S, Bv = per_core.shape[:2]
+        tl.add(event, self.tau_first + d, per_core.permute(1, 0, 2).reshape(S * Bv, self.C))
+        if not layer:
+            return
+        L = acc["layer"].setdefault(pop, {})
+        L[event] = L.get(event, 0.0) + float(per_core.sum())
+
+    def _neuron(self, name, node: N.Neuron, a, cmap, tl: Timeline, acc):
+        """Run a layer over the S frames of every sample; count its accesses, updates and spikes."""
+        S, T, Bv, off = self.S, self.T, len(self.ids), self.off
+        d = self.depth[name]
+        ran = self._ran(d)
+        start = torch.as_tensor(self.proto.first_frame(self.ids, d))
+        forced = torch.as_tensor(self.proto.forced_reset(self.ids))
+        shape = a.shape[2:]
+        received = (cmap.reshape(a.shape) > 0) if cmap is not None else None
+        nd = a.ndim - 2
+        vth64 = _chan(node.vth, nd + 1, torch.int64) << fp.SCALE_SHIFT
+        bias = fp.bias_value(_chan(node.bias_mant if node.bias_mant is not None else 0, nd + 1, torch.int64),
+                             node.bias_exp)
+        bias_nz = torch.broadcast_to(bias != 0, (Bv,) + tuple(shape))
+        u = torch.zeros((Bv,) + tuple(shape), dtype=torch.int64)
+        v = torch.zeros_like(u)
+        out = torch.zeros(a.shape, dtype=torch.int64)
+        active = torch.zeros(a.shape, dtype=torch.bool)
+        view = (Bv,) + (1,) * len(shape)
+        memb = 0
+        v_T = None
+        tally = self.ref.tally
+        for f in range(S):
+            running = (start <= f).reshape(view)
+            act_f = (v != 0) | bias_nz
+            if received is not None:
+                act_f = act_f | received[f]
+            v_prev = v
+            rec = (lambda kind, mask: tally.add(name, kind, mask[off:])) if f < T else None
+            u, v, s = fp.cuba_step(u, v, a[f], node.du, node.dv, bias, vth64, node.int_compare, node.int_reset,
+                                   on_overflow=rec)
+            if node.readout:
+                s = torch.zeros_like(s)
+            if f == S - 1 and bool(forced.any()):  # the reset neuron's frame: updated, silent, cleared
+                fm = forced.reshape(view)
+                act_f = act_f | fm
+                s = s.masked_fill(fm, 0)
+                v = v.masked_fill(fm, 0)
+            # frames before a population's first step (the virtual sample's fill): nothing runs, state stays 0
+            act_f = act_f & running
+            s = s * running
+            u = u * running
+            v = v * running
+            if f < T:
+                memb += int((v[off:] != v_prev[off:]).sum()) if f else int(v[off:].numel())
+            if f == T - 1:
+                v_T = v.clone()
+            out[f] = s
+            active[f] = act_f
+        ranv = ran.reshape((S, Bv) + (1,) * len(shape))
+        active = active & ranv
+        n = int(np.prod(shape))
+        act_core = self._core_sum(name, active.reshape(S, Bv, n))
+        count = ran.double().unsqueeze(-1) * self.n_core[name]  # neurons accessed per core
+        self._add(tl, acc, "neuron_updates_active", name, d, act_core)
+        self._add(tl, acc, "neuron_updates_inactive", name, d, count - act_core)
+        fired = (out.reshape(S, Bv, n) != 0) & ran.unsqueeze(-1)
+        if not node.readout:
+            self._add(tl, acc, "spikes_out", name, d, self._core_sum(name, fired))
+        if tl.lat is not None:
+            lat_in, lat_act, lat_sp = (self.lat[k] for k in ("neuron_updates_inactive", "neuron_updates_active",
+                                                             "spikes_out"))
+            soma = (lat_in + (lat_act - lat_in) * active.reshape(S, Bv, n).double()
+                    + lat_sp * fired.double()) * ran.unsqueeze(-1)
+            tl.add_soma(name, self.tau_first + d, self._core_sum(name, soma).permute(1, 0, 2).reshape(S * Bv, self.C))
+            self._soma = soma
+        L = acc["layer"].setdefault(name, {})
+        L["membrane_updates"] = L.get("membrane_updates", 0.0) + memb
+        return out, v_T
+
+    def _send(self, name, s: torch.Tensor, tl: Timeline, acc):
+        """Messages, synaptic events and hops of population ``name`` sending ``s`` ``[S, Bv, n]`` (0/1)."""
+        r = self.route[name]
+        d = self.depth.get(name, 0)
+        S, Bv, n = s.shape
+        s = s.double() * self._ran(d).unsqueeze(-1)
+        self._add(tl, acc, "messages_out", name, d, self._core_sum(name, s * r["deg"]))
+        graded = isinstance(self.g.nodes.get(name), N.Input)
+        if self.C:
+            flat = s.reshape(S * Bv, n).t().to(torch.float32)
+            m_in = (r["Rt"] @ flat).t().double().reshape(S, Bv, self.C)
+            self._add(tl, acc, "spikes_in", name, d, m_in, layer=False)
+            acc["layer"][name]["messages_delivered"] = acc["layer"][name].get("messages_delivered", 0.0) + \
+                float(m_in.sum())
+            syn_in = (r["Rc"] @ flat).t().double().reshape(S, Bv, self.C)
+            for syn, rc in r.get("Rc_syn", {}).items():
+                acc["syn"].setdefault(syn, {})
+                acc["syn"][syn]["synops"] = acc["syn"][syn].get("synops", 0.0) + (
+                    float(syn_in.sum()) if rc is r["Rc"] else float((rc @ flat).sum()))
+            self._add(tl, acc, "synops", name, d, syn_in, layer=False)
+            if graded:
+                self._add(tl, acc, "synops_graded", name, d, syn_in, layer=False)
+            # the targets' synaptic events, by target layer (for the per-layer table)
+            for syn in r.get("Rc_syn", {}):
+                tgt = self.syn_info[syn]["target"]
+                val = float(syn_in.sum()) if r["Rc_syn"][syn] is r["Rc"] else float((r["Rc_syn"][syn] @ flat).sum())
+                L = acc["layer"].setdefault(tgt, {})
+                L["synops"] = L.get("synops", 0.0) + val
+                if graded:
+                    L["synops_graded"] = L.get("synops_graded", 0.0) + val
+        self._add(tl, acc, "hops_ew", name, d, self._core_sum(name, s * r["ew"]))
+        self._add(tl, acc, "hops_ns", name, d, self._core_sum(name, s * r["ns"]))
+        if tl.detailed is not None:
+            self._records(name, s, d, tl)
+
+    def _records(self, name, s, d, tl: Timeline):
+        """Message records of the senders in ``s`` ``[S, Bv, n]`` for the detailed timing model."""
+        ptr, dcore, dcnt = self.route[name]["by_src"]
+        f, b, i = (t.numpy() for t in torch.nonzero(s > 0, as_tuple=True))
+        deg = ptr[i + 1] - ptr[i]
+        keep = deg > 0
+        f, b, i, deg = f[keep], b[keep], i[keep], deg[keep]
+        tau = self.proto.tau0(self.ids[b]) + d + f
+        core = self.core_of[name].numpy()[i]
+        if name in self.neuron_pops:
+            # soma latency accumulated on the core up to and including the sender, within this layer's block
+            cum = self._cum_block(name, self._soma)[f, b, i]
+        else:
+            cum = np.zeros(len(i))
+        rep = np.repeat(np.arange(len(i)), deg)
+        within = np.arange(len(rep)) - np.repeat(np.cumsum(deg) - deg, deg)
+        j = ptr[i][rep] + within
+        rec = {"tau": tau[rep], "core": core[rep], "pos": self.pos[name][i][rep], "cum": cum[rep],
+               "dst": dcore[j], "nsyn": dcnt[j], "before": self.before.get(name, ())}
+        tl.add_records(rec)
+
+    def _cum_block(self, name, soma: torch.Tensor) -> np.ndarray:
+        """``[S, Bv, n]`` soma latency summed over the layer's neurons on the same core up to each neuron
+        (in core order), inclusive."""
+        core = self.core_of[name].numpy()
+        pos = self.pos[name]
+        order = np.lexsort((pos, core))
+        cs = torch.cumsum(soma[..., torch.as_tensor(order)], dim=-1).numpy()
+        # subtract the running sum before each core's first neuron
+        c_sorted = core[order]
+        first = np.r_[True, c_sorted[1:] != c_sorted[:-1]]
+        start_idx = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        base = np.where(start_idx > 0, cs[..., np.maximum(start_idx - 1, 0)], 0.0)
+        block = cs - base
+        out = np.empty_like(block)
+        out[..., order] = block
+        return out
+
+    def _send_resets(self, tl: Timeline):
+        """The reset neurons' spikes of the samples of this chunk (``reset='neuron'``)."""
+        r = self.route[RESET_POP]
+        real = self.ids[self.ids >= 0]
+        for dd in range(1, self.D + 1):
+            steps = self.proto.tau0(real) + dd - 2
+            steps = steps[steps >= 0]
+            if not len(steps):
+                continue
+            vec = torch.zeros(self.D, dtype=torch.float64)
+            vec[dd - 1] = 1.0
+            sc = torch.zeros(self.C, dtype=torch.float64).index_add_(0, self.core_of[RESET_POP], vec)
+            for t in steps:
+                tl.add("messages_out", int(t), (sc * r["deg"][dd - 1]).reshape(1, -1))
+                m_in = (r["Rt"] @ vec.to(torch.float32).reshape(-1, 1)).double().reshape(1, -1)
+                tl.add("spikes_in", int(t), m_in)
+                tl.add("synops", int(t), (r["Rc"] @ vec.to(torch.float32).reshape(-1, 1)).double().reshape(1, -1))
+                tl.add("hops_ew", int(t), (sc * r["ew"][dd - 1]).reshape(1, -1))
+                tl.add("hops_ns", int(t), (sc * r["ns"][dd - 1]).reshape(1, -1))
+            if tl.detailed is not None:
+                ptr, dcore, dcnt = r["by_src"]
+                lo, hi = ptr[dd - 1], ptr[dd]
+                core = int(self.core_of[RESET_POP][dd - 1])
+                m = hi - lo
+                tl.add_records({"tau": np.repeat(steps, m), "core": np.full(len(steps) * m, core),
+                                "pos": np.full(len(steps) * m, self.pos[RESET_POP][dd - 1]),
+                                "cum": np.zeros(len(steps) * m), "dst": np.tile(dcore[lo:hi], len(steps)),
+                                "nsyn": np.tile(dcnt[lo:hi], len(steps)), "before": ()})
+
+
+# ----------------------------------------------------------------------------- the simulator
 def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, profile="loihi",
                     batch_size: Optional[int] = None, progress: bool = False,
-                    record_spikes: bool = False) -> EventResult:
-    """Run the integer ``graph`` on ``x`` (``[T, B, *input_shape]`` float) and count events and costs.
+                    record_spikes: bool = False, timing=("simple",), reset: str = "state") -> EventResult:
+    """Run the integer ``graph`` on ``x`` (``[T, B, *input_shape]`` float) as the chip runs it; count events, costs.
 
-    ``placement``: where each neuron layer lives (``None``: ``simulators.mapping.map_graph`` when
-    available, else :func:`sequential_placement`). ``profile``: a profile name, path or object
-    (its ``costs`` price the events). ``batch_size`` streams the samples in chunks (a tqdm bar with
-    ``progress``). See the module docstring for what is counted and how.
+    ``placement``: where each neuron layer lives (``None``: ``simulators.mapping.map_graph``).
+    ``profile``: a profile name, path or object (its ``costs`` price the events). ``batch_size``
+    streams the samples in chunks (a tqdm bar with ``progress``). ``timing``: the timing models to
+    compute (``"simple"``, ``"detailed"``); the first is the headline latency. ``reset``: the run
+    protocol's reset mechanism (``"state"``: the chip's, ``"neuron"``: reset neurons, as in the
+    SANA-FE export). See the module docstring for what is counted and how.
     """
     prof = _load_profile(profile)
     notes: list = []
+    timing = tuple([timing] if isinstance(timing, str) else timing)
+    bad = [t for t in timing if t not in TIMING_MODELS]
+    if bad or not timing:
+        raise Snn2hwError(f"timing models must be among {TIMING_MODELS}, got {timing}")
     x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     if x.ndim < 3:
         raise Snn2hwError(f"input must be [T, B, *shape], got shape {tuple(x.shape)}")
     if placement is None:
-        try:
-            from snn2hw.simulators.mapping import map_graph
-            placement = map_graph(graph, prof).placement
-            notes.append("placement from simulators.mapping.map_graph")
-        except ImportError:
-            placement = sequential_placement(graph, profile=prof)
-            notes.append("no mapping module: sequential placement (layers on fresh cores in order)")
-    runner = _EventRunner(graph, placement, prof, notes)
+        from snn2hw.simulators.mapping import map_graph
+        placement = map_graph(graph, prof).placement
+        notes.append("placement from simulators.mapping.map_graph")
+    costs = prof.costs
+    mesh = prof.capacity.mesh if prof.capacity is not None else None
+    want_detailed = "detailed" in timing
+    buffer_size = getattr(mesh, "link_buffer_size", None) if mesh is not None else None
+    if want_detailed and buffer_size is None:
+        notes.append(f"detailed timing not modelled: profile '{prof.name}' has no capacity.mesh.link_buffer_size")
+    runner = _EventRunner(graph, placement, prof, notes, reset=reset,
+                          detailed=want_detailed and buffer_size is not None)
     placement = runner.pl
     T, B = int(x.shape[0]), int(x.shape[1])
-    S = T + runner.T_depth
+    proto = RunProtocol(timesteps=T, depth=runner.D, samples=B, reset=reset)
+    S = proto.frames
     C = runner.C
-    costs = prof.costs
     lat = {ev: _figure(costs, f[1]) for ev, f in _COST_FIELDS.items()}
-    syn_lat = _synop_costs(costs, runner.sparse_cores, 1)
-    lat["synops"] = syn_lat
-    core_lat_fields = tuple(_WORK_BUCKET)
+    lat["synops"] = _synop_costs(costs, runner.sparse_cores, 1)
+    core_lat_fields = ("neuron_updates_active", "neuron_updates_inactive", "spikes_out", "messages_out",
+                       "spikes_in", "synops")
     lat_missing = [_COST_FIELDS[e][1] for e in core_lat_fields if lat[e] is None]
-    acc = {"core": {e: torch.zeros(S, C, dtype=torch.float64) for e in CORE_EVENTS},
-           "hops_ew": torch.zeros(S, dtype=torch.float64), "hops_ns": torch.zeros(S, dtype=torch.float64),
-           "layer": {}, "syn": {}, "drain_spikes": {},
-           "lat": {e: lat[e] for e in core_lat_fields} if not lat_missing else {}}
+    tiles = len(placement.tiles_used)
+    barrier = barrier_ns(costs, tiles) if tiles else 0.0
+    timed = not lat_missing and barrier is not None
+    runner.lat = lat
+    det = None
+    if timed and runner.detailed:
+        width = int(mesh.width if mesh is not None else placement.mesh_width)
+        height = int(getattr(mesh, "height", None) or max(1, int(runner.core_xy[:, 1].max(initial=0)) + 1))
+        det = {"mesh": (width, height, placement.cores_per_tile),
+               "hop_latency": (lat["hops_ew"] or 0.0, lat["hops_ns"] or 0.0), "buffer_size": float(buffer_size.value),
+               "core_x": runner.core_xy[:, 0], "core_y": runner.core_xy[:, 1], "core_off": runner.core_off,
+               "out_lat": lat["messages_out"], "in_lat": lat["spikes_in"], "syn_lat": lat["synops"].numpy()}
+    tl = Timeline(proto.steps, C, {e: lat[e] for e in core_lat_fields} if timed else None,
+                  barrier if timed else None, det, runner.block_pops)
+    acc = {"layer": {}, "syn": {}}
     bs = B if not batch_size else int(batch_size)
     chunks = range(0, B, bs)
     if progress:
         from tqdm.auto import tqdm
         chunks = tqdm(chunks, desc="simulate_events", unit="batch")
-    parts, step_lat = [], []
-    tiles = len(placement.tiles_used)
-    barrier = barrier_ns(costs, tiles) if tiles else 0.0
+    parts = []
     for i in chunks:
         xb = x[:, i:i + bs]
-        b = int(xb.shape[1])
-        acc["work"] = {k: torch.zeros(b, S, C, dtype=torch.float64) for k in ("neuron", "message")}
-        parts.append(runner.run(xb, acc, record_spikes))
-        if not lat_missing and barrier is not None:
-            # SANA-FE's simple timing: the slowest core's neuron processing or the slowest core's message
-            # processing, whichever is longer, plus the barrier (no network time, no contention)
-            w = [acc["work"][k].amax(2) if C else torch.zeros(b, S, dtype=torch.float64) for k in ("neuron", "message")]
-            step_lat.append(torch.maximum(w[0], w[1]) + barrier)
+        ids = np.arange(i, i + int(xb.shape[1]))
+        if i == 0:
+            ids = np.r_[-1, ids]  # the virtual sample: fill steps before the first sample
+        parts.append(runner.run(xb, ids, proto, tl, acc, record_spikes))
+        tl.finalize(int(proto.tau0(ids[-1] + 1)))
+    tl.finalize(proto.steps)
     out = torch.cat([p["output"] for p in parts])
     layer_spikes = {k: torch.cat([p["layer_spikes"][k] for p in parts]) for k in parts[0]["layer_spikes"]}
     spikes = {k: torch.cat([p["spikes"][k] for p in parts], dim=1) for k in parts[0]["spikes"]}
-    for name, n in acc["drain_spikes"].items():
-        notes.append(f"'{name}': {n / B:g} spikes per sample would fire in the pipeline drain steps (current or "
-                     f"bias left after its T steps); the execution model ends a layer after T steps and does "
-                     f"not count them")
+    return _result(graph, prof, runner, proto, tl, acc, out, parts[0]["output_kind"], layer_spikes, spikes, notes,
+                   timing, lat_missing, barrier, tiles)
 
-    # -------------------------------------------------------------- counts
-    per_core = {e: acc["core"][e] / B for e in CORE_EVENTS}  # [S, C] per sample
-    totals = {}
-    for e in CORE_EVENTS:
-        totals[f"{e}_per_sample"] = float(per_core[e].sum())
-    totals["hops_ew_per_sample"] = float(acc["hops_ew"].sum()) / B
-    totals["hops_ns_per_sample"] = float(acc["hops_ns"].sum()) / B
+
+def _result(graph, prof, runner, proto, tl, acc, out, output_kind, layer_spikes, spikes, notes, timing,
+            lat_missing, barrier, tiles) -> EventResult:
+    """Per-sample figures of the run, energy and latency."""
+    costs, placement = prof.costs, runner.pl
+    T, B, S, C = proto.timesteps, proto.samples, proto.frames, runner.C
+    per_core = {e: tl.core_total[e] / B for e in tl.core_total}  # [C] per sample
+    totals = {f"{e}_per_sample": float(per_core[e].sum()) for e in CORE_EVENTS + ("hops_ew", "hops_ns")}
     for k in list(totals):
         totals[k.replace("_per_sample", "_per_step")] = totals[k] / T
     totals["device_steps_per_sample"] = S
@@ -602,7 +813,7 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
             L[f"{e}_per_sample"] = v / B
             L[f"{e}_per_step"] = v / B / T
         if name in layer_spikes:
-            L["spikes_out_per_sample"] = float(layer_spikes[name].sum()) / B
+            L["spikes_out_t_frames_per_sample"] = float(layer_spikes[name].sum()) / B
             L["firing_rate"] = float(layer_spikes[name].sum()) / (B * T * L["neurons"])
         layers[name] = L
     synapses = {}
@@ -615,19 +826,16 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
         s["input_activity"] = s["input_nonzero_per_sample"] / max(T * info["input_elements"], 1)
         synapses[name] = s
     cores = {}
-    tile_of = placement.tile_of
     held = {**placement.layers, **placement.inputs}
     for j, c in enumerate(runner.core_ids):
-        d = {"tile": tile_of(c), "layers": [n for n, lp in held.items() if c in lp.cores],
+        d = {"tile": placement.tile_of(c), "layers": [n for n, lp in held.items() if c in lp.cores],
              "synapse_unit": "sparse" if bool(runner.sparse_cores[j]) else "dense"}
         for e in CORE_EVENTS:
-            d[f"{e}_per_sample"] = float(per_core[e][:, j].sum())
+            d[f"{e}_per_sample"] = float(per_core[e][j])
             d[f"{e}_per_step"] = d[f"{e}_per_sample"] / T
         cores[c] = d
 
     # -------------------------------------------------------------- energy
-    counts = {e: totals[f"{e}_per_sample"] for e in CORE_EVENTS}
-    counts["hops_ew"], counts["hops_ns"] = totals["hops_ew_per_sample"], totals["hops_ns_per_sample"]
     syn_e = _synop_costs(costs, runner.sparse_cores, 0)
     energy = {}
     for cls, evs in _ENERGY_CLASSES.items():
@@ -636,26 +844,34 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
             energy[f"{cls}_pj_per_sample"] = None
             notes.append(f"energy '{cls}' not modelled: profile '{prof.name}' has no {', '.join(miss)}")
         elif cls == "synapse":
-            energy["synapse_pj_per_sample"] = float((per_core["synops"].sum(0) * syn_e).sum()) if C else 0.0
+            energy["synapse_pj_per_sample"] = float((per_core["synops"] * syn_e).sum()) if C else 0.0
         else:
-            energy[f"{cls}_pj_per_sample"] = sum(counts[e] * _figure(costs, _COST_FIELDS[e][0]) for e in evs)
+            energy[f"{cls}_pj_per_sample"] = sum(totals[f"{e}_per_sample"] * _figure(costs, _COST_FIELDS[e][0])
+                                                 for e in evs)
 
+    # -------------------------------------------------------------- latency
     latency = {"barrier_latency_ns": barrier, "tiles_used": tiles, "device_steps": S, "timesteps": T,
-               "timing_model": "simple (SANA-FE): per device step, max(slowest core's neuron processing, slowest "
-                               "core's message processing) + barrier"}
-    if step_lat:
-        sl = torch.cat(step_lat)  # [B, S]
-        latency["latency_ns_per_sample"] = float(sl.sum(1).mean())
-        latency["latency_ns_per_input_step"] = latency["latency_ns_per_sample"] / T
-        latency["latency_ns_per_device_step"] = latency["latency_ns_per_sample"] / S
-        latency["latency_ns_per_device_step_max"] = float(sl.max())
-        latency["device_step_latency_ns"] = sl.mean(0).numpy()
+               "run_device_steps": proto.steps, "protocol": proto.describe(), "models": {}}
+    for model in timing:
+        sl = tl.step_latency(model)
+        if sl is None:
+            continue
+        total = float(sl.sum())
+        latency["models"][model] = {
+            "latency_ns_per_sample": total / B, "latency_ns_per_input_step": total / (B * T),
+            "latency_ns_per_device_step": total / proto.steps, "latency_ns_per_device_step_max": float(sl.max()),
+            "sim_time_s": total * 1e-9, "step_latency_ns": sl}
+    head = next((m for m in timing if m in latency["models"]), None)
+    latency["timing_model"] = head
+    if head is not None:
+        latency.update({k: v for k, v in latency["models"][head].items() if k != "sim_time_s"})
     else:
         for k in ("latency_ns_per_sample", "latency_ns_per_input_step", "latency_ns_per_device_step",
-                  "latency_ns_per_device_step_max", "device_step_latency_ns"):
+                  "latency_ns_per_device_step_max", "step_latency_ns"):
             latency[k] = None
         missing = lat_missing + (["barrier_latency_ns"] if barrier is None else [])
-        notes.append(f"latency not modelled: profile '{prof.name}' has no {', '.join(missing)}")
+        if missing:
+            notes.append(f"latency not modelled: profile '{prof.name}' has no {', '.join(missing)}")
     pw = _figure(costs, "static_power_mw")
     if pw is None:
         energy["static_pj_per_sample"] = None
@@ -675,8 +891,8 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
     for k in [k for k in energy if k.endswith("_per_sample")]:
         energy[k.replace("_per_sample", "_per_step")] = None if energy[k] is None else energy[k] / T
 
-    return EventResult(timesteps=T, device_steps=S, samples=B, output=out, output_kind=parts[0]["output_kind"],
+    return EventResult(timesteps=T, device_steps=S, samples=B, output=out, output_kind=output_kind,
                        layer_spikes=layer_spikes, spikes=spikes, layers=layers, synapses=synapses, cores=cores,
-                       core_ids=list(runner.core_ids), core_step_counts={e: v.numpy() for e, v in per_core.items()},
-                       totals=totals, energy=energy, latency=latency, neurons_per_layer=sizes, notes=notes,
-                       placement=placement, profile=prof.name, wraps=runner.ref.tally.as_dict())
+                       core_ids=list(runner.core_ids), totals=totals, energy=energy, latency=latency,
+                       neurons_per_layer=sizes, notes=notes, placement=placement, profile=prof.name, protocol=proto,
+                       wraps=runner.ref.tally.as_dict())

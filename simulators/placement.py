@@ -83,13 +83,16 @@ class Placement:
                            for k, v in self.layers.items()}}
 
 
-def place_inputs(placement: Placement, sizes: dict, neurons_per_core: int) -> Placement:
+def place_inputs(placement: Placement, sizes: dict, neurons_per_core: int, copies: dict | None = None) -> Placement:
     """Give every ``Input`` population (``sizes``: name -> elements) sending cores, in place.
 
     Cores of ``input_tile`` first, in order, each up to ``neurons_per_core`` neurons
-    counting the layer neurons already on it; then the following cores. Populations
-    already in ``placement.inputs`` are kept. Returns ``placement``.
+    counting the layer neurons already on it; then the following cores. ``copies``
+    (name -> k, default 1): each element takes ``k`` neuron slots on its core (a simulator
+    that needs one input neuron per element and sample, as SANA-FE does for graded
+    inputs). Populations already in ``placement.inputs`` are kept. Returns ``placement``.
     """
+    copies = copies or {}
     used = {}
     for lp in list(placement.layers.values()) + list(placement.inputs.values()):
         for c, a, b in lp.ranges:
@@ -99,13 +102,16 @@ def place_inputs(placement: Placement, sizes: dict, neurons_per_core: int) -> Pl
         if name in placement.inputs:
             continue
         lp = LayerPlacement(layer=name, neurons=int(n))
+        k = max(1, int(copies.get(name, 1)))
+        if k > neurons_per_core:
+            raise ValueError(f"input '{name}': {k} copies of an element exceed {neurons_per_core} neurons per core")
         a = 0
         while a < n:
-            room = neurons_per_core - used.get(core, 0)
+            room = (neurons_per_core - used.get(core, 0)) // k
             if room > 0:
                 b = min(int(n), a + room)
                 lp.ranges.append((core, a, b))
-                used[core] = used.get(core, 0) + (b - a)
+                used[core] = used.get(core, 0) + (b - a) * k
                 a = b
             if a < n:
                 core += 1

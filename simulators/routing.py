@@ -98,95 +98,146 @@ def _chain_map(graph, chain: list, forward: bool, n_near: int):
     return None if pairs is None else _Csr(pairs[0], pairs[1], n_near)
 
 
-def _synapse_pair_chunks(node, wnz: torch.Tensor):
-    """Yield ``(out, in)`` flat index pairs of a synapse's nonzero weights, chunk by chunk."""
+def _synapse_pair_chunks(node, wnz: torch.Tensor, weights: torch.Tensor | None = None):
+    """Yield ``(out, in)`` flat index pairs of a synapse's nonzero weights, chunk by chunk (with
+    ``weights``, the same node's weight tensor: ``(out, in, weight)``)."""
     if isinstance(node, N.Dense):
         rows_per = max(1, CHUNK_PAIRS // max(1, wnz.shape[1]))
         for r0 in range(0, wnz.shape[0], rows_per):
             o, i = torch.nonzero(wnz[r0:r0 + rows_per], as_tuple=True)
-            yield o + r0, i
+            if weights is None:
+                yield o + r0, i
+            else:
+                yield o + r0, i, weights[o + r0, i]
         return
     c_out, cg, kh, kw = wnz.shape
     u = F.unfold(_index_image(tuple(node.input_shape)), (kh, kw), node.dilation, node.padding, node.stride)[0]
     L = u.shape[-1]
     per_group = c_out // node.groups
     taps = wnz.reshape(c_out, cg * kh * kw)
+    wflat = None if weights is None else weights.reshape(c_out, cg * kh * kw)
     co_per = max(1, CHUNK_PAIRS // max(1, cg * kh * kw * L))
     for c0 in range(0, c_out, co_per):
-        outs, ins = [], []
+        outs, ins, ws = [], [], []
         for co in range(c0, min(c_out, c0 + co_per)):
             gi = co // per_group
-            rows = torch.nonzero(taps[co], as_tuple=True)[0] + gi * cg * kh * kw
-            src = u[rows]                                        # [nz, L]
+            nz = torch.nonzero(taps[co], as_tuple=True)[0]
+            src = u[nz + gi * cg * kh * kw]                      # [nz, L]
             keep = src > 0
             tgt = (co * L + torch.arange(L)).expand_as(src)
             outs.append(tgt[keep])
             ins.append((src[keep] - 1).long())
+            if wflat is not None:
+                ws.append(wflat[co, nz].reshape(-1, 1).expand_as(src)[keep])
         if outs:
-            yield torch.cat(outs).long(), torch.cat(ins)
+            if weights is None:
+                yield torch.cat(outs).long(), torch.cat(ins)
+            else:
+                yield torch.cat(outs).long(), torch.cat(ins), torch.cat(ws)
 
 
-def _key_chunks(graph, synapses: list, syn_info: dict, weight_nonzero: dict, core_of: dict, n_src: int):
-    """Yield sorted unique core-major keys ``core * n_src + source`` per chunk of synapse pairs."""
-    for s in synapses:
-        info, node = syn_info[s], graph.nodes[s]
-        up = _chain_map(graph, info["chain_up"], False, int(np.prod(node.input_shape)))
-        down = _chain_map(graph, info["chain_down"], True, int(np.prod(node.output_shape)))
-        cores = core_of[info["target"]]
-        for out, inp in _synapse_pair_chunks(node, weight_nonzero[s].bool()):
-            if up is not None:
-                rep, inp = up.expand(inp)
-                out = out[rep]
-            if down is not None:
-                rep, out = down.expand(out)
-                inp = inp[rep]
-            yield torch.unique(cores[out] * n_src + inp)
+def composite_connections(graph, synapse: str, syn_info: dict):
+    """Yield ``(target, source, weight)`` chunks of one synapse node's composed connections: the
+    neurons of its target population each source element reaches through the glue before it
+    (sum pools: weight 1 per window), its nonzero ``weight_int`` and the glue after it (pools,
+    flatten, adds), with the weights of parallel paths summed; pairs whose weights cancel are
+    dropped. Integer weights before the node's exponent. Chunks hold whole output channels/rows."""
+    info, node = syn_info[synapse], graph.nodes[synapse]
+    up = _chain_map(graph, info["chain_up"], False, int(np.prod(node.input_shape)))
+    down = _chain_map(graph, info["chain_down"], True, int(np.prod(node.output_shape)))
+    n_src = int(np.prod(graph.nodes[info["source"]].output_shape))
+    w = torch.as_tensor(np.asarray(node.weight_int), dtype=torch.int64)
+    for out, inp, wt in _synapse_pair_chunks(node, w != 0, w):
+        if up is not None:
+            rep, inp = up.expand(inp)
+            out, wt = out[rep], wt[rep]
+        if down is not None:
+            rep, out = down.expand(out)
+            inp, wt = inp[rep], wt[rep]
+        keys, inv = torch.unique(out * n_src + inp, return_inverse=True)
+        ws = torch.zeros(len(keys), dtype=torch.int64).index_add_(0, inv, wt)
+        keep = ws != 0
+        yield keys[keep] // n_src, keys[keep] % n_src, ws[keep]
 
 
-def _disjoint_sorted(chunks: list) -> list:
-    """The chunks in order when their key ranges do not overlap (then their concatenation is
-    sorted and unique without a global sort), else one globally unique chunk."""
-    chunks = sorted((c for c in chunks if len(c)), key=lambda c: int(c[0]))
-    if all(int(a[-1]) < int(b[0]) for a, b in zip(chunks, chunks[1:])):
-        return chunks
-    return [torch.unique(torch.cat(chunks))]
+def _pair_chunks(graph, synapse: str, syn_info: dict, weight_nonzero: dict, core_of: dict, n_src: int):
+    """Yield ``(keys, counts)`` per chunk of one synapse node's pairs: sorted unique core-major keys
+    ``core * n_src + source`` and how many distinct target neurons on that core the source reaches
+    through this synapse (the composed pool o synapse o glue connections; pruned and zero weights
+    carry nothing). A chunk holds whole output channels (conv) or rows (dense), so a target never
+    appears in two chunks and distinct (target, source) pairs are found chunk by chunk."""
+    info, node = syn_info[synapse], graph.nodes[synapse]
+    up = _chain_map(graph, info["chain_up"], False, int(np.prod(node.input_shape)))
+    down = _chain_map(graph, info["chain_down"], True, int(np.prod(node.output_shape)))
+    cores = core_of[info["target"]]
+    for out, inp in _synapse_pair_chunks(node, weight_nonzero[synapse].bool()):
+        if up is not None:
+            rep, inp = up.expand(inp)
+            out = out[rep]
+        if down is not None:
+            rep, out = down.expand(out)
+            inp = inp[rep]
+        # distinct (target, source) connections: an overlapping pool reaches a target twice from one source
+        tgt_src = torch.unique(out * n_src + inp)
+        keys, counts = torch.unique(cores[tgt_src // n_src] * n_src + tgt_src % n_src, return_counts=True)
+        yield keys, counts
+
+
+def _merge(chunks: list) -> tuple:
+    """``(keys, counts)`` of a list of chunks: sorted unique keys, counts summed over the chunks."""
+    chunks = [c for c in chunks if len(c[0])]
+    if not chunks:
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    chunks.sort(key=lambda c: int(c[0][0]))
+    if all(int(a[0][-1]) < int(b[0][0]) for a, b in zip(chunks, chunks[1:])):  # disjoint key ranges: concatenate
+        return torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks])
+    keys, inv = torch.unique(torch.cat([c[0] for c in chunks]), return_inverse=True)
+    counts = torch.zeros(len(keys), dtype=torch.long).index_add_(0, inv, torch.cat([c[1] for c in chunks]))
+    return keys, counts
+
+
+def _csr(keys: torch.Tensor, values: torch.Tensor, n_cores: int, n_src: int, source: str):
+    """A CSR ``[cores, sources]`` (int32 indices, float32 values) from sorted core-major keys."""
+    core, src = keys // n_src, keys % n_src
+    if len(keys) >= 2 ** 31:
+        raise Snn2hwError(f"population '{source}' reaches {len(keys)} (source, core) pairs, more than the "
+                          f"routing table's int32 indices hold")
+    crow = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(torch.bincount(core, minlength=n_cores), 0)])
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the one op used here (CSR @ dense) is tested
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow.to(torch.int32), src.to(torch.int32), values.to(torch.float32),
+                                       size=(n_cores, n_src), check_invariants=False)
 
 
 def build_route(graph, source: str, synapses: list, syn_info: dict, weight_nonzero: dict, core_of: dict,
-                n_cores: int, n_src: int, src_xy: np.ndarray, core_xy: np.ndarray, hop_latency_ns=None) -> dict:
-    """The routing of population ``source``: which cores each of its ``n_src`` elements reaches.
+                n_cores: int, n_src: int, src_xy: np.ndarray, core_xy: np.ndarray) -> dict:
+    """The routing of population ``source``: which cores each of its ``n_src`` elements reaches, and
+    over how many synapses.
 
     ``src_xy`` ``[n_src, 2]`` and ``core_xy`` ``[n_cores, 2]``: mesh coordinates. Returns
-    ``Rt`` (CSR ``[cores, sources]``, int32 indices, float32 ones: messages received per core
-    = ``Rt @ s``, exact while a core receives fewer than 2^24 per step), and per source element
-    ``deg`` (destination cores), ``ew``/``ns`` (hops summed over its destinations) and, with
-    ``hop_latency_ns = (east-west, north-south)``, ``maxlat`` (its farthest destination, ns);
-    ``pairs`` is the number of (source, core) pairs.
+
+    * ``Rt``: CSR ``[cores, sources]`` of ones: messages received per core = ``Rt @ s`` (exact in
+      float32 while a core receives fewer than 2^24 per step);
+    * ``Rc``: the same pattern holding the synapse counts over all of ``synapses``: synaptic events
+      per core = ``Rc @ s``; ``Rc_syn``: synapse node -> its own count CSR (``Rc`` itself when the
+      population feeds one synapse);
+    * ``pairs``: ``(keys, counts)``, the sorted core-major keys ``core * n_src + source`` with their
+      synapse counts (for message lists);
+    * per source element ``deg`` (destination cores), ``ew``/``ns`` (hops summed over its
+      destinations); ``n_pairs``: the number of (source, core) pairs.
     """
-    chunks = _disjoint_sorted(list(_key_chunks(graph, synapses, syn_info, weight_nonzero, core_of, n_src)))
+    per_syn = {s: _merge(list(_pair_chunks(graph, s, syn_info, weight_nonzero, core_of, n_src))) for s in synapses}
+    keys, counts = _merge(list(per_syn.values())) if len(per_syn) != 1 else next(iter(per_syn.values()))
+    core, src = keys // n_src, keys % n_src
     z = torch.zeros(n_src, dtype=torch.float64)
-    deg, ew, ns, lat = z.clone(), z.clone(), z.clone(), z.clone()
-    counts = torch.zeros(n_cores, dtype=torch.long)
-    cols = []
-    for k in chunks:
-        core, src = k // n_src, k % n_src
-        counts += torch.bincount(core, minlength=n_cores)
-        cols.append(src.to(torch.int32))
-        d_ew = torch.as_tensor(np.abs(src_xy[src.numpy(), 0] - core_xy[core.numpy(), 0]), dtype=torch.float64)
-        d_ns = torch.as_tensor(np.abs(src_xy[src.numpy(), 1] - core_xy[core.numpy(), 1]), dtype=torch.float64)
-        deg.index_add_(0, src, torch.ones(len(src), dtype=torch.float64))
-        ew.index_add_(0, src, d_ew)
-        ns.index_add_(0, src, d_ns)
-        if hop_latency_ns is not None:
-            lat.scatter_reduce_(0, src, d_ew * hop_latency_ns[0] + d_ns * hop_latency_ns[1], "amax")
-    col = torch.cat(cols) if cols else torch.zeros(0, dtype=torch.int32)
-    crow = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
-    if len(col) >= 2 ** 31:
-        raise Snn2hwError(f"population '{source}' reaches {len(col)} (source, core) pairs, more than the "
-                          f"routing table's int32 indices hold")
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the one op used here (CSR @ dense) is tested
-        warnings.simplefilter("ignore", UserWarning)
-        rt = torch.sparse_csr_tensor(crow.to(torch.int32), col, torch.ones(len(col), dtype=torch.float32),
-                                     size=(n_cores, n_src), check_invariants=False)
-    return {"Rt": rt, "deg": deg, "ew": ew, "ns": ns, "maxlat": lat if hop_latency_ns is not None else None,
-            "pairs": int(len(col))}
+    deg = z.clone().index_add_(0, src, torch.ones(len(src), dtype=torch.float64))
+    ew = z.clone().index_add_(0, src, torch.as_tensor(
+        np.abs(src_xy[src.numpy(), 0] - core_xy[core.numpy(), 0]), dtype=torch.float64))
+    ns = z.clone().index_add_(0, src, torch.as_tensor(
+        np.abs(src_xy[src.numpy(), 1] - core_xy[core.numpy(), 1]), dtype=torch.float64))
+    rt = _csr(keys, torch.ones(len(keys)), n_cores, n_src, source)
+    rc = _csr(keys, counts, n_cores, n_src, source)
+    rc_syn = ({s: rc for s in per_syn} if len(per_syn) == 1 else
+              {s: _csr(k, c, n_cores, n_src, source) for s, (k, c) in per_syn.items()})
+    return {"Rt": rt, "Rc": rc, "Rc_syn": rc_syn, "pairs": (keys, counts), "deg": deg, "ew": ew, "ns": ns,
+            "n_pairs": int(len(keys))}

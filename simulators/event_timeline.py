@@ -1,0 +1,182 @@
+"""The event simulator's device-step timeline: counts per (device step, core), streamed window by window.
+
+The event simulator computes populations in aligned frames, sample by sample in batches
+(``simulators/run_protocol.py``); what it counts lands on device steps ``tau`` of the run. This
+module holds the steps of the current window (``[rows, cores]`` per event class), and when a chunk
+of samples is done it *finalizes* the steps no later chunk can touch: their per-core sums, the
+latency of every step under the simple model (from the per-core work) and, when asked, the detailed
+model (from the message list: ``simulators/timing.py``). Memory therefore follows one chunk, not the
+data set.
+
+Message lists (detailed timing). A population records, for every element that sends at a step, its
+core, its position on the core (the soma loop's order), the soma latency accumulated on the core up
+to and including it within its population's block, and one entry per destination core with the
+number of synapses the message meets there. At finalization the blocks of the populations sharing a
+core are chained, each core's messages get their generation delays (the soma latency since the
+previous sender on the core, plus the axon-out latency per message) and a placeholder carries what is
+left of the core's soma loop after its last message.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from snn2hw.simulators.timing import detailed_step_latency, simple_step_latency
+
+#: per-core event classes of the timeline
+EVENTS = ("synops", "synops_graded", "spikes_in", "neuron_updates_active", "neuron_updates_inactive",
+          "spikes_out", "messages_out", "hops_ew", "hops_ns")
+
+
+class Timeline:
+    """Counts on device steps ``[0, steps)`` of a run on ``cores`` cores (compact indices).
+
+    ``lat``: event class -> latency per event (ns) or ``[cores]`` (the synapse unit of each core), for
+    the neuron side (``neuron_updates_*``, ``spikes_out``, ``messages_out``) and the message side
+    (``spikes_in``, ``synops``); ``None`` when the profile lacks one (no latency then).
+    ``detailed``: ``None`` or the detailed model's parameters (``mesh``, ``hop_latency``,
+    ``buffer_size``, ``core_x``, ``core_y``, ``core_off``, ``out_lat``, ``in_lat``, ``syn_lat``).
+    """
+
+    def __init__(self, steps: int, cores: int, lat, barrier, detailed=None, block_pops=()):
+        self.steps, self.C = int(steps), int(cores)
+        self.base = 0
+        self.rows = 0
+        self.win = {e: torch.zeros(0, self.C, dtype=torch.float64) for e in EVENTS}
+        self.soma = torch.zeros(0, self.C, dtype=torch.float64)          # soma loop latency per core (ns)
+        self.block = {p: torch.zeros(0, self.C, dtype=torch.float64) for p in block_pops}  # per-population soma
+        self.core_total = {e: torch.zeros(self.C, dtype=torch.float64) for e in EVENTS}
+        self.lat = lat
+        self.barrier = barrier
+        self.detailed = detailed
+        self.simple_ns, self.detailed_ns = [], []
+        self.records = []   # message records of the window (numpy dicts)
+
+    # ------------------------------------------------------------------ filling
+    def _grow(self, upto: int):
+        need = upto - self.base
+        if need > self.rows:
+            pad = need - self.rows
+            z = lambda t: torch.cat([t, torch.zeros(pad, self.C, dtype=torch.float64)])  # noqa: E731
+            self.win = {e: z(t) for e, t in self.win.items()}
+            self.soma = z(self.soma)
+            self.block = {p: z(t) for p, t in self.block.items()}
+            self.rows = need
+
+    def add(self, event: str, tau_start: int, counts: torch.Tensor):
+        """Add ``[rows, C]`` counts on steps ``tau_start ..``; rows before step 0 or after the run are dropped."""
+        self._add_to("win", event, tau_start, counts)
+
+    def add_soma(self, pop: str, tau_start: int, ns: torch.Tensor):
+        """Soma-loop latency ``[rows, C]`` (ns) of population ``pop`` from step ``tau_start``."""
+        self._add_to("soma", None, tau_start, ns)
+        if pop in self.block:
+            self._add_to("block", pop, tau_start, ns)
+
+    def _add_to(self, store: str, key, tau_start: int, counts: torch.Tensor):
+        lo = max(tau_start, self.base)
+        hi = min(tau_start + counts.shape[0], self.steps)
+        if hi <= lo:
+            return
+        if lo - self.base < 0:  # pragma: no cover - finalized steps are never written again
+            raise RuntimeError(f"timeline: step {lo} was already finalized")
+        self._grow(hi)
+        t = self.soma if store == "soma" else getattr(self, store)[key]
+        t[lo - self.base:hi - self.base] += counts[lo - tau_start:hi - tau_start]
+
+    def add_records(self, rec: dict):
+        """Message records (numpy arrays of equal length): ``tau``, ``core``, ``pos``, ``cum`` (soma ns up to
+        and including the sender within its population's block on the core), ``pop`` (its population's
+        block key or ``None``), ``dst``, ``nsyn``; only steps inside the run are kept."""
+        keep = (rec["tau"] >= max(self.base, 0)) & (rec["tau"] < self.steps)
+        if not keep.all():
+            rec = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
+        if len(rec["tau"]):
+            self.records.append(rec)
+
+    # ------------------------------------------------------------------ finalizing
+    def finalize(self, upto: int):
+        """Close steps ``[base, upto)``: per-core sums, step latencies; drop them from the window."""
+        upto = min(int(upto), self.steps)
+        if upto <= self.base:
+            return
+        self._grow(upto)
+        k = upto - self.base
+        part = {e: t[:k] for e, t in self.win.items()}
+        for e, t in part.items():
+            self.core_total[e] += t.sum(0)
+        if self.lat is not None and self.barrier is not None:
+            neuron = torch.zeros(k, self.C, dtype=torch.float64)
+            for e in ("neuron_updates_active", "neuron_updates_inactive", "spikes_out", "messages_out"):
+                neuron += part[e] * self.lat[e]
+            message = part["spikes_in"] * self.lat["spikes_in"] + part["synops"] * self.lat["synops"]
+            self.simple_ns.append(simple_step_latency(neuron.numpy(), message.numpy(), self.barrier))
+            if self.detailed is not None:
+                self.detailed_ns.append(self._detailed(upto, k))
+        self.records = [r for r in (self._split(r, upto) for r in self.records) if r is not None]
+        self.win = {e: t[k:] for e, t in self.win.items()}
+        self.soma = self.soma[k:]
+        self.block = {p: t[k:] for p, t in self.block.items()}
+        self.rows -= k
+        self.base = upto
+
+    def _split(self, rec, upto):
+        keep = rec["tau"] >= upto
+        if not keep.any():
+            return None
+        return {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
+
+    def _detailed(self, upto: int, k: int) -> np.ndarray:
+        """Detailed-model latencies of steps ``[base, upto)``."""
+        p = self.detailed
+        recs = [r for r in self.records if (r["tau"] < upto).any()]
+        recs = [{kk: (v[r["tau"] < upto] if isinstance(v, np.ndarray) else v) for kk, v in r.items()} for r in recs]
+        if recs:
+            cat = {kk: np.concatenate([r[kk] for r in recs]) for kk in ("tau", "core", "pos", "cum", "dst", "nsyn")}
+            # chain the blocks of populations sharing a core: add the soma latency of the earlier ones
+            off = np.zeros(len(cat["tau"]))
+            n0 = 0
+            for r in recs:
+                n = len(r["tau"])
+                for q in r.get("before", ()):
+                    off[n0:n0 + n] += self.block[q][r["tau"][r["tau"] < upto] - self.base,
+                                                    r["core"][r["tau"] < upto]].numpy()
+                n0 += n
+            cat["cum"] = cat["cum"] + off
+        else:
+            cat = {kk: np.zeros(0, dtype=np.int64 if kk in ("tau", "core", "pos", "dst") else np.float64)
+                   for kk in ("tau", "core", "pos", "cum", "dst", "nsyn")}
+        # placeholders: what is left of every core's soma loop after its last sender
+        soma = self.soma[:k].numpy()
+        steps_, cores_ = np.nonzero(soma > 0)
+        ph = {"tau": steps_ + self.base, "core": cores_, "pos": np.full(len(steps_), np.iinfo(np.int64).max),
+              "cum": soma[steps_, cores_], "dst": np.full(len(steps_), -1), "nsyn": np.zeros(len(steps_))}
+        allr = {kk: np.concatenate([cat[kk], ph[kk]]) for kk in cat}
+        order = np.lexsort((allr["dst"] < 0, allr["dst"], allr["pos"], allr["core"], allr["tau"]))
+        allr = {kk: v[order] for kk, v in allr.items()}
+        tau, core, pos, cum = allr["tau"], allr["core"], allr["pos"], allr["cum"]
+        # generation delays: a sender's first message carries the soma latency since the previous sender on
+        # its core (placeholders: since the last sender); every message adds the axon-out latency
+        same_group = np.zeros(len(tau), dtype=bool)
+        same_group[1:] = (tau[1:] == tau[:-1]) & (core[1:] == core[:-1])
+        new_sender = ~same_group.copy()
+        new_sender[1:] |= pos[1:] != pos[:-1]
+        starts = np.flatnonzero(new_sender)
+        cum_s = cum[starts]
+        prev = np.r_[0.0, cum_s[:-1]]
+        prev[~same_group[starts]] = 0.0  # the first sender of a (step, core) counts from the loop's start
+        gen = np.zeros(len(tau))
+        gen[starts] = cum_s - prev
+        ph_mask = allr["dst"] < 0
+        gen = gen + np.where(ph_mask, 0.0, p["out_lat"])
+        keep = ~ph_mask | (gen > 1e-12)
+        proc = p["in_lat"] + allr["nsyn"] * p["syn_lat"][np.maximum(allr["dst"], 0)]
+        proc = np.where(ph_mask, 0.0, proc)
+        return detailed_step_latency(tau[keep] - self.base, core[keep], gen[keep], allr["dst"][keep], proc[keep], k,
+                                     p["core_x"], p["core_y"], p["core_off"], p["mesh"], p["hop_latency"],
+                                     p["buffer_size"], self.barrier)
+
+    # ------------------------------------------------------------------ results
+    def step_latency(self, model: str):
+        parts = self.simple_ns if model == "simple" else self.detailed_ns
+        return np.concatenate(parts) if parts else None
