@@ -27,7 +27,9 @@ from snn2hw.ir.graph import Graph
 from snn2hw.util.atomic import commit_files
 from snn2hw.util.faults import deferred_interrupts, fault_point
 
-FORMATS = ("nir", "lava", "onnx")
+FORMATS = ("nir", "lava", "onnx", "sanafe")
+#: what ``all`` means (sanafe needs input samples and writes a simulator's network, not a model)
+ALL = ("nir", "lava", "onnx")
 
 
 def _sha256(path: Path) -> str:
@@ -48,7 +50,7 @@ def parse_formats(formats) -> list:
     out = []
     for f in formats:
         if f == "all":
-            out += list(FORMATS)
+            out += list(ALL)
         elif f in FORMATS:
             out.append(f)
         else:
@@ -56,9 +58,16 @@ def parse_formats(formats) -> list:
     return list(dict.fromkeys(out))
 
 
-def _write_format(fmt: str, graph: Graph, tmp: Path) -> tuple:
+def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None) -> tuple:
     """Write one format into ``tmp``; return (files, notes)."""
     notes = []
+    if fmt == "sanafe":
+        from snn2hw.exporters.sanafe import export_sanafe
+        if inputs is None:
+            raise Snn2hwError("the sanafe format carries input spikes: give the samples (snn2hw export --data D "
+                              "--samples N, or inputs= in Python)")
+        r = export_sanafe(graph, inputs, tmp, profile or graph.metadata.get("profile") or "loihi")
+        return r["files"], r["notes"]
     if fmt == "onnx":
         from snn2hw.exporters.onnx import export_onnx_float, export_onnx_int
         a = export_onnx_int(graph, tmp / "model_int.onnx")
@@ -82,11 +91,13 @@ def _write_format(fmt: str, graph: Graph, tmp: Path) -> tuple:
     raise Snn2hwError(f"unknown export format '{fmt}'")
 
 
-def export(graph: Graph, out_dir, formats="all", conversion=None) -> dict:
+def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, inputs=None) -> dict:
     """Export an integer graph (quantized by ``snn2hw.convert``) to ``out_dir``; return the manifest.
 
     ``conversion``: the :class:`~snn2hw.passes.pipeline.ConvertResult` that made the graph, whose
-    approximations and refusals go into the manifest.
+    approximations and refusals go into the manifest. ``profile`` and ``inputs`` (``[T, N, ...]``
+    float samples) are what the ``sanafe`` format needs (the profile's mapping and costs, the input
+    spikes); the profile defaults to the one the graph was quantized for.
     """
     fmts = parse_formats(formats)
     if not is_quantized(graph):
@@ -107,7 +118,7 @@ def export(graph: Graph, out_dir, formats="all", conversion=None) -> dict:
             fault_point(f"export:{fmt}")
             sub = tmp / fmt
             sub.mkdir()
-            written, n = _write_format(fmt, graph, sub)
+            written, n = _write_format(fmt, graph, sub, profile, inputs)
             files[fmt] = written
             notes += n
         fault_point("export:manifest")

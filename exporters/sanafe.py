@@ -159,8 +159,7 @@ def _neuron_attrs(node: N.Neuron, shape: tuple, resets: bool) -> tuple:
 
 def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, depth: dict, reset_cores) -> None:
     """Stream ``net.yaml`` to the open text file ``f``."""
-    T, S = proto.timesteps, proto.frames
-    N_ = proto.samples
+    T, N_ = proto.timesteps, proto.samples
     pops = [n for n in graph.topological_order() if isinstance(graph.nodes[n], N.Neuron)]
     f.write("network:\n  name: snn2hw_export\n  groups:\n")
     # -- input groups (binary: one; graded: one per sample or per sample and frame)
@@ -427,6 +426,14 @@ def export_sanafe(graph: Graph, x, out_dir, profile="loihi", placement=None, bat
     ev = simulate_events(graph, x, pl, prof, timing=("detailed", "simple"), reset="neuron", batch_size=batch_size)
     chip = simulate_events(graph, x, pl, prof, timing=("detailed", "simple"), reset="state", batch_size=batch_size)
     mine, theirs = _sanafe_figures(ev), _sanafe_figures(chip)
+    # SANA-FE's own counters: input and reset neurons fire (and count as updated) at no cost
+    inputs_fired = int(sum(np.count_nonzero(p["values"]) for p in plans.values()))
+    resets_fired = int(sum((proto.reset_spike_steps(d) >= 0).sum() for d in range(1, D + 1)))
+    t = {k: v * Nn for k, v in ev.totals.items() if k.endswith("_per_sample")}
+    mine["sanafe_counters"] = {
+        "spikes": round(t["synops_per_sample"]), "packets_sent": round(t["messages_out_per_sample"]),
+        "neurons_fired": round(t["spikes_out_per_sample"]) + inputs_fired + resets_fired,
+        "neurons_updated": round(t["neuron_updates_active_per_sample"]) + inputs_fired + resets_fired}
     expected = {
         "format": "snn2hw SANA-FE export", "sanafe_version": "2.2.9 (the format; any 2.x reading it)",
         "architecture": "sanafe.load_loihi()" if prof.name == "loihi" else "arch.yaml",

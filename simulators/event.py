@@ -363,7 +363,7 @@ class _EventRunner:
             n = int(np.prod(node.output_shape))
             syns, _ = synapses_from(g, p)
             sxy = self.core_xy[self.core_of[p].numpy()].reshape(-1, 2)
-            r = build_route(g, p, syns, self.syn_info, self.wb, self.core_of, self.C, n, sxy,
+            r = build_route(g, p, syns, self.syn_info, self.core_of, self.C, n, sxy,
                             self.core_xy.reshape(-1, 2))
             if self.detailed:
                 r["by_src"] = self._by_source(r["pairs"], n)
@@ -500,7 +500,7 @@ class _EventRunner:
 
     def _neurobench(self, name, node, x, a, acc):
         """NeuroBench's effective ops of a synapse over the T frames of the real samples."""
-        T, B = self.T, self.B
+        T = self.T
         xr = self._real_rows(x)
         xb = (xr != 0).to(torch.float32)
         c_nb = _rowwise(lambda z: _syn_apply(node, z, self.wb[name]), xb, tuple(node.output_shape), torch.float64)
@@ -747,7 +747,6 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
     placement = runner.pl
     T, B = int(x.shape[0]), int(x.shape[1])
     proto = RunProtocol(timesteps=T, depth=runner.D, samples=B, reset=reset)
-    S = proto.frames
     C = runner.C
     lat = {ev: _figure(costs, f[1]) for ev, f in _COST_FIELDS.items()}
     lat["synops"] = _synop_costs(costs, runner.sparse_cores, 1)

@@ -160,26 +160,14 @@ def composite_connections(graph, synapse: str, syn_info: dict):
         yield keys[keep] // n_src, keys[keep] % n_src, ws[keep]
 
 
-def _pair_chunks(graph, synapse: str, syn_info: dict, weight_nonzero: dict, core_of: dict, n_src: int):
-    """Yield ``(keys, counts)`` per chunk of one synapse node's pairs: sorted unique core-major keys
+def _pair_chunks(graph, synapse: str, syn_info: dict, core_of: dict, n_src: int):
+    """Yield ``(keys, counts)`` per chunk of one synapse node's connections: sorted unique core-major keys
     ``core * n_src + source`` and how many distinct target neurons on that core the source reaches
-    through this synapse (the composed pool o synapse o glue connections; pruned and zero weights
-    carry nothing). A chunk holds whole output channels (conv) or rows (dense), so a target never
-    appears in two chunks and distinct (target, source) pairs are found chunk by chunk."""
-    info, node = syn_info[synapse], graph.nodes[synapse]
-    up = _chain_map(graph, info["chain_up"], False, int(np.prod(node.input_shape)))
-    down = _chain_map(graph, info["chain_down"], True, int(np.prod(node.output_shape)))
-    cores = core_of[info["target"]]
-    for out, inp in _synapse_pair_chunks(node, weight_nonzero[synapse].bool()):
-        if up is not None:
-            rep, inp = up.expand(inp)
-            out = out[rep]
-        if down is not None:
-            rep, out = down.expand(out)
-            inp = inp[rep]
-        # distinct (target, source) connections: an overlapping pool reaches a target twice from one source
-        tgt_src = torch.unique(out * n_src + inp)
-        keys, counts = torch.unique(cores[tgt_src // n_src] * n_src + tgt_src % n_src, return_counts=True)
+    through this synapse (:func:`composite_connections`: the composed pool o synapse o glue
+    connections whose summed weight is nonzero)."""
+    cores = core_of[syn_info[synapse]["target"]]
+    for tgt, src, _ in composite_connections(graph, synapse, syn_info):
+        keys, counts = torch.unique(cores[tgt] * n_src + src, return_counts=True)
         yield keys, counts
 
 
@@ -209,7 +197,7 @@ def _csr(keys: torch.Tensor, values: torch.Tensor, n_cores: int, n_src: int, sou
                                        size=(n_cores, n_src), check_invariants=False)
 
 
-def build_route(graph, source: str, synapses: list, syn_info: dict, weight_nonzero: dict, core_of: dict,
+def build_route(graph, source: str, synapses: list, syn_info: dict, core_of: dict,
                 n_cores: int, n_src: int, src_xy: np.ndarray, core_xy: np.ndarray) -> dict:
     """The routing of population ``source``: which cores each of its ``n_src`` elements reaches, and
     over how many synapses.
@@ -226,7 +214,7 @@ def build_route(graph, source: str, synapses: list, syn_info: dict, weight_nonze
     * per source element ``deg`` (destination cores), ``ew``/``ns`` (hops summed over its
       destinations); ``n_pairs``: the number of (source, core) pairs.
     """
-    per_syn = {s: _merge(list(_pair_chunks(graph, s, syn_info, weight_nonzero, core_of, n_src))) for s in synapses}
+    per_syn = {s: _merge(list(_pair_chunks(graph, s, syn_info, core_of, n_src))) for s in synapses}
     keys, counts = _merge(list(per_syn.values())) if len(per_syn) != 1 else next(iter(per_syn.values()))
     core, src = keys // n_src, keys % n_src
     z = torch.zeros(n_src, dtype=torch.float64)

@@ -101,18 +101,28 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
 
 @cli.command()
 @click.argument("model_file", type=click.Path(dir_okay=False))
-@click.option("--format", "formats", default="all", show_default=True, help="nir, lava, onnx, all (comma list)")
+@click.option("--format", "formats", default="all", show_default=True,
+              help="nir, lava, onnx, sanafe, all (comma list; 'all' = nir, lava, onnx)")
 @click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
-@click.option("--data", "data_spec", default=None, help="calibration data when the input step is not recorded")
+@click.option("--data", "data_spec", default=None,
+              help="calibration data when the input step is not recorded; for sanafe the samples' data set "
+                   "('digits' or a .npz file; default digits)")
+@click.option("--samples", type=click.IntRange(min=1), default=10, show_default=True,
+              help="sanafe: test samples whose input spikes the network carries")
+@click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="sanafe: default the model's")
 @click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None)
-def export(model_file, formats, profile, out_dir, factory, data_spec, input_step):
-    """Write NIR, Lava (netx HDF5 + runner) and ONNX artifacts plus manifest.json."""
+def export(model_file, formats, profile, out_dir, factory, data_spec, samples, timesteps, input_step):
+    """Write NIR, Lava (netx HDF5 + runner), ONNX and SANA-FE artifacts plus manifest.json."""
     from snn2hw.exporters.export import export as run_export, parse_formats
-    parse_formats(formats)
+    fmts = parse_formats(formats)
     g, conv = _load_integer(model_file, profile, factory, data_spec, input_step)
-    man = run_export(g, out_dir, formats=formats, conversion=conv)
+    inputs = None
+    if "sanafe" in fmts:
+        from snn2hw.data import load_dataset, model_inputs
+        inputs, _, _ = model_inputs(g, load_dataset(data_spec or "digits"), samples, timesteps)
+    man = run_export(g, out_dir, formats=fmts, conversion=conv, profile=profile, inputs=inputs)
     for f in man["files"]:
         click.echo(f"{f['format']:5s} {f['path']}  ({f['bytes']} bytes, sha256 {f['sha256'][:12]}...)")
     for n in man["notes"]:
@@ -128,9 +138,8 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, input_step
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="seconds")
 def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
     """Run an exported Lava model in lava-nc (fixed_pt) and compare with the reference simulator."""
-    import numpy as np
     import torch
-    from snn2hw.data import direct, load_dataset
+    from snn2hw.data import load_dataset, model_inputs
     from snn2hw.exporters.lava import run_lava
     from snn2hw.exporters.onnx import quantize_input
     from snn2hw.ir.io import load_graph
@@ -142,11 +151,8 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
     from snn2hw.exporters.lava_check import check_export_dir
     check_export_dir(root)  # sizes and sha256 as in manifest.json, then the Lava files' structure
     g = load_graph(root / "ir" / "model.s2h")
-    T = timesteps or int(g.metadata.get("timesteps", 4))
-    data = load_dataset(data_spec)
-    n = min(samples, len(data.y_test))
-    x = direct(torch.as_tensor(data.x_test[:n], dtype=torch.float64), T)
-    y = np.asarray(data.y_test[:n])
+    x, y, T = model_inputs(g, load_dataset(data_spec), samples, timesteps)
+    n = len(y)
     ref = simulate(g, x, mode="int")
     res = run_lava(root / "lava", quantize_input(g, x.numpy()), timeout=timeout)
     lava_out = torch.as_tensor(res["output"], dtype=torch.float64)
@@ -172,10 +178,11 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
-def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory):
+@click.option("--timing", type=click.Choice(["detailed", "simple"]), default="detailed", show_default=True,
+              help="the headline timing model (SANA-FE's detailed or simple model; simple is always reported too)")
+def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, timing):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
-    import torch
-    from snn2hw.data import direct, load_dataset
+    from snn2hw.data import load_dataset, model_inputs
     from snn2hw.frontends.load import load_with_module
     from snn2hw.hw_profiles import load_profile
     from snn2hw.report.build import build_report
@@ -188,19 +195,9 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     for n in g.inputs:
         if g.nodes[n].step is None and data.input_step:
             g.nodes[n].step = float(data.input_step)
-    T = timesteps or int(g.metadata.get("timesteps", 4))
-    n = min(samples, len(data.y_test))
-    shape = tuple(g.nodes[g.inputs[0]].shape)
-    xs = data.x_test[:n]
-    if tuple(xs.shape[1:]) != shape:
-        if int(torch.tensor(xs.shape[1:]).prod()) != int(torch.tensor(shape).prod()):
-            raise Snn2hwError(f"the model expects inputs of shape {shape}, the data '{data_spec}' has "
-                              f"{tuple(xs.shape[1:])}")
-        xs = xs.reshape((n,) + shape)
-    x = direct(torch.as_tensor(xs, dtype=torch.float64), T)
-    rep = build_report(g, x, names, labels=data.y_test[:n], source=Path(model_file).name,
-                       data_name=Path(data_spec).name,
-                       batch_size=batch_size, progress=True, model=module)
+    x, y, _ = model_inputs(g, data, samples, timesteps)
+    rep = build_report(g, x, names, labels=y, source=Path(model_file).name, data_name=Path(data_spec).name,
+                       batch_size=batch_size, progress=True, model=module, timing=timing)
     paths = write_report(rep, out_dir)
     from snn2hw.report.render import comparison_rows
     from snn2hw.report.layer_table import format_table

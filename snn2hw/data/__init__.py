@@ -6,6 +6,7 @@ import os
 from .dataset import DataError, Dataset
 from .digits import load_digits
 from .encoding import ENCODINGS, direct, encode, rate
+from .model_inputs import model_inputs
 from .npz import load_npz
 
 BUILTIN = ("digits", "digits_flat", "digits_hard")
@@ -29,5 +30,5 @@ def load_dataset(spec) -> Dataset:
     raise DataError(f"unknown dataset {s!r}: use one of {', '.join(BUILTIN)} or a path to a .npz file")
 
 
-__all__ = ["Dataset", "DataError", "load_dataset", "load_digits", "load_npz", "direct", "rate",
+__all__ = ["Dataset", "DataError", "load_dataset", "load_digits", "load_npz", "direct", "rate", "model_inputs",
            "encode", "ENCODINGS", "BUILTIN"]

@@ -96,8 +96,35 @@ def _neurobench_block(nb: dict, torch_nb) -> dict:
     return out
 
 
+TIMING_WORDS = {
+    "simple": "simple (SANA-FE's simple model): per device step, max(slowest core's neuron side, slowest core's "
+              "message side) + barrier; no network time, no contention",
+    "detailed": "detailed (SANA-FE's detailed model, Boyle et al. IEEE TCAD 2025): every message scheduled: each "
+                "core's soma loop sends its messages in order, the mesh adds hop and congestion delays (with "
+                "blocking when a route's link buffers are full), each destination core processes its messages one "
+                "at a time; the step ends at the last send or processing, plus the barrier",
+}
+
+
+def _latency_block(ev) -> dict:
+    """``latency_ns`` of a run: the headline model's figures, then each computed model's, named by what they divide by."""
+    lat = ev.latency
+    head = lat.get("timing_model")
+    out = {"timing_model": TIMING_WORDS.get(head, head),
+           "per_sample": lat.get("latency_ns_per_sample"), "per_input_step": lat.get("latency_ns_per_input_step"),
+           "per_device_step": lat.get("latency_ns_per_device_step"),
+           "per_device_step_max": lat.get("latency_ns_per_device_step_max")}
+    for m, d in lat.get("models", {}).items():
+        for k in ("per_sample", "per_input_step", "per_device_step", "per_device_step_max"):
+            out[f"{m}_{k}"] = d[f"latency_ns_{k}"]
+    out.update({"barrier_per_device_step": lat.get("barrier_latency_ns"), "input_steps_per_sample": lat.get("timesteps"),
+                "device_steps_per_sample": lat.get("device_steps"), "run_device_steps": lat.get("run_device_steps"),
+                "samples_in_run": ev.samples})
+    return out
+
+
 def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False,
-                torch_nb=None) -> dict:
+                torch_nb=None, timing: str = "detailed") -> dict:
     from snn2hw.simulators.costs import literature_sops, neurobench_metrics
     from snn2hw.simulators.event import sequential_placement, simulate_events
     from snn2hw.simulators.mapping import map_graph
@@ -124,21 +151,16 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         run.update({"fits": None, "cores_used": None, "cores_available": None, "violations": [], "cores": []})
         assumptions.append(f"profile '{prof.name}' has no capacity model: no mapping or fit check; events are "
                            f"counted on a nominal sequential placement")
-    ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size, progress=progress)
+    models = (timing,) + (("simple",) if timing != "simple" else ())
+    ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size, progress=progress,
+                         timing=models)
     run["layers"] = [{"layer": name, **{k: L.get(k) for k in LAYER_KEYS if k in L}}
                      for name, L in ev.layers.items()]
     run["integer_safety"] = integer_safety(gi, ev.wraps, int(x.shape[0]), int(x.shape[1]))
     run["totals"] = dict(ev.totals)
     run["energy_pj_per_sample"] = {k[:-len("_pj_per_sample")]: v for k, v in ev.energy.items()
                                    if k.endswith("_pj_per_sample")}
-    run["latency_ns"] = {"per_sample": ev.latency.get("latency_ns_per_sample"),
-                         "per_input_step": ev.latency.get("latency_ns_per_input_step"),
-                         "per_device_step": ev.latency.get("latency_ns_per_device_step"),
-                         "per_device_step_max": ev.latency.get("latency_ns_per_device_step_max"),
-                         "barrier_per_device_step": ev.latency.get("barrier_latency_ns"),
-                         "input_steps_per_sample": ev.latency.get("timesteps"),
-                         "device_steps_per_sample": ev.latency.get("device_steps"),
-                         "timing_model": ev.latency.get("timing_model")}
+    run["latency_ns"] = _latency_block(ev)
     nb = neurobench_metrics(ev, gi, prof)
     run["neurobench"] = _neurobench_block(nb, torch_nb)
     lit = literature_sops(ev)
@@ -147,20 +169,24 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
     if labels is not None:
         run["int_accuracy"] = float((ev.predictions().numpy() == np.asarray(labels)).mean())
     run["assumptions"] = assumptions + list(ev.notes) + conv_notes + [
+        "run protocol: " + ev.protocol.describe(),
+        "counts and energy per sample = the run's totals / samples, idle frames (a layer keeps its potential, bias "
+        "and arriving spikes for D = depth steps after its T frames, then is reset), fill and drain included; "
+        "firing_rate and the neurobench block are over the T frames of the execution model",
         "energy per sample = sum over event classes of (events per sample x the profile's per-event energy)",
-        "latency per device step (SANA-FE's simple timing model) = max(slowest core's neuron processing, slowest "
-        "core's message processing) + barrier; per input step = per sample / T, per device step = per sample / "
-        "(T + depth): the layered delay adds pipeline fill and drain steps",
+        "latency: " + " | ".join(TIMING_WORDS[m] for m in ev.latency.get("models", {})) + "; per_sample = the "
+        "run's time / samples, per_input_step = / (samples x T), per_device_step = / the run's device steps",
         "literature convention: " + lit.get("convention", "")] + _figures(prof) + (
         [] if torch_nb is not None else [NO_TORCH_MODEL])
     return run
 
 
 def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
-                 batch_size=None, progress=False, model=None) -> dict:
+                 batch_size=None, progress=False, model=None, timing: str = "detailed") -> dict:
     """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy; ``model``: the torch
     module the graph came from (NeuroBench's footprint, sparsities, float synaptic operations; run on ``x``
-    in batches of ``batch_size``), or None."""
+    in batches of ``batch_size``), or None; ``timing``: the headline timing model (``"detailed"`` or
+    ``"simple"``; the simple one is always computed too)."""
     from snn2hw.simulators.reference import simulate
     T, B = int(x.shape[0]), int(x.shape[1])
     report = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "snn2hw_version": __version__,
@@ -184,7 +210,8 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
         from snn2hw.report.torch_metrics import torch_model_metrics
         torch_nb = torch_model_metrics(model, x, batch_size=batch_size)
     for p in profiles:
-        run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress, torch_nb=torch_nb)
+        run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress, torch_nb=torch_nb,
+                          timing=timing)
         if labels is not None:
             report["accuracy"][f"int ({run['profile']})"] = run.pop("int_accuracy")
         report["runs"].append(run)

@@ -281,9 +281,11 @@ def test_energy_and_latency_by_hand():
     #         accessed only (100); core 2 receives it (1e5) + 1 synop -> message side 100001
     # step 2: the readout updates (10); a0 (reset after firing) and a1 accessed in drain (100 each)
     # step = max(slowest neuron side, slowest message side) + barrier (SANA-FE's simple timing model)
+    # (one sample: the run is S = T + D = 3 device steps; steps 0 of "a" and 0-1 of "r" are fill, run from zero state)
     steps = [max(1e4 + 100, 1e5 + 1) + 5, max(10 + 1000 + 1e4, 100, 1e5 + 1) + 5, max(100, 100, 10) + 5]
     assert ev.device_steps == 3
-    np.testing.assert_allclose(ev.latency["device_step_latency_ns"], steps)
+    assert ev.latency["run_device_steps"] == 3 and ev.latency["timing_model"] == "simple"
+    np.testing.assert_allclose(ev.latency["step_latency_ns"], steps)
     assert ev.latency["latency_ns_per_device_step_max"] == max(steps)
     assert ev.latency["latency_ns_per_device_step"] == pytest.approx(sum(steps) / 3)
     assert ev.latency["latency_ns_per_input_step"] == pytest.approx(sum(steps) / 1)  # T = 1
@@ -300,7 +302,7 @@ def test_energy_and_latency_by_hand():
     assert e["static_pj_per_sample"] == pytest.approx(2 * sum(steps))  # mW x ns = pJ
     assert e["total_pj_per_sample"] == pytest.approx(2 + 720 + 1000 + 2e4 + 2e5 + 1e7 + 2 * sum(steps))
     assert e["total_excludes"] == []
-    np.testing.assert_allclose(ev.core_step_counts["synops"], [[1, 0, 0], [0, 0, 1], [0, 0, 0]])
+    assert [ev.cores[c]["synops_per_sample"] for c in (0, 1, 2)] == [1, 0, 1]
 
 
 def test_sparse_synapse_unit_prices_its_core():
@@ -312,7 +314,7 @@ def test_sparse_synapse_unit_prices_its_core():
     pl.synapse_unit = {0: "dense", 2: "sparse"}
     ev = simulate_events(g, x, pl, prof)
     assert ev.energy["synapse_pj_per_sample"] == 1 + 3  # core 0 dense (1 pJ), core 2 sparse (3 pJ)
-    assert ev.latency["device_step_latency_ns"][1] == max(11010, 1e5 + 4) + 5
+    assert ev.latency["step_latency_ns"][1] == max(11010, 1e5 + 4) + 5
 
 
 def test_missing_costs_are_none_with_a_note():

@@ -1,8 +1,8 @@
 """Event-simulator routing (simulators/routing.py) equals a dense autograd reference.
 
 The reference takes, per synapse, the Jacobian of its composed map (glue before it, the
-binarised weights, glue after it: no cancellation) from source elements to target neurons:
-a nonzero entry is a connection. A source reaches a core when it connects to a neuron there;
+integer weights, glue after it) from source elements to target neurons: a nonzero entry is a
+connection (parallel paths through an overlapping pool whose weights cancel are none). A source reaches a core when it connects to a neuron there;
 the synapse count of (source, core) is the number of connected neurons on the core, summed
 over the source's synapses. It holds dense matrices, fine for these small graphs. Random conv/residual/MLP graphs
 cover pools before the synapse (sum and lowered avg, padded), pools between the synapse
@@ -34,7 +34,7 @@ def dense_reach(run: _EventRunner, p: str) -> tuple:
             y = x.reshape((1,) + tuple(node.output_shape))
             for u in info["chain_up"]:
                 y = _glue_apply(g.nodes[u], y)
-            y = _syn_apply(g.nodes[s], y, run.wb[s].double())
+            y = _syn_apply(g.nodes[s], y, torch.as_tensor(g.nodes[s].weight_int, dtype=torch.float64))
             for d in info["chain_down"]:
                 y = _glue_apply(g.nodes[d], y)
             return y.reshape(-1)
