@@ -25,137 +25,28 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import snn2hw
-from snn2hw.data import direct, load_dataset
+from snn2hw.data import load_dataset
 from snn2hw.exporters.sanafe import export_sanafe
-from snn2hw.simulators.placement import LayerPlacement, Placement
-from tests.helpers.random_graphs import random_convnet, random_mlp, random_resnet
 from tests.helpers.oracle_table import WORST
-
-REPO = Path(__file__).resolve().parents[2]
-SANAFE_PY = REPO / ".venv-sanafe" / "bin" / "python"
-RUNNER = Path(__file__).with_name("sanafe_run.py")
-TOL = {"synapse": 0.02, "soma": 0.02, "network": 0.02, "total": 0.01, "simple": 0.02, "detailed": 0.10}
-#: seeds of the random networks; a seed that once failed stays here as a regression test
-SEEDS = list(range(22))
-INSTALL = ("SANA-FE 2.2.9 is the test oracle of the cost model and its environment is missing: run "
-           "`make sanafe-venv` (or `make test`, which builds it)")
-
-
-def require_sanafe(python: Path = SANAFE_PY) -> Path:
-    """The SANA-FE interpreter, or a loud test failure naming the fix."""
-    if not python.exists():
-        pytest.fail(f"{INSTALL} (no {python})", pytrace=False)
-    out = subprocess.run([str(python), "-c", "from importlib.metadata import version; print(version('sanafe'))"],
-                         capture_output=True, text=True)
-    if out.returncode or out.stdout.strip() != "2.2.9":
-        pytest.fail(f"{INSTALL} ({python}: sanafe {out.stdout.strip() or out.stderr.strip()[-200:]})", pytrace=False)
-    return python
-
-
-def run_sanafe(dirs, tmp: Path) -> dict:
-    python = require_sanafe()
-    dest = tmp / "sanafe_results.json"
-    out = subprocess.run([str(python), str(RUNNER), str(dest)] + [str(d) for d in dirs], capture_output=True,
-                         text=True, timeout=1800)
-    assert out.returncode == 0, f"SANA-FE failed:\n{out.stderr[-4000:]}"
-    return json.loads(dest.read_text())
-
-
-def rel(a, b) -> float:
-    return abs(a - b) / abs(b) if b else abs(a - b)
+from tests.helpers.random_graphs import random_resnet
+from tests.helpers.sanafe_oracle import (REPO, SEEDS, TOL, TOL_OF, counter_problems, deviations, random_case, rel,
+                                         require_sanafe, run_sanafe)
 
 
 def compare(label: str, exp: dict, sf: dict) -> list:
     """Problems of one network (empty: it agrees); records the deviations for the worst-case table."""
-    probs = []
-    for k, v in exp["sanafe_counters"].items():
-        got = sf["models"]["detailed"][k]
-        if got != v:
-            probs.append(f"{k}: SANA-FE {got}, expected {v}")
-    for m in ("simple", "detailed"):
-        if sf["models"][m]["energy"] != sf["models"]["detailed"]["energy"]:
-            probs.append(f"SANA-FE energy differs between timing models ({m})")
-    e = sf["models"]["detailed"]["energy"]
-    for k in ("synapse", "soma", "network", "total"):
-        r = rel(exp["energy_j"][k], e[k])
-        WORST.record(f"energy {k}", r, TOL[k], label)
-        if r > TOL[k]:
-            probs.append(f"energy {k}: snn2hw {exp['energy_j'][k]:.6g} J, SANA-FE {e[k]:.6g} J ({r:.2%})")
-    for m in ("simple", "detailed"):
-        r = rel(exp["sim_time_s"][m], sf["models"][m]["sim_time"])
-        WORST.record(f"time {m}", r, TOL[m], label)
-        if r > TOL[m]:
-            probs.append(f"{m} time: snn2hw {exp['sim_time_s'][m]:.6g} s, SANA-FE {sf['models'][m]['sim_time']:.6g} s "
-                         f"({r:.2%})")
+    probs = counter_problems(exp, sf)
+    for q, r in deviations(exp, sf).items():
+        WORST.record(q, r, TOL_OF[q], label)
+        if r > TOL_OF[q]:
+            probs.append(f"{q}: {r:.2%} off SANA-FE (tolerance {TOL_OF[q]:.0%})")
     return probs
-
-
-# ----------------------------------------------------------------------------- random networks
-CORES = (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 30)
-
-
-def packed_placement(gi, cores: int, rng) -> Placement:
-    """All layers' neurons in topological order cut into ``cores`` contiguous pieces (layers share cores), on
-    distinct random cores of the Loihi mesh (8 x 4 tiles of 4 cores), each core's synapses stored dense or sparse."""
-    pops = [n for n in gi.topological_order() if isinstance(gi.nodes[n], snn2hw.ir.nodes.Neuron)]
-    sizes = {n: int(np.prod(gi.nodes[n].output_shape)) for n in pops}
-    total = sum(sizes.values())
-    cores = min(cores, total)
-    assert -(-total // cores) <= 1024
-    phys = rng.choice(100, size=cores, replace=False)  # cores 100-127 stay free for the input senders
-    bounds = np.linspace(0, total, cores + 1).round().astype(int)  # exactly `cores` pieces
-    pl = Placement(profile="loihi", mesh_width=8, cores_per_tile=4)
-    offset = 0
-    for n in pops:
-        lp = LayerPlacement(n, sizes[n])
-        for k in range(cores):
-            a, b = max(bounds[k], offset) - offset, min(bounds[k + 1], offset + sizes[n]) - offset
-            if b > a:
-                lp.ranges.append((int(phys[k]), int(a), int(b)))
-        offset += sizes[n]
-        pl.layers[n] = lp
-    pl.synapse_unit = {int(c): ("sparse" if rng.random() < 0.4 else "dense") for c in phys}
-    return pl
-
-
-def _random_case(seed: int):
-    """A random integer network, its placement and inputs. Neurons without a current decay (the export refuses
-    one), shortcuts without extra delay (two-branch residual adds)."""
-    rng = np.random.default_rng(1000 + seed)
-    kind = ("mlp", "conv", "residual")[seed % 3]
-    kw = dict(models=("if", "lif", "atlif"), resets=("zero",), compares=("ge", "gt"), step=1 / 16)
-    if kind == "mlp":
-        g = random_mlp(rng, **kw)
-    elif kind == "conv":
-        g = random_convnet(rng, **kw)
-    else:
-        g = random_resnet(rng, variants=("two_conv", "two_conv_bn_after"), **kw)
-    gi = snn2hw.convert(g, "loihi").graph
-    gi.infer_shapes()
-    pl = packed_placement(gi, CORES[seed % len(CORES)], rng)
-    (name,) = gi.inputs
-    shape = gi.nodes[name].shape
-    T, N = int(rng.integers(2, 6)), int(rng.integers(2, 6))
-    scale = float(rng.choice([0.02, 0.3, 1.0, 3.0]))  # firing from sparse to dense
-    enc = ("direct", "frames", "binary")[seed % 3 if seed % 2 else (seed // 2) % 3]
-    if enc == "binary":
-        x = (rng.random((T, N) + tuple(shape)) < 0.3 * scale) * (1 / 16)
-    elif enc == "frames":
-        x = np.round(rng.uniform(0, scale, (T, N) + tuple(shape)) * 16) / 16
-    else:
-        x = direct(np.round(rng.uniform(0, scale, (N,) + tuple(shape)) * 16) / 16, T).numpy()
-    return gi, pl, torch.as_tensor(x, dtype=torch.float64), {"kind": kind, "cores": len(pl.cores_used), "T": T,
-                                                            "shared": any(len(pl.layers[a].cores) and set(
-                                                                pl.layers[a].cores) & set(pl.layers[b].cores)
-                                                                for a in pl.layers for b in pl.layers if a < b),
-                                                            "N": N, "inputs": enc}
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +55,7 @@ def random_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("sanafe_random")
     cases = {}
     for seed in SEEDS:
-        gi, pl, x, info = _random_case(seed)
+        gi, pl, x, info = random_case(seed)
         d = root / f"seed{seed}"
         r = export_sanafe(gi, x, d, "loihi", placement=pl)
         cases[seed] = (r["expected"], info, d)

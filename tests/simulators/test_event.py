@@ -325,3 +325,82 @@ def test_missing_costs_are_none_with_a_note():
     assert ev.energy["neuron_pj_per_sample"] == 720
     assert ev.latency["latency_ns_per_input_step"] is None and ev.energy["static_pj_per_sample"] is None
     assert any("synop_energy_pj" in n for n in ev.notes) and any("message_in_latency_ns" in n for n in ev.notes)
+
+
+# ----------------------------------------------------------------------------- the run on the chip: idle frames, resets
+def _biased_relay_case():
+    """input (1) -> [1] -> a: one IF neuron, vth 0, bias 1 (v = 1 > 0 fires on every step it runs) -> [1] ->
+    readout r. a on core 0, r on core 1 (both tile 0 of a 1-core-per-tile mesh: a and r on tiles 0 and 1)."""
+    a = N.Neuron(model="if", du=4095, dv=0, vth=np.zeros(1, dtype=np.int64), bias_mant=np.ones(1, dtype=np.int64),
+                 bias_exp=0)
+    g = Graph.sequential([("in", _inp((1,))), ("id", _dense([[1]])), ("a", a), ("fc", _dense([[1]])),
+                          ("r", _readout(1)), ("out", N.Output())])
+    pl = Placement(profile="hand", mesh_width=4, cores_per_tile=1, input_tile=0,
+                   layers={"a": LayerPlacement("a", 1, [(0, 0, 1)]), "r": LayerPlacement("r", 1, [(1, 0, 1)])})
+    return g, pl, _x(np.zeros((2, 1, 1)))  # T = 2, one sample, no input at all
+
+
+def test_idle_frames_and_fill_run_like_any_other_step():
+    g, pl, x = _biased_relay_case()
+    ev = simulate_events(g, x, pl, _hand_profile())
+    # S = T + D = 2 + 2 = 4 device steps. "a" (depth 1) runs its fill step 0 from zero state and its frames 0..2
+    # at steps 1..3 (the run ends before its last idle frame): 4 steps, and its bias makes it fire on each
+    assert ev.latency["run_device_steps"] == 4
+    assert ev.layers["a"]["spikes_out_per_sample"] == 4 and ev.layers["a"]["messages_out_per_sample"] == 4
+    assert ev.layer_spikes["a"].tolist() == [2.0]  # the execution model's T frames: as the reference
+    # every spike meets r's one synapse: 4 synaptic events on core 1, r updated on each step it received one
+    assert ev.cores[1]["synops_per_sample"] == 4 and ev.layers["r"]["synops_per_sample"] == 4
+    # r (depth 2): fill steps 0-1 (virtual sample frames 2-3) then frames 0-1; it receives at steps 0-3 and
+    # integrates at the next step: updated on steps 1, 2, 3 -> 3 updates, 1 access only
+    assert ev.layers["r"]["neuron_updates_active_per_sample"] == 3
+    assert ev.layers["r"]["neuron_updates_inactive_per_sample"] == 1
+    ref = snn2hw.simulate(g, x, mode="int")
+    assert torch.equal(ref.output, ev.output)  # the readout after frame T - 1 (2 spikes of a), not the idle frames
+
+
+def test_reset_neuron_protocol_by_hand():
+    g, pl, x = _biased_relay_case()
+    x = torch.cat([x, x], 1)  # two samples
+    ev = simulate_events(g, x, pl, _hand_profile(), reset="neuron")
+    state = simulate_events(g, x, pl, _hand_profile(), reset="state")
+    # one warm-up step, then 2 x S = 8 steps; the reset neurons (depths 1 and 2) sit on the input tile's free core
+    assert ev.latency["run_device_steps"] == 9 and state.latency["run_device_steps"] == 8
+    # "a": the virtual sample's frames 2-3 (steps 0-1; frame 3 is its reset frame: updated, silent), sample 0's
+    # frames 0-3 (steps 2-5; frame 3 reset), sample 1's frames 0-2 (steps 6-8): it fires on 1 + 3 + 3 = 7 steps
+    assert ev.layers["a"]["spikes_out_per_sample"] * 2 == 7
+    # the state protocol: fill step 0, sample 0's frames 0-3 (steps 1-4), sample 1's frames 0-2 (steps 5-7): 8
+    assert state.layers["a"]["spikes_out_per_sample"] * 2 == 8
+    # reset spikes: depth 1 at steps tau0(n) - 1 = 0 and 4, depth 2 at 1 and 5: 4 messages (one core each),
+    # 4 synaptic events (one neuron each) on top of a's 7 messages and events
+    assert ev.totals["messages_out_per_sample"] * 2 == 7 + 4
+    assert ev.totals["synops_per_sample"] * 2 == 7 + 4
+    assert torch.equal(ev.output, state.output)  # the execution model is the same
+
+
+def test_detailed_timing_model_by_hand():
+    from snn2hw.simulators.timing import detailed_step_latency
+    # core 0 (tile (0, 0)) sends to core 1 (tile (1, 0), one east hop of 4 ns); each message takes 10 ns at core 1
+    kw = dict(n_steps=1, core_x=[0, 1], core_y=[0, 0], core_off=[0, 0], mesh=(2, 1, 1), hop_latency=(4.0, 7.0),
+              barrier=100.0)
+    # message 0 leaves at 5, arrives at 9, done at 19; message 1 leaves at 8: the route holds message 0 (2 links of
+    # density 1/3), congestion 2/3 x 10 / 2 < 4 ns of hop, so it arrives at 12, waits for the core: done at 29
+    out = detailed_step_latency([0, 0], [0, 0], [5.0, 3.0], [1, 1], [10.0, 10.0], buffer_size=16, **kw)
+    assert out.tolist() == [29.0 + 100.0]
+    # a link buffer of 0: message 1 finds 2/3 on its route, more than the route holds (0): it is blocked for
+    # 2/3 x the mean delay in flight (10 ns) and leaves at 8 + 20/3, arrives 4 ns later, waits for the core (free
+    # at 19): done at 29. Message 2 (gen 0) leaves after the stall; message 0 was received (9) by then, message 1
+    # is in flight: 2/3 again, blocked 20/3 more: it leaves at 8 + 40/3, arrives 4 ns later, done at 29 + 10
+    out = detailed_step_latency([0, 0, 0], [0, 0, 0], [5.0, 3.0, 0.0], [1, 1, 1], [10.0, 10.0, 10.0],
+                                buffer_size=0, **kw)
+    t2 = 8 + 2 * (2 / 3) * 10
+    assert t2 + 4 < 29 and out[0] == pytest.approx(29 + 10 + 100.0)
+    # with the core fast (1 ns per message) the stalls show: message 2 is done 1 ns after it arrives
+    out = detailed_step_latency([0, 0, 0], [0, 0, 0], [5.0, 3.0, 0.0], [1, 1, 1], [1.0, 1.0, 1.0],
+                                buffer_size=0, **kw)
+    # 0: sent 5, arrives 9, done 10 (mean 1). 1: blocked 2/3 x 1 -> leaves 8.67, arrives 12.67, done 13.67.
+    # 2: at 8.67 messages 0 (received at 9) and 1 are in flight: 4/3 on the route, blocked 4/3 -> leaves 10,
+    # arrives 14, done 15
+    assert out[0] == pytest.approx(8 + 2 / 3 + 4 / 3 + 4 + 1 + 100.0)
+    # a placeholder (dst -1) only extends the step when the soma loop outlasts the messages
+    out = detailed_step_latency([0, 0], [0, 0], [5.0, 50.0], [1, -1], [10.0, 0.0], buffer_size=16, **kw)
+    assert out.tolist() == [55.0 + 100.0]
