@@ -317,6 +317,12 @@ class _EventRunner:
             self.pos[name] = pos
         self.n_core = {name: torch.zeros(self.C, dtype=torch.float64).index_add_(
             0, idx, torch.ones(len(idx), dtype=torch.float64)) for name, idx in self.core_of.items()}
+        # each population's neurons as contiguous runs on one core: per-core sums are segment sums
+        self.segments = {}
+        for name, idx in self.core_of.items():
+            ci = idx.numpy()
+            starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]]) if len(ci) else np.zeros(0, dtype=np.int64)
+            self.segments[name] = (starts, torch.as_tensor(ci[starts]))
         # neuron layers that share a core with an earlier neuron layer (their soma blocks are chained)
         self.before = {}
         for name in pops:
@@ -365,8 +371,7 @@ class _EventRunner:
             sxy = self.core_xy[self.core_of[p].numpy()].reshape(-1, 2)
             r = build_route(g, p, syns, self.syn_info, self.core_of, self.C, n, sxy,
                             self.core_xy.reshape(-1, 2))
-            if self.detailed:
-                r["by_src"] = self._by_source(r["pairs"], n)
+            r["by_src"] = self._by_source(r["pairs"], n)
             self.route[p] = r
         if RESET_POP in self.core_of:  # reset neuron d -> every neuron of depth d (one synapse each)
             keys, counts = [], []
@@ -524,9 +529,21 @@ class _EventRunner:
         return torch.as_tensor((f >= lo) & (f <= hi))
 
     def _core_sum(self, pop: str, t: torch.Tensor) -> torch.Tensor:
-        """``[S, Bv, n]`` per-neuron values -> ``[S, Bv, C]`` per-core sums."""
-        out = torch.zeros(t.shape[:2] + (self.C,), dtype=torch.float64)
-        return out.index_add_(2, self.core_of[pop], t.double())
+        """``[S, Bv, n]`` per-neuron values (bool or numbers) -> ``[S, Bv, C]`` per-core sums (float64)."""
+        starts, cores = self.segments[pop]
+        lead = t.shape[:-1]
+        a = t.reshape(-1, t.shape[-1]).numpy()
+        if a.dtype == np.bool_:
+            seg = np.add.reduceat(a.view(np.uint8), starts, axis=1, dtype=np.int64)
+        else:
+            seg = np.add.reduceat(a, starts, axis=1)
+        seg = torch.as_tensor(seg, dtype=torch.float64)
+        if len(cores) == len(torch.unique(cores)):  # one run per core: place the columns
+            out = torch.zeros((seg.shape[0], self.C), dtype=torch.float64)
+            out[:, cores] = seg
+        else:
+            out = torch.zeros((seg.shape[0], self.C), dtype=torch.float64).index_add_(1, cores, seg)
+        return out.reshape(lead + (self.C,))
 
     def _add(self, tl: Timeline, acc, event: str, pop: str, d: int, per_core: torch.Tensor, layer: bool = True):
         """Add ``[S, Bv, C]`` counts of population ``pop`` (depth ``d``) to the timeline (and to its totals)."""
@@ -542,8 +559,10 @@ class _EventRunner:
         S, T, Bv, off = self.S, self.T, len(self.ids), self.off
         d = self.depth[name]
         ran = self._ran(d)
-        start = torch.as_tensor(self.proto.first_frame(self.ids, d))
+        start = self.proto.first_frame(self.ids, d)
+        late = int(start.max()) if len(start) else 0      # frames before it: some sample (the virtual) not running yet
         forced = torch.as_tensor(self.proto.forced_reset(self.ids))
+        any_forced = bool(forced.any())
         shape = a.shape[2:]
         received = (cmap.reshape(a.shape) > 0) if cmap is not None else None
         nd = a.ndim - 2
@@ -551,117 +570,135 @@ class _EventRunner:
         bias = fp.bias_value(_chan(node.bias_mant if node.bias_mant is not None else 0, nd + 1, torch.int64),
                              node.bias_exp)
         bias_nz = torch.broadcast_to(bias != 0, (Bv,) + tuple(shape))
+        all_biased = bool(bias_nz.all())  # then every neuron is updated on every step it runs
         u = torch.zeros((Bv,) + tuple(shape), dtype=torch.int64)
         v = torch.zeros_like(u)
         out = torch.zeros(a.shape, dtype=torch.int64)
-        active = torch.zeros(a.shape, dtype=torch.bool)
+        active = None if all_biased else torch.zeros(a.shape, dtype=torch.bool)
         view = (Bv,) + (1,) * len(shape)
         memb = 0
         v_T = None
         tally = self.ref.tally
         for f in range(S):
-            running = (start <= f).reshape(view)
-            act_f = (v != 0) | bias_nz
-            if received is not None:
-                act_f = act_f | received[f]
+            if not all_biased:
+                act_f = (v != 0) | bias_nz
+                if received is not None:
+                    act_f = act_f | received[f]
             v_prev = v
             rec = (lambda kind, mask: tally.add(name, kind, mask[off:])) if f < T else None
             u, v, s = fp.cuba_step(u, v, a[f], node.du, node.dv, bias, vth64, node.int_compare, node.int_reset,
                                    on_overflow=rec)
             if node.readout:
                 s = torch.zeros_like(s)
-            if f == S - 1 and bool(forced.any()):  # the reset neuron's frame: updated, silent, cleared
+            if f == S - 1 and any_forced:  # the reset neuron's frame: updated, silent, cleared
                 fm = forced.reshape(view)
-                act_f = act_f | fm
+                if not all_biased:
+                    act_f = act_f | fm
                 s = s.masked_fill(fm, 0)
                 v = v.masked_fill(fm, 0)
-            # frames before a population's first step (the virtual sample's fill): nothing runs, state stays 0
-            act_f = act_f & running
-            s = s * running
-            u = u * running
-            v = v * running
+            if f < late:  # frames before a population's first step (the virtual sample's fill): state stays 0
+                running = torch.as_tensor(start <= f).reshape(view)
+                if not all_biased:
+                    act_f = act_f & running
+                s, u, v = s * running, u * running, v * running
             if f < T:
                 memb += int((v[off:] != v_prev[off:]).sum()) if f else int(v[off:].numel())
             if f == T - 1:
                 v_T = v.clone()
             out[f] = s
-            active[f] = act_f
-        ranv = ran.reshape((S, Bv) + (1,) * len(shape))
-        active = active & ranv
+            if not all_biased:
+                active[f] = act_f
         n = int(np.prod(shape))
-        act_core = self._core_sum(name, active.reshape(S, Bv, n))
         count = ran.double().unsqueeze(-1) * self.n_core[name]  # neurons accessed per core
+        if all_biased:
+            act_core = count
+        else:
+            active &= ran.reshape((S, Bv) + (1,) * len(shape))
+            act_core = self._core_sum(name, active.reshape(S, Bv, n))
         self._add(tl, acc, "neuron_updates_active", name, d, act_core)
         self._add(tl, acc, "neuron_updates_inactive", name, d, count - act_core)
         fired = (out.reshape(S, Bv, n) != 0) & ran.unsqueeze(-1)
+        any_fired = (not node.readout) and bool(fired.any())
+        fired_core = self._core_sum(name, fired) if any_fired else torch.zeros(S, Bv, self.C, dtype=torch.float64)
         if not node.readout:
-            self._add(tl, acc, "spikes_out", name, d, self._core_sum(name, fired))
+            self._add(tl, acc, "spikes_out", name, d, fired_core)
         if tl.lat is not None:
             lat_in, lat_act, lat_sp = (self.lat[k] for k in ("neuron_updates_inactive", "neuron_updates_active",
                                                              "spikes_out"))
-            soma = (lat_in + (lat_act - lat_in) * active.reshape(S, Bv, n).double()
-                    + lat_sp * fired.double()) * ran.unsqueeze(-1)
-            tl.add_soma(name, self.tau_first + d, self._core_sum(name, soma).permute(1, 0, 2).reshape(S * Bv, self.C))
-            self._soma = soma
+            soma_core = lat_in * count + (lat_act - lat_in) * act_core + lat_sp * fired_core
+            tl.add_soma(name, self.tau_first + d, soma_core.permute(1, 0, 2).reshape(S * Bv, self.C))
+            if tl.detailed is not None:  # per neuron, for the order of the soma loop
+                act = ran.reshape(S, Bv, 1).expand(S, Bv, n) if all_biased else active.reshape(S, Bv, n)
+                self._soma = (lat_in + (lat_act - lat_in) * act.double() + lat_sp * fired.double()) \
+                    * ran.unsqueeze(-1)
         L = acc["layer"].setdefault(name, {})
         L["membrane_updates"] = L.get("membrane_updates", 0.0) + memb
         return out, v_T
 
     def _send(self, name, s: torch.Tensor, tl: Timeline, acc):
-        """Messages, synaptic events and hops of population ``name`` sending ``s`` ``[S, Bv, n]`` (0/1)."""
+        """Messages, synaptic events and hops of population ``name`` sending ``s`` ``[S, Bv, n]`` (0/1): work
+        in proportion to the senders and their messages, not to the population."""
         r = self.route[name]
         d = self.depth.get(name, 0)
         S, Bv, n = s.shape
-        s = s.double() * self._ran(d).unsqueeze(-1)
-        self._add(tl, acc, "messages_out", name, d, self._core_sum(name, s * r["deg"]))
-        graded = isinstance(self.g.nodes.get(name), N.Input)
-        if self.C:
-            flat = s.reshape(S * Bv, n).t().to(torch.float32)
-            m_in = (r["Rt"] @ flat).t().double().reshape(S, Bv, self.C)
-            self._add(tl, acc, "spikes_in", name, d, m_in, layer=False)
-            acc["layer"][name]["messages_delivered"] = acc["layer"][name].get("messages_delivered", 0.0) + \
-                float(m_in.sum())
-            syn_in = (r["Rc"] @ flat).t().double().reshape(S, Bv, self.C)
-            for syn, rc in r.get("Rc_syn", {}).items():
-                acc["syn"].setdefault(syn, {})
-                acc["syn"][syn]["synops"] = acc["syn"][syn].get("synops", 0.0) + (
-                    float(syn_in.sum()) if rc is r["Rc"] else float((rc @ flat).sum()))
-            self._add(tl, acc, "synops", name, d, syn_in, layer=False)
-            if graded:
-                self._add(tl, acc, "synops_graded", name, d, syn_in, layer=False)
-            # the targets' synaptic events, by target layer (for the per-layer table)
-            for syn in r.get("Rc_syn", {}):
-                tgt = self.syn_info[syn]["target"]
-                val = float(syn_in.sum()) if r["Rc_syn"][syn] is r["Rc"] else float((r["Rc_syn"][syn] @ flat).sum())
-                L = acc["layer"].setdefault(tgt, {})
-                L["synops"] = L.get("synops", 0.0) + val
-                if graded:
-                    L["synops_graded"] = L.get("synops_graded", 0.0) + val
-        self._add(tl, acc, "hops_ew", name, d, self._core_sum(name, s * r["ew"]))
-        self._add(tl, acc, "hops_ns", name, d, self._core_sum(name, s * r["ns"]))
-        if tl.detailed is not None:
-            self._records(name, s, d, tl)
+        b, f, i = torch.nonzero(s.permute(1, 0, 2), as_tuple=True)  # sample-major: rows b * S + f
+        keep = self._ran(d)[f, b]
+        if not bool(keep.all()):
+            b, f, i = b[keep], f[keep], i[keep]
+        row = b * S + f
+        ptr, dcore, dcnt = r["by_src"]
+        ii = i.numpy()
+        deg = ptr[ii + 1] - ptr[ii]
+        rows = S * Bv
+        src_core = self.core_of[name][i]
+        key = (row * self.C + src_core).numpy()
 
-    def _records(self, name, s, d, tl: Timeline):
-        """Message records of the senders in ``s`` ``[S, Bv, n]`` for the detailed timing model."""
-        ptr, dcore, dcnt = self.route[name]["by_src"]
-        f, b, i = (t.numpy() for t in torch.nonzero(s > 0, as_tuple=True))
-        deg = ptr[i + 1] - ptr[i]
-        keep = deg > 0
-        f, b, i, deg = f[keep], b[keep], i[keep], deg[keep]
-        tau = self.proto.tau0(self.ids[b]) + d + f
-        core = self.core_of[name].numpy()[i]
-        if name in self.neuron_pops:
-            # soma latency accumulated on the core up to and including the sender, within this layer's block
-            cum = self._cum_block(name, self._soma)[f, b, i]
-        else:
-            cum = np.zeros(len(i))
-        rep = np.repeat(np.arange(len(i)), deg)
-        within = np.arange(len(rep)) - np.repeat(np.cumsum(deg) - deg, deg)
-        j = ptr[i][rep] + within
-        rec = {"tau": tau[rep], "core": core[rep], "pos": self.pos[name][i][rep], "cum": cum[rep],
-               "dst": dcore[j], "nsyn": dcnt[j], "before": self.before.get(name, ())}
-        tl.add_records(rec)
+        def per_core(k, w=None):
+            return torch.as_tensor(np.bincount(k, weights=w, minlength=rows * self.C).astype(np.float64)).reshape(
+                rows, self.C)
+        L = acc["layer"].setdefault(name, {})
+        for ev, w in (("messages_out", deg.astype(np.float64)), ("hops_ew", r["ew"].numpy()[ii]),
+                      ("hops_ns", r["ns"].numpy()[ii])):
+            t = per_core(key, w)
+            tl.add(ev, self.tau_first + d, t)
+            L[ev] = L.get(ev, 0.0) + float(w.sum())
+        # every message: its destination core and the synapses it meets there
+        rep = np.repeat(np.arange(len(ii)), deg)
+        j = ptr[ii][rep] + (np.arange(len(rep)) - np.repeat(np.cumsum(deg) - deg, deg))
+        dest, nsyn = dcore[j], dcnt[j]
+        dkey = row.numpy()[rep] * self.C + dest
+        m_in = per_core(dkey)
+        syn_in = per_core(dkey, nsyn)
+        tl.add("spikes_in", self.tau_first + d, m_in)
+        tl.add("synops", self.tau_first + d, syn_in)
+        total_syn = float(nsyn.sum())
+        L["messages_delivered"] = L.get("messages_delivered", 0.0) + float(len(rep))
+        graded = isinstance(self.g.nodes.get(name), N.Input)
+        if graded:
+            tl.add("synops_graded", self.tau_first + d, syn_in)
+        syns = r.get("Rc_syn", {})
+        if len(syns) == 1:
+            per_syn = {next(iter(syns)): total_syn}
+        else:  # several synapses from one population (residual branches): each synapse's own events
+            flat = torch.zeros(n, rows, dtype=torch.float32)
+            flat[i, row] = 1.0
+            per_syn = {syn: float((rc @ flat).sum()) for syn, rc in syns.items()}
+        for syn, v in per_syn.items():
+            acc["syn"].setdefault(syn, {})
+            acc["syn"][syn]["synops"] = acc["syn"][syn].get("synops", 0.0) + v
+            T_ = acc["layer"].setdefault(self.syn_info[syn]["target"], {})
+            T_["synops"] = T_.get("synops", 0.0) + v
+            if graded:
+                T_["synops_graded"] = T_.get("synops_graded", 0.0) + v
+        if tl.detailed is not None and len(ii):
+            tau = self.proto.tau0(self.ids[b.numpy()]) + d + f.numpy()
+            if name in self.neuron_pops:
+                cum = self._cum_block(name, self._soma)[f.numpy(), b.numpy(), ii]
+            else:
+                cum = np.zeros(len(ii))
+            core = self.core_of[name].numpy()[ii]
+            tl.add_records({"tau": tau[rep], "core": core[rep], "pos": self.pos[name][ii][rep], "cum": cum[rep],
+                            "dst": dest, "nsyn": nsyn, "before": self.before.get(name, ())})
 
     def _cum_block(self, name, soma: torch.Tensor) -> np.ndarray:
         """``[S, Bv, n]`` soma latency summed over the layer's neurons on the same core up to each neuron

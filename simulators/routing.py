@@ -147,6 +147,11 @@ def composite_connections(graph, synapse: str, syn_info: dict):
     down = _chain_map(graph, info["chain_down"], True, int(np.prod(node.output_shape)))
     n_src = int(np.prod(graph.nodes[info["source"]].output_shape))
     w = torch.as_tensor(np.asarray(node.weight_int), dtype=torch.int64)
+    # parallel paths exist only through an overlapping pool before the synapse or a pool after it (several
+    # outputs into one target); otherwise every (target, source) pair is met once and its weight is a tap's
+    merges = any(isinstance(graph.nodes[u], N.SumPool2d) and any(k > st for k, st in zip(
+        graph.nodes[u].kernel_size, graph.nodes[u].stride)) for u in info["chain_up"]) or any(
+        isinstance(graph.nodes[d], N.SumPool2d) for d in info["chain_down"])
     for out, inp, wt in _synapse_pair_chunks(node, w != 0, w):
         if up is not None:
             rep, inp = up.expand(inp)
@@ -154,21 +159,37 @@ def composite_connections(graph, synapse: str, syn_info: dict):
         if down is not None:
             rep, out = down.expand(out)
             inp, wt = inp[rep], wt[rep]
+        if not merges:
+            yield out, inp, wt
+            continue
         keys, inv = torch.unique(out * n_src + inp, return_inverse=True)
         ws = torch.zeros(len(keys), dtype=torch.int64).index_add_(0, inv, wt)
         keep = ws != 0
         yield keys[keep] // n_src, keys[keep] % n_src, ws[keep]
 
 
-def _pair_chunks(graph, synapse: str, syn_info: dict, core_of: dict, n_src: int):
-    """Yield ``(keys, counts)`` per chunk of one synapse node's connections: sorted unique core-major keys
-    ``core * n_src + source`` and how many distinct target neurons on that core the source reaches
-    through this synapse (:func:`composite_connections`: the composed pool o synapse o glue
-    connections whose summed weight is nonzero)."""
+#: (target core, source) count tables up to this many entries are counted densely (bincount), larger ones sorted
+DENSE_COUNT_LIMIT = 1 << 25
+
+
+def _synapse_counts(graph, synapse: str, syn_info: dict, core_of: dict, n_src: int) -> tuple:
+    """``(keys, counts)`` of one synapse node: sorted unique core-major keys ``core * n_src + source`` and how
+    many distinct target neurons on that core the source reaches through this synapse
+    (:func:`composite_connections`: the composed pool o synapse o glue connections with a nonzero summed weight)."""
     cores = core_of[syn_info[synapse]["target"]]
+    used = torch.unique(cores)
+    local = torch.searchsorted(used, cores)
+    if len(used) * n_src <= DENSE_COUNT_LIMIT:  # count on a dense [target cores, sources] table
+        table = torch.zeros(len(used) * n_src, dtype=torch.int32)
+        for tgt, src, _ in composite_connections(graph, synapse, syn_info):
+            table += torch.bincount(local[tgt] * n_src + src, minlength=len(table)).to(torch.int32)
+        nz = torch.nonzero(table, as_tuple=True)[0]
+        return used[nz // n_src] * n_src + nz % n_src, table[nz].long()
+    chunks = []
     for tgt, src, _ in composite_connections(graph, synapse, syn_info):
         keys, counts = torch.unique(cores[tgt] * n_src + src, return_counts=True)
-        yield keys, counts
+        chunks.append((keys, counts))
+    return _merge(chunks)
 
 
 def _merge(chunks: list) -> tuple:
@@ -214,7 +235,7 @@ def build_route(graph, source: str, synapses: list, syn_info: dict, core_of: dic
     * per source element ``deg`` (destination cores), ``ew``/``ns`` (hops summed over its
       destinations); ``n_pairs``: the number of (source, core) pairs.
     """
-    per_syn = {s: _merge(list(_pair_chunks(graph, s, syn_info, core_of, n_src))) for s in synapses}
+    per_syn = {s: _synapse_counts(graph, s, syn_info, core_of, n_src) for s in synapses}
     keys, counts = _merge(list(per_syn.values())) if len(per_syn) != 1 else next(iter(per_syn.values()))
     core, src = keys // n_src, keys % n_src
     z = torch.zeros(n_src, dtype=torch.float64)
