@@ -52,8 +52,10 @@ from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import depths as _depths
 from snn2hw.simulators import fixed_point as fp
+from snn2hw.simulators.event import RESET_POP
 from snn2hw.simulators.placement import place_inputs
 from snn2hw.simulators.routing import composite_connections
+from snn2hw.simulators.run_protocol import RunProtocol
 
 RESET_WEIGHT = -(2.0 ** 31)
 RESET_GROUP = "snn2hw_reset"
@@ -157,7 +159,7 @@ def _neuron_attrs(node: N.Neuron, shape: tuple, resets: bool) -> tuple:
     return attrs, vth, bias
 
 
-def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, depth: dict, reset_cores) -> None:
+def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, depth: dict, resets: bool) -> None:
     """Stream ``net.yaml`` to the open text file ``f``."""
     T, N_ = proto.timesteps, proto.samples
     pops = [n for n in graph.topological_order() if isinstance(graph.nodes[n], N.Neuron)]
@@ -199,7 +201,7 @@ def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, dept
                 train = train[:nz[-1] + 1] if len(nz) else train[:0]
                 f.write(f"        - {i}: [spikes: {_j(train.tolist())}]\n")
     # -- the reset neurons
-    if reset_cores is not None:
+    if resets:
         f.write(f"    - name: {RESET_GROUP}\n      attributes: []\n      neurons:\n")
         for d in range(1, proto.depth + 1):
             train = np.zeros(proto.steps, dtype=int)
@@ -211,7 +213,7 @@ def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, dept
     for name in pops:
         node = graph.nodes[name]
         shape = tuple(node.output_shape)
-        attrs, vth, bias = _neuron_attrs(node, shape, reset_cores is not None)
+        attrs, vth, bias = _neuron_attrs(node, shape, resets)
         if node.readout:
             vth = np.full_like(vth, 2.0 ** 40)  # a readout never fires
         f.write(f"    - name: {name}\n      attributes: [{', '.join(f'{k}: {_j(v)}' for k, v in attrs.items())}]\n"
@@ -247,7 +249,7 @@ def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, dept
                     _edge(f, gname, tgt, sr[keep], tg[keep], ws[keep] * val[keep])
         else:
             _edge(f, src, tgt, sr, tg, ws)
-    if reset_cores is not None:
+    if resets:
         for d in range(1, proto.depth + 1):
             for name in pops:
                 if depth[name] != d:
@@ -257,24 +259,20 @@ def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, dept
                 _edge(f, RESET_GROUP, name, np.full(n, d - 1), tg, np.full(n, RESET_WEIGHT))
     # -- mappings: the soma loop's order on each core (inputs, the reset neurons, layers in order)
     f.write("mappings:\n")
-    soma_next = {}
-    for name, groups in in_groups.items():
-        lp = placement.inputs[name]
-        for gname, _, _ in groups:
-            for core, a, b in sorted(lp.ranges, key=lambda r: r[1]):
-                for i in range(a, b):
-                    j = soma_next.get(core, 0)
-                    soma_next[core] = j + 1
-                    f.write(f"  - {gname}.{i}: [core: {_tile_core(placement, core, height)}, "
-                            f"soma: \"loihi_inputs[{j}]\"]\n")
-    if reset_cores is not None:
-        lp = placement.inputs["__reset__"]
+    soma_next = {}  # core -> the next free input soma unit
+
+    def map_inputs(group: str, lp):
         for core, a, b in sorted(lp.ranges, key=lambda r: r[1]):
             for i in range(a, b):
                 j = soma_next.get(core, 0)
                 soma_next[core] = j + 1
-                f.write(f"  - {RESET_GROUP}.{i}: [core: {_tile_core(placement, core, height)}, "
+                f.write(f"  - {group}.{i}: [core: {_tile_core(placement, core, height)}, "
                         f"soma: \"loihi_inputs[{j}]\"]\n")
+    for name, groups in in_groups.items():
+        for gname, _, _ in groups:
+            map_inputs(gname, placement.inputs[name])
+    if resets:
+        map_inputs(RESET_GROUP, placement.inputs[RESET_POP])
     bad = {c: k for c, k in soma_next.items() if k > INPUT_SOMAS}
     if bad:
         raise Snn2hwError(f"SANA-FE export: cores {sorted(bad)} would hold more than {INPUT_SOMAS} input neurons; "
@@ -388,9 +386,8 @@ def export_sanafe(graph: Graph, x, out_dir, profile="loihi", placement=None, bat
     """Write ``net.yaml``, ``expected.json`` (and ``arch.yaml`` unless the profile is ``loihi``) into
     ``out_dir`` for the inputs ``x`` ``[T, N, *input_shape]`` (float); return ``{"files", "notes"}``."""
     from snn2hw.hw_profiles import load_profile
-    from snn2hw.simulators.event import RESET_POP, simulate_events
+    from snn2hw.simulators.event import simulate_events
     from snn2hw.simulators.mapping import map_graph
-    from snn2hw.simulators.run_protocol import RunProtocol
     prof = load_profile(profile)
     probs = sanafe_problems(graph, prof)
     if probs:
@@ -418,7 +415,7 @@ def export_sanafe(graph: Graph, x, out_dir, profile="loihi", placement=None, bat
     out_dir.mkdir(parents=True, exist_ok=True)
     height = int(prof.capacity.mesh.height)
     with open(out_dir / "net.yaml", "w") as f:
-        _write_net(f, graph, pl, plans, proto, height, depth, reset_cores=True)
+        _write_net(f, graph, pl, plans, proto, height, depth, resets=True)
     files = ["net.yaml"]
     if prof.name != "loihi":
         _write_arch(out_dir / "arch.yaml", prof)
