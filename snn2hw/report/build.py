@@ -110,7 +110,7 @@ def _latency_block(ev) -> dict:
     """``latency_ns`` of a run: the headline model's figures, then each computed model's, named by what they divide by."""
     lat = ev.latency
     head = lat.get("timing_model")
-    out = {"timing_model": TIMING_WORDS.get(head, head),
+    out = {"timing_model": head,
            "per_sample": lat.get("latency_ns_per_sample"), "per_input_step": lat.get("latency_ns_per_input_step"),
            "per_device_step": lat.get("latency_ns_per_device_step"),
            "per_device_step_max": lat.get("latency_ns_per_device_step_max")}
