@@ -75,6 +75,9 @@ def sanafe_problems(graph: Graph, profile) -> list:
     cap = profile.capacity
     if cap is None or cap.mesh is None:
         probs.append(f"profile '{profile.name}' has no capacity.mesh (SANA-FE needs the tile mesh)")
+    elif cap.mesh.link_buffer_size is None:
+        probs.append(f"profile '{profile.name}' has no capacity.mesh.link_buffer_size (SANA-FE's detailed timing "
+                     f"model blocks on it)")
     if profile.name != "loihi":
         c = profile.costs
         need = ("synop_energy_pj", "synop_latency_ns", "neuron_active_energy_pj", "neuron_active_latency_ns",
@@ -304,7 +307,7 @@ def _write_arch(path: Path, profile) -> None:
     fig = lambda k: float(getattr(c, k).value)  # noqa: E731
     npc = int(profile.capacity.neurons_per_core.value)
     sync = {int(k): float(v.value) * 1e-9 for k, v in sorted(c.barrier_latency_ns.items())}
-    buf = int(mesh.link_buffer_size.value) if mesh.link_buffer_size is not None else 16
+    buf = int(mesh.link_buffer_size.value)
     lines = [
         f"# SANA-FE 2.x architecture written by snn2hw from profile '{profile.name}' (figures and their sources:",
         "# the profile YAML). Energies in J, latencies in s.",
@@ -312,7 +315,7 @@ def _write_arch(path: Path, profile) -> None:
         f"  name: {profile.name}",
         "  attributes:",
         f"    topology: mesh\n    width: {mesh.width}\n    height: {mesh.height}\n    link_buffer_size: {buf}",
-        f"    sync_model: table\n    latency_sync: {_j(sync)}",
+        "    sync_model: table\n    latency_sync: {" + ", ".join(f"{k}: {v!r}" for k, v in sync.items()) + "}",
         "  tile:",
         f"    - name: tile[0..{mesh.width * mesh.height - 1}]",
         "      attributes:",

@@ -85,6 +85,8 @@ def iter_figures(profile: Profile):
             v = getattr(sec, key)
             if isinstance(v, Figure):
                 yield f"{section}.{key}", v
+            elif key == "mesh" and v is not None and v.link_buffer_size is not None:
+                yield f"{section}.mesh.link_buffer_size", v.link_buffer_size
             elif isinstance(v, dict):
                 for k in sorted(v):
                     yield f"{section}.{key}.{k}", v[k]

@@ -127,6 +127,8 @@ def show_cmd(name_or_path, as_json):
                     echo(f"  {'mesh':28s} {v.width} x {v.height} tiles x {v.cores_per_tile} cores/tile"
                          + ("  [estimate]" if v.estimate else ""))
                     echo(_wrap(f"source: {v.source}", " " * 6))
+                    if v.link_buffer_size is not None:
+                        fig("mesh.link_buffer_size", v.link_buffer_size, "messages")
             elif v is not None:
                 fig(key, v, unit_of(key))
         unset = [k for k in type(cap).model_fields if getattr(cap, k) is None]

@@ -65,7 +65,8 @@ def deviations(exp: dict, sf: dict) -> dict:
     """Relative deviation of snn2hw's prediction from SANA-FE per quantity (energy classes, total, both times)."""
     e = sf["models"]["detailed"]["energy"]
     out = {f"energy {k}": rel(exp["energy_j"][k], e[k]) for k in ("synapse", "soma", "network", "total")}
-    out.update({f"time {m}": rel(exp["sim_time_s"][m], sf["models"][m]["sim_time"]) for m in ("simple", "detailed")})
+    out.update({f"time {m}": rel(exp["sim_time_s"][m], sf["models"][m]["sim_time"]) for m in ("simple", "detailed")
+                if m in exp["sim_time_s"]})
     return out
 
 

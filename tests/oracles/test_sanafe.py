@@ -146,6 +146,23 @@ def test_digits_models_export_run_in_sanafe_and_agree(which, digits_conv_one_epo
                       f"chip run")
 
 
+def test_other_profile_writes_an_architecture_sanafe_runs(tmp_path):
+    """A profile other than loihi (loihi_davies: Davies et al. 2018's own per-event figures) exports arch.yaml;
+    SANA-FE loads it and its run agrees with expected.json."""
+    require_sanafe()
+    out = subprocess.run([str(REPO / ".venv" / "bin" / "snn2hw"), "export", str(REPO / "examples" / "digits_lif.pt"),
+                          "--format", "sanafe", "--profile", "loihi_davies", "--samples", "3",
+                          "--out", str(tmp_path / "exp")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    d = tmp_path / "exp" / "sanafe"
+    assert (d / "arch.yaml").is_file()
+    exp = json.loads((d / "expected.json").read_text())
+    assert exp["architecture"] == "arch.yaml" and exp["profile"] == "loihi_davies"
+    sf = run_sanafe([d], tmp_path)[str(d)]
+    probs = compare("digits_lif on loihi_davies (arch.yaml)", exp, sf)
+    assert not probs, "\n".join(probs)
+
+
 # ----------------------------------------------------------------------------- refusals
 def test_unexpressible_profile_is_refused_cleanly(tmp_path):
     out = subprocess.run([str(REPO / ".venv" / "bin" / "snn2hw"), "export", str(REPO / "examples" / "digits_lif.pt"),
