@@ -866,7 +866,7 @@ def _result(graph, prof, runner, proto, tl, acc, out, output_kind, layer_spikes,
     for j, c in enumerate(runner.core_ids):
         d = {"tile": placement.tile_of(c), "layers": [n for n, lp in held.items() if c in lp.cores],
              "synapse_unit": "sparse" if bool(runner.sparse_cores[j]) else "dense"}
-        for e in CORE_EVENTS:
+        for e in CORE_EVENTS + ("hops_ew", "hops_ns"):  # hops: of the messages the core sends
             d[f"{e}_per_sample"] = float(per_core[e][j])
             d[f"{e}_per_step"] = d[f"{e}_per_sample"] / T
         cores[c] = d

@@ -63,6 +63,42 @@ def _figures(profile) -> list:
     return out
 
 
+def _layer_rows(ev, costs) -> list:
+    """Per population: its counts and its energy per event class (pJ per sample, ``energy_parts``). A layer's
+    synaptic events are priced at the unit of the cores holding it (their mean when they differ)."""
+    from snn2hw.report.energy_parts import energy_by_class, unit_pj
+    rows = []
+    for name, L in ev.layers.items():
+        units = [unit_pj(costs, c["synapse_unit"]) for c in ev.cores.values() if name in c["layers"]]
+        units = [u for u in units if u is not None]
+        syn_pj = sum(units) / len(units) if units else unit_pj(costs, "dense")
+        row = {"layer": name, **{k: L.get(k) for k in LAYER_KEYS if k in L}}
+        for cls, v in energy_by_class(L, costs, syn_pj).items():
+            row[f"energy_{cls}_pj_per_sample"] = v
+        rows.append(row)
+    return rows
+
+
+def _add_core_events(rows: list, ev, costs):
+    """Per core row of the mapping: its event counts and energy per class (pJ per sample); cores that only send
+    the input get a row of their own."""
+    from snn2hw.report.energy_parts import energy_by_class, unit_pj
+    have = {r["core"] for r in rows}
+    for core, c in sorted(ev.cores.items()):
+        if core not in have:
+            rows.append({"core": core, "tile": c["tile"], "layer": ", ".join(c["layers"]), "neurons": 0})
+    for row in rows:
+        c = ev.cores.get(row["core"])
+        if c is None:
+            continue
+        for k in ("synops", "neuron_updates_active", "neuron_updates_inactive", "spikes_out", "messages_out",
+                  "spikes_in"):
+            row[f"{k}_per_sample"] = c.get(f"{k}_per_sample")
+        row["synapse_unit"] = c["synapse_unit"]
+        for cls, v in energy_by_class(c, costs, unit_pj(costs, c["synapse_unit"])).items():
+            row[f"energy_{cls}_pj_per_sample"] = v
+
+
 def _core_row(u, placement, limits) -> dict:
     """One core's usage next to its limits; a shared-kernel chip (Speck) reports its memory entries."""
     if u.kernel_limit:
@@ -154,8 +190,9 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
     models = (timing,) + (("simple",) if timing != "simple" else ())
     ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size, progress=progress,
                          timing=models)
-    run["layers"] = [{"layer": name, **{k: L.get(k) for k in LAYER_KEYS if k in L}}
-                     for name, L in ev.layers.items()]
+    run["layers"] = _layer_rows(ev, prof.costs)
+    if run["cores"]:
+        _add_core_events(run["cores"], ev, prof.costs)
     run["integer_safety"] = integer_safety(gi, ev.wraps, int(x.shape[0]), int(x.shape[1]))
     run["totals"] = dict(ev.totals)
     run["energy_pj_per_sample"] = {k[:-len("_pj_per_sample")]: v for k, v in ev.energy.items()

@@ -78,3 +78,19 @@ def test_bad_report_and_profile(tmp_path):
     out = tmp_path / "o"
     assert_user_error(run("simulate", CKPT, "--profile", "loihi,nochip", "--samples", "2", "--out", out), "nochip")
     assert not out.exists()
+
+
+def test_energy_per_layer_and_per_core_adds_up_to_the_run(tmp_path):
+    """Each event class's energy split by layer (a layer pays for the events it receives and the messages it
+    sends) and by core adds up to the run's energy of that class."""
+    import json
+    from snn2hw.cli import cli
+    cli.main(args=["simulate", "examples/digits_lif.pt", "--samples", "20", "--timing", "simple", "--out",
+                   str(tmp_path)], prog_name="snn2hw", standalone_mode=False)
+    run = json.loads((tmp_path / "report.json").read_text())["runs"][0]
+    for cls in ("synapse", "neuron", "spike", "network"):
+        total = run["energy_pj_per_sample"][cls]
+        by_layer = sum(L[f"energy_{cls}_pj_per_sample"] for L in run["layers"])
+        by_core = sum(c[f"energy_{cls}_pj_per_sample"] for c in run["cores"])
+        assert by_layer == pytest.approx(total, rel=1e-9) and by_core == pytest.approx(total, rel=1e-9), cls
+    assert all(c["synapse_unit"] in ("dense", "sparse") for c in run["cores"])
