@@ -8,13 +8,18 @@ set of distinct ``(source, core)`` pairs, one message per spike and pair (DESIGN
 event simulator).
 
 Everything is computed from index arithmetic, never from a dense ``[sources, cores]``
-matrix: convolutions and pools by unfolding an image of element indices (``F.unfold`` with
-the layer's stride, padding and dilation; padding reads index 0 = "no element"), dense
-layers by the nonzero pattern of the weights. Pairs are produced per chunk of output
-channels or rows and reduced to unique ``core * n_sources + source`` keys chunk by chunk (a
-CSR table ``[cores, sources]`` with int32 indices is built from them), so memory
-follows the number of distinct pairs, not sources times cores (VGG-16 32×32 on its
-105,606-core Loihi mapping: 3.0·10^8 pairs, 12 bytes each, against 2.9·10^10 sources × cores).
+matrix. The counts (:func:`_synapse_counts`) come from one compiled walk per synapse over
+its composed paths, target neuron by target neuron and core by core: target <- synapse
+output (the glue after the synapse, inverted), synapse output <- nonzero tap (a dense layer
+is a 1x1 convolution of a 1x1 image; padding: no element), synapse input <- source (the glue
+before it); per core, the distinct sources met and how many of its targets each meets
+(where parallel paths can merge, a target counts when its summed path weight is nonzero).
+Memory follows the sources and the distinct (source, core) pairs, not the composed
+connections (VGG-16 32x32 on its 105,606-core Loihi mapping: 3.0·10^8 pairs against
+2.9·10^10 sources × cores). :func:`composite_connections` lists the connections
+themselves with their weights (the SANA-FE export), from unfolding an image of element
+indices (``F.unfold`` with the layer's stride, padding and dilation; padding reads index
+0 = "no element") and the nonzero pattern of dense weights, chunk by chunk.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import torch.nn.functional as F
 
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
+from snn2hw.simulators.timing import njit
 
 CHUNK_PAIRS = 1 << 22  # pairs expanded at once (~100 MB of int64 temporaries)
 
@@ -74,12 +80,12 @@ def _glue_pairs(node):
     raise Snn2hwError(f"the event simulator cannot route through {type(node).__name__} nodes")
 
 
-def _chain_map(graph, chain: list, forward: bool, n_near: int):
-    """Compose the glue ``chain`` into a ``_Csr`` from the synapse side to the population side.
+def _chain_pairs(graph, chain: list, forward: bool):
+    """Compose the glue ``chain`` into ``(synapse side, population side)`` flat index pairs, one per path.
 
     ``forward=False`` (glue before the synapse): synapse input element -> source elements.
     ``forward=True`` (glue after the synapse): synapse output element -> target elements.
-    ``n_near``: elements on the synapse side. ``None`` when every glue node preserves indices.
+    ``None`` when every glue node preserves indices.
     """
     pairs = None  # (synapse side, far side) pairs composed so far
     for name in (chain if forward else chain[::-1]):
@@ -95,6 +101,13 @@ def _chain_map(graph, chain: list, forward: bool, n_near: int):
             n_side = int(np.prod(node.input_shape if forward else node.output_shape))
             rep, far2 = _Csr(near, far, n_side).expand(pairs[1])
             pairs = (pairs[0][rep], far2)
+    return pairs
+
+
+def _chain_map(graph, chain: list, forward: bool, n_near: int):
+    """:func:`_chain_pairs` as a ``_Csr`` keyed by the synapse side (``n_near`` elements); ``None`` when
+    every glue node preserves indices."""
+    pairs = _chain_pairs(graph, chain, forward)
     return None if pairs is None else _Csr(pairs[0], pairs[1], n_near)
 
 
@@ -136,6 +149,15 @@ def _synapse_pair_chunks(node, wnz: torch.Tensor, weights: torch.Tensor | None =
                 yield torch.cat(outs).long(), torch.cat(ins), torch.cat(ws)
 
 
+def _merges(graph, info: dict) -> bool:
+    """Whether parallel paths can join one (target, source) pair: only through an overlapping pool before the
+    synapse or a pool after it (several outputs into one target); otherwise every pair is met once and its
+    weight is a tap's."""
+    return any(isinstance(graph.nodes[u], N.SumPool2d) and any(k > st for k, st in zip(
+        graph.nodes[u].kernel_size, graph.nodes[u].stride)) for u in info["chain_up"]) or any(
+        isinstance(graph.nodes[d], N.SumPool2d) for d in info["chain_down"])
+
+
 def composite_connections(graph, synapse: str, syn_info: dict):
     """Yield ``(target, source, weight)`` chunks of one synapse node's composed connections: the
     neurons of its target population each source element reaches through the glue before it
@@ -147,11 +169,7 @@ def composite_connections(graph, synapse: str, syn_info: dict):
     down = _chain_map(graph, info["chain_down"], True, int(np.prod(node.output_shape)))
     n_src = int(np.prod(graph.nodes[info["source"]].output_shape))
     w = torch.as_tensor(np.asarray(node.weight_int), dtype=torch.int64)
-    # parallel paths exist only through an overlapping pool before the synapse or a pool after it (several
-    # outputs into one target); otherwise every (target, source) pair is met once and its weight is a tap's
-    merges = any(isinstance(graph.nodes[u], N.SumPool2d) and any(k > st for k, st in zip(
-        graph.nodes[u].kernel_size, graph.nodes[u].stride)) for u in info["chain_up"]) or any(
-        isinstance(graph.nodes[d], N.SumPool2d) for d in info["chain_down"])
+    merges = _merges(graph, info)
     for out, inp, wt in _synapse_pair_chunks(node, w != 0, w):
         if up is not None:
             rep, inp = up.expand(inp)
@@ -168,28 +186,127 @@ def composite_connections(graph, synapse: str, syn_info: dict):
         yield keys[keep] // n_src, keys[keep] % n_src, ws[keep]
 
 
-#: (target core, source) count tables up to this many entries are counted densely (bincount), larger ones sorted
-DENSE_COUNT_LIMIT = 1 << 25
+@njit(cache=True)
+def _count_kernel(order, tcore, n_src, has_down, down_ptr, down_idx, hw_out, w_out, tap_ptr, tap_ci, tap_ky, tap_kx,
+                  tap_w, h_in, w_in, sy, sx, py, px, dy, dx, has_up, up_ptr, up_idx, merges):
+    """Walk every composed path target <- synapse output <- tap <- synapse input <- source, target by target in
+    ``order`` (grouped by core); returns the sorted keys ``core * n_src + source`` and the number of distinct
+    targets on the core each source reaches (with ``merges``: targets whose summed path weight is nonzero)."""
+    n = len(order)
+    cap = max(1024, 2 * n)
+    keys = np.empty(cap, np.int64)
+    cnts = np.empty(cap, np.int64)
+    m = 0
+    cnt = np.zeros(n_src, np.int64)        # targets on the current core per source
+    seen = np.empty(n_src, np.int64)       # sources met on the current core
+    stamp = np.full(n_src, -1, np.int64)   # merges: the last target that met the source
+    wsum = np.zeros(n_src, np.int64)       # merges: the summed weight of the current target's paths
+    touched = np.empty(n_src, np.int64)    # merges: the sources the current target meets
+    k = 0
+    while k < n:
+        c = tcore[order[k]]
+        n_seen = 0
+        while k < n and tcore[order[k]] == c:
+            o = order[k]
+            n_touched = 0
+            lo, hi = (down_ptr[o], down_ptr[o + 1]) if has_down else (o, o + 1)
+            for q in range(lo, hi):
+                op = down_idx[q] if has_down else q
+                co = op // hw_out
+                r = op - co * hw_out
+                yo = r // w_out
+                xo = r - yo * w_out
+                for t in range(tap_ptr[co], tap_ptr[co + 1]):
+                    yi = yo * sy - py + tap_ky[t] * dy
+                    xi = xo * sx - px + tap_kx[t] * dx
+                    if yi < 0 or yi >= h_in or xi < 0 or xi >= w_in:
+                        continue  # padding: no element
+                    e = (tap_ci[t] * h_in + yi) * w_in + xi
+                    ulo, uhi = (up_ptr[e], up_ptr[e + 1]) if has_up else (e, e + 1)
+                    for j in range(ulo, uhi):
+                        src = up_idx[j] if has_up else j
+                        if merges:
+                            if stamp[src] != o:
+                                stamp[src] = o
+                                wsum[src] = 0
+                                touched[n_touched] = src
+                                n_touched += 1
+                            wsum[src] += tap_w[t]
+                        else:
+                            if cnt[src] == 0:
+                                seen[n_seen] = src
+                                n_seen += 1
+                            cnt[src] += 1
+            for j in range(n_touched):
+                src = touched[j]
+                if wsum[src] != 0:
+                    if cnt[src] == 0:
+                        seen[n_seen] = src
+                        n_seen += 1
+                    cnt[src] += 1
+            k += 1
+        if m + n_seen > cap:
+            cap = max(2 * cap, m + n_seen)
+            k2, c2 = np.empty(cap, np.int64), np.empty(cap, np.int64)
+            k2[:m], c2[:m] = keys[:m], cnts[:m]
+            keys, cnts = k2, c2
+        met = np.sort(seen[:n_seen])
+        for j in range(n_seen):
+            src = met[j]
+            keys[m] = c * n_src + src
+            cnts[m] = cnt[src]
+            cnt[src] = 0
+            m += 1
+    return keys[:m].copy(), cnts[:m].copy()
+
+
+def _taps(node, w: np.ndarray) -> tuple:
+    """A synapse as a convolution's nonzero taps: ``(ptr [c_out + 1], input channel, ky, kx, weight)`` per output
+    channel, its geometry ``(h_in, w_in, h_out, w_out, sy, sx, py, px, dy, dx)``. A dense layer is a 1x1
+    convolution of a 1x1 image with one channel per input element."""
+    if isinstance(node, N.Dense):
+        o, i = np.nonzero(w)
+        zeros = np.zeros(len(o), dtype=np.int64)
+        ptr = np.r_[0, np.cumsum(np.bincount(o, minlength=w.shape[0]))].astype(np.int64)
+        return (ptr, i.astype(np.int64), zeros, zeros, w[o, i].astype(np.int64)), (1, 1, 1, 1, 1, 1, 0, 0, 1, 1)
+    c_out, cg, kh, kw = w.shape
+    flat = np.flatnonzero(w)                     # C order: output channel, input channel, ky, kx
+    co, rest = np.divmod(flat, cg * kh * kw)
+    cl, rest = np.divmod(rest, kh * kw)
+    ky, kx = np.divmod(rest, kw)
+    ptr = np.r_[0, np.cumsum(np.bincount(co, minlength=c_out))].astype(np.int64)
+    ci = (co // (c_out // node.groups)) * cg + cl
+    _, h_in, w_in = node.input_shape
+    _, h_out, w_out = node.output_shape
+    return ((ptr, ci, ky, kx, w.reshape(-1)[flat].astype(np.int64)),
+            (h_in, w_in, h_out, w_out) + tuple(node.stride) + tuple(node.padding) + tuple(node.dilation))
 
 
 def _synapse_counts(graph, synapse: str, syn_info: dict, core_of: dict, n_src: int) -> tuple:
     """``(keys, counts)`` of one synapse node: sorted unique core-major keys ``core * n_src + source`` and how
-    many distinct target neurons on that core the source reaches through this synapse
-    (:func:`composite_connections`: the composed pool o synapse o glue connections with a nonzero summed weight)."""
-    cores = core_of[syn_info[synapse]["target"]]
-    used = torch.unique(cores)
-    local = torch.searchsorted(used, cores)
-    if len(used) * n_src <= DENSE_COUNT_LIMIT:  # count on a dense [target cores, sources] table
-        table = torch.zeros(len(used) * n_src, dtype=torch.int32)
-        for tgt, src, _ in composite_connections(graph, synapse, syn_info):
-            table += torch.bincount(local[tgt] * n_src + src, minlength=len(table)).to(torch.int32)
-        nz = torch.nonzero(table, as_tuple=True)[0]
-        return used[nz // n_src] * n_src + nz % n_src, table[nz].long()
-    chunks = []
-    for tgt, src, _ in composite_connections(graph, synapse, syn_info):
-        keys, counts = torch.unique(cores[tgt] * n_src + src, return_counts=True)
-        chunks.append((keys, counts))
-    return _merge(chunks)
+    many distinct target neurons on that core the source reaches through this synapse (the connections of
+    :func:`composite_connections`: the composed pool o synapse o glue connections with a nonzero summed weight),
+    counted by one compiled walk over the composed paths, target by target, core by core."""
+    info, node = syn_info[synapse], graph.nodes[synapse]
+    cores = core_of[info["target"]].numpy().astype(np.int64)
+    w = np.asarray(node.weight_int)
+    (tap_ptr, tap_ci, tap_ky, tap_kx, tap_w), (h_in, w_in, h_out, w_out, sy, sx, py, px, dy, dx) = _taps(node, w)
+    empty = np.zeros(1, dtype=np.int64)
+    up = _chain_map(graph, info["chain_up"], False, int(np.prod(node.input_shape)))
+    up_ptr, up_idx = ((np.r_[up.ptr.numpy(), int(up.counts.sum())].astype(np.int64), up.b.numpy().astype(np.int64))
+                      if up is not None else (empty, empty))
+    down = _chain_pairs(graph, info["chain_down"], True)
+    if down is not None:  # keyed by the target: the synapse outputs feeding it, one per path
+        inv = _Csr(down[1], down[0], len(cores))
+        down_ptr = np.r_[inv.ptr.numpy(), int(inv.counts.sum())].astype(np.int64)
+        down_idx = inv.b.numpy().astype(np.int64)
+    else:
+        down_ptr = down_idx = empty
+    order = np.argsort(cores, kind="stable")
+    keys, counts = _count_kernel(order, cores, int(n_src), down is not None, down_ptr, down_idx, h_out * w_out, w_out,
+                                 tap_ptr, tap_ci, tap_ky, tap_kx, tap_w, h_in, w_in, sy, sx, py, px, dy, dx,
+                                 up is not None, up_ptr, up_idx, _merges(graph, info))
+    return torch.from_numpy(keys), torch.from_numpy(counts)
 
 
 def _merge(chunks: list) -> tuple:
