@@ -69,6 +69,7 @@ from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import chain_down, chain_up, population_of, source_of, synapses_from
 from snn2hw.ir.topology import depths as _depths
 from snn2hw.simulators import fixed_point as fp
+from snn2hw.simulators.event_kernels import MESSAGE_COUNTS, count_messages
 from snn2hw.simulators.event_timeline import Timeline
 from snn2hw.simulators.placement import LayerPlacement, Placement, place_inputs
 from snn2hw.simulators.reference import _chan, _linear, _Runner, network_output
@@ -371,7 +372,7 @@ class _EventRunner:
             sxy = self.core_xy[self.core_of[p].numpy()].reshape(-1, 2)
             r = build_route(g, p, syns, self.syn_info, self.core_of, self.C, n, sxy,
                             self.core_xy.reshape(-1, 2))
-            r["by_src"] = self._by_source(r["pairs"], n)
+            r["n_src"] = n
             self.route[p] = r
         if RESET_POP in self.core_of:  # reset neuron d -> every neuron of depth d (one synapse each)
             keys, counts = [], []
@@ -392,21 +393,39 @@ class _EventRunner:
                      np.abs(sxy[src.numpy(), 0] - self.core_xy[core.numpy(), 0]), dtype=torch.float64)),
                  "ns": z.clone().index_add_(0, src, torch.as_tensor(
                      np.abs(sxy[src.numpy(), 1] - self.core_xy[core.numpy(), 1]), dtype=torch.float64)),
-                 "pairs": (keys, counts)}
+                 "pairs": (keys, counts), "n_src": self.D}
             from snn2hw.simulators.routing import _csr
             r["Rt"] = _csr(keys, torch.ones(len(keys)), self.C, self.D, RESET_POP)
             r["Rc"] = _csr(keys, counts, self.C, self.D, RESET_POP)
-            r["by_src"] = self._by_source(r["pairs"], self.D)
             self.route[RESET_POP] = r
+        self._message_table()
 
-    def _by_source(self, pairs, n_src: int):
-        """Source-major view of the (core, source) pairs: ``(ptr [n_src + 1], dest cores, synapse counts)``."""
-        keys, counts = pairs
-        core, src = (keys // n_src).numpy(), (keys % n_src).numpy()
-        order = np.argsort(src, kind="stable")  # keys are core-major: each source's cores stay ascending
-        ptr = np.zeros(n_src + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=n_src), out=ptr[1:])
-        return ptr, core[order], counts.numpy()[order].astype(np.float64)
+    def _message_table(self):
+        """Source-major view of every population's (core, source) pairs, in one table over global source ids
+        (``src_base`` of the population + element): ``msg_table = (ptr, dest cores, synapse counts)`` shared by
+        all populations, and per population ``by_src``: its own slice (local ``ptr``, dest cores, counts)."""
+        total_src = sum(r["n_src"] for r in self.route.values())
+        total = sum(len(r["pairs"][0]) for r in self.route.values())
+        gptr = np.zeros(total_src + 1, dtype=np.int64)
+        gdst = np.empty(total, dtype=np.int64)
+        gcnt = np.empty(total, dtype=np.float64)
+        base = at = 0
+        for r in self.route.values():
+            n_src = r["n_src"]
+            keys, counts = r["pairs"]
+            core, src = (keys // n_src).numpy(), (keys % n_src).numpy()
+            order = np.argsort(src, kind="stable")  # keys are core-major: each source's cores stay ascending
+            ptr = np.zeros(n_src + 1, dtype=np.int64)
+            np.cumsum(np.bincount(src, minlength=n_src), out=ptr[1:])
+            m = len(keys)
+            np.take(core, order, out=gdst[at:at + m])
+            gcnt[at:at + m] = counts.numpy()[order]
+            gptr[base + 1:base + n_src + 1] = ptr[1:] + at
+            r["by_src"] = (ptr, gdst[at:at + m], gcnt[at:at + m])
+            r["src_base"] = base
+            base, at = base + n_src, at + m
+        for r in self.route.values():
+            r["msg_table"] = (gptr, gdst, gcnt)
 
     # -- one chunk of samples
     def run(self, x: torch.Tensor, ids: np.ndarray, proto: RunProtocol, tl: Timeline, acc: dict,
@@ -650,29 +669,20 @@ class _EventRunner:
         ii = i.numpy()
         deg = ptr[ii + 1] - ptr[ii]
         rows = S * Bv
-        src_core = self.core_of[name][i]
-        key = (row * self.C + src_core).numpy()
-
-        def per_core(k, w=None):
-            return torch.as_tensor(np.bincount(k, weights=w, minlength=rows * self.C).astype(np.float64)).reshape(
-                rows, self.C)
+        src_core = self.core_of[name].numpy()[ii]
+        counts = torch.from_numpy(count_messages(row.numpy(), ii, src_core, ptr, dcore, dcnt, r["ew"].numpy(),
+                                                 r["ns"].numpy(), rows, self.C))
+        per_core = dict(zip(MESSAGE_COUNTS, counts))
         L = acc["layer"].setdefault(name, {})
         for ev, w in (("messages_out", deg.astype(np.float64)), ("hops_ew", r["ew"].numpy()[ii]),
                       ("hops_ns", r["ns"].numpy()[ii])):
-            t = per_core(key, w)
-            tl.add(ev, self.tau_first + d, t)
+            tl.add(ev, self.tau_first + d, per_core[ev])
             L[ev] = L.get(ev, 0.0) + float(w.sum())
-        # every message: its destination core and the synapses it meets there
-        rep = np.repeat(np.arange(len(ii)), deg)
-        j = ptr[ii][rep] + (np.arange(len(rep)) - np.repeat(np.cumsum(deg) - deg, deg))
-        dest, nsyn = dcore[j], dcnt[j]
-        dkey = row.numpy()[rep] * self.C + dest
-        m_in = per_core(dkey)
-        syn_in = per_core(dkey, nsyn)
-        tl.add("spikes_in", self.tau_first + d, m_in)
+        syn_in = per_core["synops"]
+        tl.add("spikes_in", self.tau_first + d, per_core["spikes_in"])
         tl.add("synops", self.tau_first + d, syn_in)
-        total_syn = float(nsyn.sum())
-        L["messages_delivered"] = L.get("messages_delivered", 0.0) + float(len(rep))
+        total_syn = float(syn_in.sum())
+        L["messages_delivered"] = L.get("messages_delivered", 0.0) + float(deg.sum())
         graded = isinstance(self.g.nodes.get(name), N.Input)
         if graded:
             tl.add("synops_graded", self.tau_first + d, syn_in)
@@ -691,14 +701,15 @@ class _EventRunner:
             if graded:
                 T_["synops_graded"] = T_.get("synops_graded", 0.0) + v
         if tl.detailed is not None and len(ii):
-            tau = self.proto.tau0(self.ids[b.numpy()]) + d + f.numpy()
+            has = deg > 0  # senders without a destination send no message
+            bb, ff, ii = b.numpy()[has], f.numpy()[has], ii[has]
+            tau = self.proto.tau0(self.ids[bb]) + d + ff
             if name in self.neuron_pops:
-                cum = self._cum_block(name, self._soma)[f.numpy(), b.numpy(), ii]
+                cum = self._cum_block(name, self._soma)[ff, bb, ii]
             else:
                 cum = np.zeros(len(ii))
-            core = self.core_of[name].numpy()[ii]
-            tl.add_records({"tau": tau[rep], "core": core[rep], "pos": self.pos[name][ii][rep], "cum": cum[rep],
-                            "dst": dest, "nsyn": nsyn, "before": self.before.get(name, ())})
+            tl.add_records({"tau": tau, "core": src_core[has], "pos": self.pos[name][ii], "cum": cum,
+                            "src": r["src_base"] + ii, "before": self.before.get(name, ())})
 
     def _cum_block(self, name, soma: torch.Tensor) -> np.ndarray:
         """``[S, Bv, n]`` soma latency summed over the layer's neurons on the same core up to each neuron
@@ -736,15 +747,12 @@ class _EventRunner:
                 tl.add("synops", int(t), (r["Rc"] @ vec.to(torch.float32).reshape(-1, 1)).double().reshape(1, -1))
                 tl.add("hops_ew", int(t), (sc * r["ew"][dd - 1]).reshape(1, -1))
                 tl.add("hops_ns", int(t), (sc * r["ns"][dd - 1]).reshape(1, -1))
-            if tl.detailed is not None:
-                ptr, dcore, dcnt = r["by_src"]
-                lo, hi = ptr[dd - 1], ptr[dd]
-                core = int(self.core_of[RESET_POP][dd - 1])
-                m = hi - lo
-                tl.add_records({"tau": np.repeat(steps, m), "core": np.full(len(steps) * m, core),
-                                "pos": np.full(len(steps) * m, self.pos[RESET_POP][dd - 1]),
-                                "cum": np.zeros(len(steps) * m), "dst": np.tile(dcore[lo:hi], len(steps)),
-                                "nsyn": np.tile(dcnt[lo:hi], len(steps)), "before": ()})
+            ptr = r["by_src"][0]
+            if tl.detailed is not None and ptr[dd] > ptr[dd - 1]:
+                k = len(steps)
+                tl.add_records({"tau": steps, "core": np.full(k, int(self.core_of[RESET_POP][dd - 1])),
+                                "pos": np.full(k, self.pos[RESET_POP][dd - 1]), "cum": np.zeros(k),
+                                "src": np.full(k, r["src_base"] + dd - 1), "before": ()})
 
 
 # ----------------------------------------------------------------------------- the simulator
@@ -801,7 +809,8 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
         det = {"mesh": (width, height, placement.cores_per_tile),
                "hop_latency": (lat["hops_ew"] or 0.0, lat["hops_ns"] or 0.0), "buffer_size": float(buffer_size.value),
                "core_x": runner.core_xy[:, 0], "core_y": runner.core_xy[:, 1], "core_off": runner.core_off,
-               "out_lat": lat["messages_out"], "in_lat": lat["spikes_in"], "syn_lat": lat["synops"].numpy()}
+               "out_lat": lat["messages_out"], "in_lat": lat["spikes_in"], "syn_lat": lat["synops"].numpy(),
+               "msg_table": next(iter(runner.route.values()))["msg_table"]}
     tl = Timeline(proto.steps, C, {e: lat[e] for e in core_lat_fields} if timed else None,
                   barrier if timed else None, det, runner.block_pops)
     acc = {"layer": {}, "syn": {}}

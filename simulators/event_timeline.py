@@ -8,20 +8,22 @@ latency of every step under the simple model (from the per-core work) and, when 
 model (from the message list: ``simulators/timing.py``). Memory therefore follows one chunk, not the
 data set.
 
-Message lists (detailed timing). A population records, for every element that sends at a step, its
+Sender lists (detailed timing). A population records, for every element that sends at a step, its
 core, its position on the core (the soma loop's order), the soma latency accumulated on the core up
-to and including it within its population's block, and one entry per destination core with the
-number of synapses the message meets there. At finalization the blocks of the populations sharing a
-core are chained, each core's messages get their generation delays (the soma latency since the
-previous sender on the core, plus the axon-out latency per message) and a placeholder carries what is
-left of the core's soma loop after its last message.
+to and including it within its population's block, and its row in the source-major message table
+(``detailed["msg_table"]``: its destination cores and the synapses its message meets on each). At
+finalization the blocks of the populations sharing a core are chained, each core gets a placeholder
+that carries what is left of its soma loop after its last sender, the senders are sorted by (step,
+core, position) and ``timing.detailed_latency_of_senders`` expands them into messages (generation
+delays: the soma latency since the previous sender on the core, plus the axon-out latency per
+message) and schedules them.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from snn2hw.simulators.timing import detailed_step_latency, simple_step_latency
+from snn2hw.simulators.timing import detailed_latency_of_senders, simple_step_latency
 
 #: per-core event classes of the timeline
 EVENTS = ("synops", "synops_graded", "spikes_in", "neuron_updates_active", "neuron_updates_inactive",
@@ -35,7 +37,7 @@ class Timeline:
     the neuron side (``neuron_updates_*``, ``spikes_out``, ``messages_out``) and the message side
     (``spikes_in``, ``synops``); ``None`` when the profile lacks one (no latency then).
     ``detailed``: ``None`` or the detailed model's parameters (``mesh``, ``hop_latency``,
-    ``buffer_size``, ``core_x``, ``core_y``, ``core_off``, ``out_lat``, ``in_lat``, ``syn_lat``).
+    ``buffer_size``, ``core_x``, ``core_y``, ``core_off``, ``out_lat``, ``in_lat``, ``syn_lat``, ``msg_table``).
     """
 
     def __init__(self, steps: int, cores: int, lat, barrier, detailed=None, block_pops=()):
@@ -85,9 +87,10 @@ class Timeline:
         t[lo - self.base:hi - self.base] += counts[lo - tau_start:hi - tau_start]
 
     def add_records(self, rec: dict):
-        """Message records (numpy arrays of equal length): ``tau``, ``core``, ``pos``, ``cum`` (soma ns up to
-        and including the sender within its population's block on the core), ``pop`` (its population's
-        block key or ``None``), ``dst``, ``nsyn``; only steps inside the run are kept."""
+        """Sender records (numpy arrays of equal length): ``tau``, ``core``, ``pos``, ``cum`` (soma ns up to
+        and including the sender within its population's block on the core), ``src`` (its row in the message
+        table), and ``before`` (the populations whose soma blocks come before its own on shared cores); only
+        steps inside the run are kept."""
         keep = (rec["tau"] >= max(self.base, 0)) & (rec["tau"] < self.steps)
         if not keep.all():
             rec = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
@@ -129,52 +132,34 @@ class Timeline:
     def _detailed(self, upto: int, k: int) -> np.ndarray:
         """Detailed-model latencies of steps ``[base, upto)``."""
         p = self.detailed
-        recs = [r for r in self.records if (r["tau"] < upto).any()]
-        recs = [{kk: (v[r["tau"] < upto] if isinstance(v, np.ndarray) else v) for kk, v in r.items()} for r in recs]
-        if recs:
-            cat = {kk: np.concatenate([r[kk] for r in recs]) for kk in ("tau", "core", "pos", "cum", "dst", "nsyn")}
-            # chain the blocks of populations sharing a core: add the soma latency of the earlier ones
-            off = np.zeros(len(cat["tau"]))
-            n0 = 0
-            for r in recs:
-                n = len(r["tau"])
-                for q in r.get("before", ()):
-                    off[n0:n0 + n] += self.block[q][r["tau"][r["tau"] < upto] - self.base,
-                                                    r["core"][r["tau"] < upto]].numpy()
-                n0 += n
-            cat["cum"] = cat["cum"] + off
-        else:
-            cat = {kk: np.zeros(0, dtype=np.int64 if kk in ("tau", "core", "pos", "dst") else np.float64)
-                   for kk in ("tau", "core", "pos", "cum", "dst", "nsyn")}
+        parts = []
+        for r in self.records:
+            m = r["tau"] < upto
+            if not m.any():
+                continue
+            tau, core = r["tau"][m], r["core"][m]
+            cum = r["cum"][m]
+            if r.get("before"):  # chain the blocks of populations sharing a core: the soma latency of the earlier ones
+                off = np.zeros(len(tau))
+                for q in r["before"]:
+                    off += self.block[q][tau - self.base, core].numpy()
+                cum = cum + off
+            parts.append((tau, core, r["pos"][m], cum, r["src"][m]))
         # placeholders: what is left of every core's soma loop after its last sender
         soma = self.soma[:k].numpy()
         steps_, cores_ = np.nonzero(soma > 0)
-        ph = {"tau": steps_ + self.base, "core": cores_, "pos": np.full(len(steps_), np.iinfo(np.int64).max),
-              "cum": soma[steps_, cores_], "dst": np.full(len(steps_), -1), "nsyn": np.zeros(len(steps_))}
-        allr = {kk: np.concatenate([cat[kk], ph[kk]]) for kk in cat}
-        order = np.lexsort((allr["dst"] < 0, allr["dst"], allr["pos"], allr["core"], allr["tau"]))
-        allr = {kk: v[order] for kk, v in allr.items()}
-        tau, core, pos, cum = allr["tau"], allr["core"], allr["pos"], allr["cum"]
-        # generation delays: a sender's first message carries the soma latency since the previous sender on
-        # its core (placeholders: since the last sender); every message adds the axon-out latency
-        same_group = np.zeros(len(tau), dtype=bool)
-        same_group[1:] = (tau[1:] == tau[:-1]) & (core[1:] == core[:-1])
-        new_sender = ~same_group.copy()
-        new_sender[1:] |= pos[1:] != pos[:-1]
-        starts = np.flatnonzero(new_sender)
-        cum_s = cum[starts]
-        prev = np.r_[0.0, cum_s[:-1]]
-        prev[~same_group[starts]] = 0.0  # the first sender of a (step, core) counts from the loop's start
-        gen = np.zeros(len(tau))
-        gen[starts] = cum_s - prev
-        ph_mask = allr["dst"] < 0
-        gen = gen + np.where(ph_mask, 0.0, p["out_lat"])
-        keep = ~ph_mask | (gen > 1e-12)
-        proc = p["in_lat"] + allr["nsyn"] * p["syn_lat"][np.maximum(allr["dst"], 0)]
-        proc = np.where(ph_mask, 0.0, proc)
-        return detailed_step_latency(tau[keep] - self.base, core[keep], gen[keep], allr["dst"][keep], proc[keep], k,
-                                     p["core_x"], p["core_y"], p["core_off"], p["mesh"], p["hop_latency"],
-                                     p["buffer_size"], self.barrier)
+        parts.append((steps_ + self.base, cores_, np.full(len(steps_), np.iinfo(np.int64).max), soma[steps_, cores_],
+                      np.full(len(steps_), -1)))
+        tau, core, pos, cum, src = (np.concatenate([q[j] for q in parts]) for j in range(5))
+        tau = tau - self.base
+        span = int(pos[pos < np.iinfo(np.int64).max].max(initial=0)) + 2
+        if k * self.C * span < 2 ** 62:  # one int64 key: (step, core, position in the soma loop; placeholders last)
+            order = np.argsort((tau * self.C + core) * span + np.minimum(pos, span - 1))
+        else:  # pragma: no cover - astronomically many steps x cores x neurons per core
+            order = np.lexsort((pos, core, tau))
+        return detailed_latency_of_senders(tau[order], core[order], cum[order], src[order], k, p["msg_table"],
+                                           p["out_lat"], p["in_lat"], p["syn_lat"], p["core_x"], p["core_y"],
+                                           p["core_off"], p["mesh"], p["hop_latency"], p["buffer_size"], self.barrier)
 
     # ------------------------------------------------------------------ results
     def step_latency(self, model: str):

@@ -213,6 +213,88 @@ def _detailed_steps(bounds, src, gen, dst, proc, core_x, core_y, core_off, n_cor
     return out
 
 
+@njit(cache=True)
+def _sender_steps(bounds, core, cum, src, ptr, dest, nsyn, out_lat, in_lat, syn_lat, core_x, core_y, core_off,
+                  n_cores, width, height, cores_per_tile, lat_ew, lat_ns, buffer_size):
+    """Per step: expand its senders into messages (generation and processing delays), then schedule them."""
+    out = np.zeros(len(bounds) - 1)
+    cap = 16
+    msrc = np.empty(cap, np.int64)
+    mgen = np.empty(cap)
+    mdst = np.empty(cap, np.int64)
+    mproc = np.empty(cap)
+    for s in range(len(bounds) - 1):
+        lo, hi = bounds[s], bounds[s + 1]
+        m = 0
+        for k in range(lo, hi):
+            m += ptr[src[k] + 1] - ptr[src[k]] if src[k] >= 0 else 1
+        if m > cap:
+            cap = max(m, 2 * cap)
+            msrc = np.empty(cap, np.int64)
+            mgen = np.empty(cap)
+            mdst = np.empty(cap, np.int64)
+            mproc = np.empty(cap)
+        m = 0
+        prev = 0.0
+        for k in range(lo, hi):
+            c = core[k]
+            if k == lo or c != core[k - 1]:
+                prev = 0.0  # the first sender of a (step, core) counts from the soma loop's start
+            if src[k] < 0:  # placeholder: what is left of the core's soma loop after its last sender
+                g = cum[k] - prev
+                if g > 1e-12:
+                    msrc[m] = c
+                    mgen[m] = g
+                    mdst[m] = -1
+                    mproc[m] = 0.0
+                    m += 1
+                continue
+            jlo, jhi = ptr[src[k]], ptr[src[k] + 1]
+            if jhi == jlo:
+                continue
+            first = cum[k] - prev
+            for j in range(jlo, jhi):
+                d = dest[j]
+                msrc[m] = c
+                mgen[m] = (first if j == jlo else 0.0) + out_lat
+                mdst[m] = d
+                mproc[m] = in_lat + nsyn[j] * syn_lat[d]
+                m += 1
+            prev = cum[k]
+        if m > 0:
+            out[s] = _detailed_one_step(0, m, msrc, mgen, mdst, mproc, core_x, core_y, core_off, n_cores, width, height,
+                                        cores_per_tile, lat_ew, lat_ns, buffer_size)
+    return out
+
+
+def detailed_latency_of_senders(step, core, cum, src, n_steps: int, msg_table: tuple, out_lat: float, in_lat: float,
+                                syn_lat, core_x, core_y, core_off, mesh: tuple, hop_latency: tuple,
+                                buffer_size: float, barrier: float) -> np.ndarray:
+    """``[n_steps]`` latencies (ns) of the detailed model, from the *senders* of each step rather than their
+    messages (:func:`detailed_step_latency`).
+
+    Senders are parallel arrays sorted by ``(step, core, soma-loop position)``: ``step``, ``core`` (compact
+    index), ``cum`` (the core's soma latency up to and including the sender, ns) and ``src`` (its row in
+    ``msg_table = (ptr, dest, nsyn)``: its messages go to ``dest[ptr[src]:ptr[src + 1]]`` and meet ``nsyn``
+    synapses there; ``src = -1``: the core's placeholder, ``cum`` its whole soma loop). A sender's first
+    message carries the soma latency since the previous sender on its core, every message the axon-out
+    latency ``out_lat``; a message's processing delay is ``in_lat + nsyn x syn_lat[dest]``; a placeholder
+    is kept when what it carries exceeds 1e-12 ns. Each step's messages are then scheduled as in
+    :func:`detailed_step_latency`.
+    """
+    step = np.asarray(step, np.int64)
+    bounds = np.searchsorted(step, np.arange(n_steps + 1)).astype(np.int64)
+    w, h, cpt = (int(v) for v in mesh)
+    ptr, dest, nsyn = msg_table
+    ends = _sender_steps(bounds, np.asarray(core, np.int64), np.asarray(cum, np.float64), np.asarray(src, np.int64),
+                         ptr, dest, nsyn, float(out_lat), float(in_lat), np.asarray(syn_lat, np.float64),
+                         np.asarray(core_x, np.int64), np.asarray(core_y, np.int64), np.asarray(core_off, np.int64),
+                         int(len(core_x)), max(w, int(np.max(core_x, initial=0)) + 1),
+                         max(h, int(np.max(core_y, initial=0)) + 1), cpt, float(hop_latency[0]),
+                         float(hop_latency[1]), float(buffer_size))
+    return ends + barrier
+
+
 def detailed_step_latency(step, src, gen, dst, proc, n_steps: int, core_x, core_y, core_off, mesh: tuple,
                           hop_latency: tuple, buffer_size: float, barrier: float) -> np.ndarray:
     """``[n_steps]`` latencies (ns) of the detailed model.
