@@ -69,7 +69,7 @@ from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import chain_down, chain_up, population_of, source_of, synapses_from
 from snn2hw.ir.topology import depths as _depths
 from snn2hw.simulators import fixed_point as fp
-from snn2hw.simulators.event_kernels import MESSAGE_COUNTS, count_messages
+from snn2hw.simulators.event_kernels import MESSAGE_COUNTS, count_messages, neuron_layer, sender_soma
 from snn2hw.simulators.event_timeline import Timeline
 from snn2hw.simulators.placement import LayerPlacement, Placement, place_inputs
 from snn2hw.simulators.reference import _chan, _linear, _Runner, network_output
@@ -316,14 +316,10 @@ class _EventRunner:
                 pos_next[k] += b - a
             self.core_of[name] = torch.as_tensor(ci)
             self.pos[name] = pos
+        # each population's soma loop, core by core (the order of its soma-latency running sum)
+        self.soma_order = {name: np.lexsort((self.pos[name], idx.numpy())) for name, idx in self.core_of.items()}
         self.n_core = {name: torch.zeros(self.C, dtype=torch.float64).index_add_(
             0, idx, torch.ones(len(idx), dtype=torch.float64)) for name, idx in self.core_of.items()}
-        # each population's neurons as contiguous runs on one core: per-core sums are segment sums
-        self.segments = {}
-        for name, idx in self.core_of.items():
-            ci = idx.numpy()
-            starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]]) if len(ci) else np.zeros(0, dtype=np.int64)
-            self.segments[name] = (starts, torch.as_tensor(ci[starts]))
         # neuron layers that share a core with an earlier neuron layer (their soma blocks are chained)
         self.before = {}
         for name in pops:
@@ -547,23 +543,6 @@ class _EventRunner:
         hi = self.proto.last_frame(self.ids, d)[None, :]
         return torch.as_tensor((f >= lo) & (f <= hi))
 
-    def _core_sum(self, pop: str, t: torch.Tensor) -> torch.Tensor:
-        """``[S, Bv, n]`` per-neuron values (bool or numbers) -> ``[S, Bv, C]`` per-core sums (float64)."""
-        starts, cores = self.segments[pop]
-        lead = t.shape[:-1]
-        a = t.reshape(-1, t.shape[-1]).numpy()
-        if a.dtype == np.bool_:
-            seg = np.add.reduceat(a.view(np.uint8), starts, axis=1, dtype=np.int64)
-        else:
-            seg = np.add.reduceat(a, starts, axis=1)
-        seg = torch.as_tensor(seg, dtype=torch.float64)
-        if len(cores) == len(torch.unique(cores)):  # one run per core: place the columns
-            out = torch.zeros((seg.shape[0], self.C), dtype=torch.float64)
-            out[:, cores] = seg
-        else:
-            out = torch.zeros((seg.shape[0], self.C), dtype=torch.float64).index_add_(1, cores, seg)
-        return out.reshape(lead + (self.C,))
-
     def _add(self, tl: Timeline, acc, event: str, pop: str, d: int, per_core: torch.Tensor, layer: bool = True):
         """Add ``[S, Bv, C]`` counts of population ``pop`` (depth ``d``) to the timeline (and to its totals)."""
         S, Bv = per_core.shape[:2]
@@ -580,65 +559,35 @@ class _EventRunner:
         ran = self._ran(d)
         start = self.proto.first_frame(self.ids, d)
         late = int(start.max()) if len(start) else 0      # frames before it: some sample (the virtual) not running yet
-        forced = torch.as_tensor(self.proto.forced_reset(self.ids))
-        any_forced = bool(forced.any())
-        shape = a.shape[2:]
-        received = (cmap.reshape(a.shape) > 0) if cmap is not None else None
-        nd = a.ndim - 2
-        vth64 = _chan(node.vth, nd + 1, torch.int64) << fp.SCALE_SHIFT
-        bias = fp.bias_value(_chan(node.bias_mant if node.bias_mant is not None else 0, nd + 1, torch.int64),
-                             node.bias_exp)
-        bias_nz = torch.broadcast_to(bias != 0, (Bv,) + tuple(shape))
-        all_biased = bool(bias_nz.all())  # then every neuron is updated on every step it runs
-        u = torch.zeros((Bv,) + tuple(shape), dtype=torch.int64)
-        v = torch.zeros_like(u)
-        out = torch.zeros(a.shape, dtype=torch.int64)
-        active = None if all_biased else torch.zeros(a.shape, dtype=torch.bool)
-        view = (Bv,) + (1,) * len(shape)
-        memb = 0
-        v_T = None
-        tally = self.ref.tally
-        for f in range(S):
-            if not all_biased:
-                act_f = (v != 0) | bias_nz
-                if received is not None:
-                    act_f = act_f | received[f]
-            v_prev = v
-            rec = (lambda kind, mask: tally.add(name, kind, mask[off:])) if f < T else None
-            u, v, s = fp.cuba_step(u, v, a[f], node.du, node.dv, bias, vth64, node.int_compare, node.int_reset,
-                                   on_overflow=rec)
-            if node.readout:
-                s = torch.zeros_like(s)
-            if f == S - 1 and any_forced:  # the reset neuron's frame: updated, silent, cleared
-                fm = forced.reshape(view)
-                if not all_biased:
-                    act_f = act_f | fm
-                s = s.masked_fill(fm, 0)
-                v = v.masked_fill(fm, 0)
-            if f < late:  # frames before a population's first step (the virtual sample's fill): state stays 0
-                running = torch.as_tensor(start <= f).reshape(view)
-                if not all_biased:
-                    act_f = act_f & running
-                s, u, v = s * running, u * running, v * running
-            if f < T:
-                memb += int((v[off:] != v_prev[off:]).sum()) if f else int(v[off:].numel())
-            if f == T - 1:
-                v_T = v.clone()
-            out[f] = s
-            if not all_biased:
-                active[f] = act_f
+        forced = self.proto.forced_reset(self.ids)
+        shape = tuple(a.shape[2:])
         n = int(np.prod(shape))
+        nd = a.ndim - 2
+        full = (1,) + shape
+
+        def per_neuron(t):
+            return np.ascontiguousarray(torch.broadcast_to(t, full).reshape(n).numpy())
+        vth64 = per_neuron(_chan(node.vth, nd + 1, torch.int64) << fp.SCALE_SHIFT)
+        bias = per_neuron(fp.bias_value(_chan(node.bias_mant if node.bias_mant is not None else 0, nd + 1,
+                                              torch.int64), node.bias_exp))
+        received = (np.ascontiguousarray((cmap.reshape(S, Bv, n) > 0).numpy()) if cmap is not None
+                    else np.zeros((0, 0, 0), dtype=np.bool_))
+        want_active = tl.lat is not None and tl.detailed is not None
+        out, act_core, fired_core, v_T, memb, events, hit_n, hit_b, active = neuron_layer(
+            np.ascontiguousarray(a.reshape(S, Bv, n).numpy()), received, cmap is not None, int(node.du),
+            int(node.dv), bias, vth64, node.int_compare == "ge", node.int_reset == "subtract", bool(node.readout),
+            np.ascontiguousarray(forced, dtype=np.bool_), np.ascontiguousarray(start, dtype=np.int64), late, T, off,
+            np.ascontiguousarray(ran.numpy()), self.core_of[name].numpy(), self.C, want_active)
+        for kk, kind in enumerate(("a_wrap", "u_wrap", "v_saturate")):
+            if events[kk]:
+                self.ref.tally.add_counts(name, kind, int(events[kk]), torch.from_numpy(hit_n[kk]),
+                                          torch.from_numpy(hit_b[kk, off:]))
+        out = torch.from_numpy(out).reshape(a.shape)
+        v_T = torch.from_numpy(v_T).reshape((Bv,) + shape)
+        act_core, fired_core = torch.from_numpy(act_core), torch.from_numpy(fired_core)
         count = ran.double().unsqueeze(-1) * self.n_core[name]  # neurons accessed per core
-        if all_biased:
-            act_core = count
-        else:
-            active &= ran.reshape((S, Bv) + (1,) * len(shape))
-            act_core = self._core_sum(name, active.reshape(S, Bv, n))
         self._add(tl, acc, "neuron_updates_active", name, d, act_core)
         self._add(tl, acc, "neuron_updates_inactive", name, d, count - act_core)
-        fired = (out.reshape(S, Bv, n) != 0) & ran.unsqueeze(-1)
-        any_fired = (not node.readout) and bool(fired.any())
-        fired_core = self._core_sum(name, fired) if any_fired else torch.zeros(S, Bv, self.C, dtype=torch.float64)
         if not node.readout:
             self._add(tl, acc, "spikes_out", name, d, fired_core)
         if tl.lat is not None:
@@ -646,10 +595,8 @@ class _EventRunner:
                                                              "spikes_out"))
             soma_core = lat_in * count + (lat_act - lat_in) * act_core + lat_sp * fired_core
             tl.add_soma(name, self.tau_first + d, soma_core.permute(1, 0, 2).reshape(S * Bv, self.C))
-            if tl.detailed is not None:  # per neuron, for the order of the soma loop
-                act = ran.reshape(S, Bv, 1).expand(S, Bv, n) if all_biased else active.reshape(S, Bv, n)
-                self._soma = (lat_in + (lat_act - lat_in) * act.double() + lat_sp * fired.double()) \
-                    * ran.unsqueeze(-1)
+            if want_active:  # per neuron, for the order of the soma loop (sender_soma)
+                self._soma = (active, out.reshape(S, Bv, n).numpy(), ran.numpy(), (lat_in, lat_act, lat_sp))
         L = acc["layer"].setdefault(name, {})
         L["membrane_updates"] = L.get("membrane_updates", 0.0) + memb
         return out, v_T
@@ -705,28 +652,13 @@ class _EventRunner:
             bb, ff, ii = b.numpy()[has], f.numpy()[has], ii[has]
             tau = self.proto.tau0(self.ids[bb]) + d + ff
             if name in self.neuron_pops:
-                cum = self._cum_block(name, self._soma)[ff, bb, ii]
+                active, spikes, ran, (lat_in, lat_act, lat_sp) = self._soma
+                cum = sender_soma(ff, bb, ii, active, spikes, ran, self.soma_order[name], self.core_of[name].numpy(),
+                                  lat_in, lat_act, lat_sp)
             else:
                 cum = np.zeros(len(ii))
             tl.add_records({"tau": tau, "core": src_core[has], "pos": self.pos[name][ii], "cum": cum,
                             "src": r["src_base"] + ii, "before": self.before.get(name, ())})
-
-    def _cum_block(self, name, soma: torch.Tensor) -> np.ndarray:
-        """``[S, Bv, n]`` soma latency summed over the layer's neurons on the same core up to each neuron
-        (in core order), inclusive."""
-        core = self.core_of[name].numpy()
-        pos = self.pos[name]
-        order = np.lexsort((pos, core))
-        cs = torch.cumsum(soma[..., torch.as_tensor(order)], dim=-1).numpy()
-        # subtract the running sum before each core's first neuron
-        c_sorted = core[order]
-        first = np.r_[True, c_sorted[1:] != c_sorted[:-1]]
-        start_idx = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-        base = np.where(start_idx > 0, cs[..., np.maximum(start_idx - 1, 0)], 0.0)
-        block = cs - base
-        out = np.empty_like(block)
-        out[..., order] = block
-        return out
 
     def _send_resets(self, tl: Timeline):
         """The reset neurons' spikes of the samples of this chunk (``reset='neuron'``)."""

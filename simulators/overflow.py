@@ -87,8 +87,13 @@ class OverflowTally:
         if k == 0:
             return
         hit = m.any(0)  # [B, n]
-        per_neuron = hit.any(0)
-        per_sample = hit.any(1)
+        self.add_counts(name, kind, k, hit.any(0), hit.any(1))
+
+    def add_counts(self, name: str, kind: str, k: int, per_neuron: torch.Tensor, per_sample: torch.Tensor) -> None:
+        """Record ``k`` events already reduced: ``per_neuron`` ``[n]`` and ``per_sample`` ``[B]`` (bool) flag the
+        elements and the chunk's samples that had one."""
+        if k == 0:
+            return
         for kk in (kind, "any"):
             rec = self.sites[name][kk]
             rec["events"] += k
