@@ -25,16 +25,20 @@ one synapse lookup per synaptic event (the *processing delay* of a message).
   time in the order they are scheduled: a message is processed from
   ``max(core free, sent + network delay)`` for its processing delay; it stays in flight until it is
   received. The step ends at the latest send or processing time, plus the barrier.
+
+Every step is scheduled on its own (nothing carries over from one step to the next), so the compiled
+kernels run the steps in parallel; within a step the schedule is sequential and exact.
 """
 from __future__ import annotations
 
 import numpy as np
 
 try:  # a compiled kernel; numba is a dependency of the package
-    from numba import njit
+    from numba import njit, prange
 except ImportError:  # pragma: no cover - the package requires numba; keeps the module importable for docs
     def njit(*args, **kwargs):
         return args[0] if args and callable(args[0]) else (lambda f: f)
+    prange = range
 
 #: router links: north, east, south, west, then one link per core of the tile
 N_DIRECTIONS = 4
@@ -93,6 +97,38 @@ def _heap_pop(key, a, b, n):
 
 
 @njit(cache=True)
+def _sift_down(key, tie, val, n, i):
+    """Restore a min-heap of ``n`` entries on ``(key, tie)`` (``tie`` unique) below entry ``i``."""
+    k, t, v = key[i], tie[i], val[i]
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        j = left
+        r = left + 1
+        if r < n and (key[r] < key[left] or (key[r] == key[left] and tie[r] < tie[left])):
+            j = r
+        if k < key[j] or (k == key[j] and t < tie[j]):
+            break
+        key[i], tie[i], val[i] = key[j], tie[j], val[j]
+        i = j
+    key[i], tie[i], val[i] = k, t, v
+
+
+@njit(cache=True)
+def _sift_up(key, tie, val, i):
+    """Restore a min-heap on ``(key, tie)`` above entry ``i``."""
+    k, t, v = key[i], tie[i], val[i]
+    while i > 0:
+        p = (i - 1) // 2
+        if key[p] < k or (key[p] == k and tie[p] < t):
+            break
+        key[i], tie[i], val[i] = key[p], tie[p], val[p]
+        i = p
+    key[i], tie[i], val[i] = k, t, v
+
+
+@njit(cache=True)
 def _route(density, sx, sy, dx, dy, src_off, height, links, adj):
     """Add ``adj`` to every link on the route (``adj == 0``: only read); returns the sum before adding."""
     total = 0.0
@@ -124,9 +160,154 @@ def _route(density, sx, sy, dx, dy, src_off, height, links, adj):
 
 
 @njit(cache=True)
+def _walk(density, sx, sy, dx, dy, src_off, height, links, adj):
+    """:func:`_route` with incremental link indices (the same links in the same order)."""
+    t = sx * height + sy
+    i = t * links + N_DIRECTIONS + src_off
+    total = density[i]
+    density[i] += adj
+    if dx != sx:
+        dt, link = (height, EAST) if dx > sx else (-height, WEST)
+        for _ in range(abs(dx - sx)):
+            t += dt
+            i = t * links + link
+            total += density[i]
+            density[i] += adj
+    if dy != sy:
+        dt, link = (1, NORTH) if dy > sy else (-1, SOUTH)
+        for _ in range(abs(dy - sy)):
+            t += dt
+            i = t * links + link
+            total += density[i]
+            density[i] += adj
+    return total
+
+
+@njit(cache=True)
 def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
                        cores_per_tile, lat_ew, lat_ns, buffer_size):
-    """The end time (ns, before the barrier) of one step's messages ``[lo, hi)`` sorted by source core."""
+    """The end time (ns, before the barrier) of one step's messages ``[lo, hi)`` sorted by source core.
+
+    The same schedule as :func:`_detailed_one_step_heap`, organised for speed: the send queue holds one entry
+    per core (a sent message is replaced by its core's next one in a single sift); the messages in flight
+    form one FIFO per destination core, since a core receives its messages in the order they were sent to
+    it (each is received after the previous one's processing), and a heap of the FIFOs' first messages
+    merges them in the same (received time, index) order as one heap of all of them; a route is read and
+    updated in one walk. Returns NaN when that per-core order would not hold (two messages to a core
+    received at the same time out of index order: zero processing delay); the caller then runs
+    :func:`_detailed_one_step_heap`."""
+    links = N_DIRECTIONS + cores_per_tile
+    density = np.zeros(width * height * links)
+    free = np.zeros(n_cores)          # when each destination core has processed its last message
+    n = hi - lo
+    max_h = 0
+    if n_cores:
+        max_h = core_x.max() + core_y.max()
+    share = np.empty(max_h + 1)       # what a message adds to each link of a route of h hops
+    for h in range(max_h + 1):
+        share[h] = 1.0 / (2.0 + h)
+    # per source core: the range of its messages
+    first = np.full(n_cores, -1, np.int64)
+    last_i = np.full(n_cores, -1, np.int64)
+    for i in range(lo, hi):
+        c = src[i]
+        if first[c] < 0:
+            first[c] = i
+        last_i[c] = i
+    # send queue, one entry per core: (sent time, source core; its next message)
+    sk = np.empty(n_cores + 1)
+    sa = np.empty(n_cores + 1, np.int64)
+    sb = np.empty(n_cores + 1, np.int64)
+    ns = 0
+    for c in range(n_cores):
+        if first[c] >= 0:
+            sk[ns], sa[ns], sb[ns] = gen[first[c]], c, first[c]
+            _sift_up(sk, sa, sb, ns)
+            ns += 1
+    # in flight: one FIFO per destination core (its messages are received in order), merged by a heap of the
+    # FIFOs' first messages: (received time, message index)
+    recv_at = np.empty(n)
+    nxt = np.empty(n, np.int64)
+    tail = np.full(n_cores, -1, np.int64)
+    fk = np.empty(n_cores + 1)
+    fa = np.empty(n_cores + 1, np.int64)
+    fb = np.empty(n_cores + 1, np.int64)   # (unused payload)
+    nf = 0
+    mean = 0.0
+    in_noc = 0
+    end = 0.0
+    while ns > 0:
+        t = sk[0]
+        c = sa[0]
+        i = sb[0]
+        if t > end:
+            end = t
+        while nf > 0 and fk[0] <= t:  # messages received by now leave the network
+            j = fa[0]
+            k = nxt[j - lo]
+            if k >= 0:
+                fk[0], fa[0] = recv_at[k - lo], k
+            else:
+                nf -= 1
+                fk[0], fa[0] = fk[nf], fa[nf]
+                tail[dst[j]] = -1
+            _sift_down(fk, fa, fb, nf, 0)
+            sxj, syj = core_x[src[j]], core_y[src[j]]
+            dxj, dyj = core_x[dst[j]], core_y[dst[j]]
+            hj = abs(sxj - dxj) + abs(syj - dyj)
+            _walk(density, sxj, syj, dxj, dyj, core_off[src[j]], height, links, -share[hj])
+            if in_noc > 1:
+                mean += (mean - proc[j]) / (in_noc - 1.0)
+            else:
+                mean = 0.0
+            in_noc -= 1
+        d = dst[i]
+        if d >= 0:
+            sx, sy, dx, dy = core_x[c], core_y[c], core_x[d], core_y[d]
+            hx, hy = abs(sx - dx), abs(sy - dy)
+            hops = hx + hy
+            along = _walk(density, sx, sy, dx, dy, core_off[c], height, links, share[hops])
+            capacity = (hops + 1.0) * buffer_size
+            if along > capacity:
+                t += (along - capacity) * mean  # blocked: the sender stalls
+            congestion = along * mean / (hops + 1.0)
+            net = max(hx * lat_ew + hy * lat_ns, congestion)
+            earliest = t + net
+            recv = max(free[d], earliest)
+            free[d] = max(free[d], earliest) + proc[i]
+            if free[d] > end:
+                end = free[d]
+            recv_at[i - lo] = recv
+            nxt[i - lo] = -1
+            q = tail[d]
+            if q < 0:
+                fk[nf], fa[nf] = recv, i
+                _sift_up(fk, fa, fb, nf)
+                nf += 1
+            else:
+                if recv_at[q - lo] > recv or (recv_at[q - lo] == recv and q > i):
+                    return np.nan
+                nxt[q - lo] = i
+            tail[d] = i
+            mean += (proc[i] - mean) / (in_noc + 1.0)
+            in_noc += 1
+        if i < last_i[c]:  # the core's next message replaces this one in the send queue
+            nt = t + gen[i + 1]
+            if nt > end:
+                end = nt
+            sk[0], sb[0] = nt, i + 1
+        else:
+            ns -= 1
+            sk[0], sa[0], sb[0] = sk[ns], sa[ns], sb[ns]
+        _sift_down(sk, sa, sb, ns, 0)
+    return end
+
+
+@njit(cache=True)
+def _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
+                       cores_per_tile, lat_ew, lat_ns, buffer_size):
+    """The end time (ns, before the barrier) of one step's messages ``[lo, hi)`` sorted by source core: the model
+    as written, with one heap of every message in flight (:func:`_detailed_one_step` falls back on it)."""
     links = N_DIRECTIONS + cores_per_tile
     density = np.zeros(width * height * links)
     free = np.zeros(n_cores)          # when each destination core has processed its last message
@@ -203,67 +384,82 @@ def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_
 
 
 @njit(cache=True)
+def _one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height, cores_per_tile, lat_ew,
+              lat_ns, buffer_size):
+    """:func:`_detailed_one_step`, or the heap of every message in flight where its per-core order does not hold."""
+    end = _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
+                             cores_per_tile, lat_ew, lat_ns, buffer_size)
+    if np.isnan(end):
+        end = _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
+                                      cores_per_tile, lat_ew, lat_ns, buffer_size)
+    return end
+
+
+@njit(cache=True, parallel=True)
 def _detailed_steps(bounds, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
                     cores_per_tile, lat_ew, lat_ns, buffer_size):
+    """Every step on its own (steps are independent: in parallel)."""
     out = np.zeros(len(bounds) - 1)
-    for s in range(len(bounds) - 1):
+    for s in prange(len(bounds) - 1):
         if bounds[s + 1] > bounds[s]:
-            out[s] = _detailed_one_step(bounds[s], bounds[s + 1], src, gen, dst, proc, core_x, core_y, core_off,
-                                        n_cores, width, height, cores_per_tile, lat_ew, lat_ns, buffer_size)
+            out[s] = _one_step(bounds[s], bounds[s + 1], src, gen, dst, proc, core_x, core_y, core_off, n_cores,
+                               width, height, cores_per_tile, lat_ew, lat_ns, buffer_size)
     return out
 
 
 @njit(cache=True)
+def _expand_senders(lo, hi, core, cum, src, ptr, dest, nsyn, out_lat, in_lat, syn_lat):
+    """The messages of senders ``[lo, hi)`` (one step, sorted by core and soma-loop position): their source core,
+    generation delay, destination core (``-1``: a placeholder) and processing delay."""
+    m = 0
+    for k in range(lo, hi):
+        m += ptr[src[k] + 1] - ptr[src[k]] if src[k] >= 0 else 1
+    msrc = np.empty(m, np.int64)
+    mgen = np.empty(m)
+    mdst = np.empty(m, np.int64)
+    mproc = np.empty(m)
+    m = 0
+    prev = 0.0
+    for k in range(lo, hi):
+        c = core[k]
+        if k == lo or c != core[k - 1]:
+            prev = 0.0  # the first sender of a (step, core) counts from the soma loop's start
+        if src[k] < 0:  # placeholder: what is left of the core's soma loop after its last sender
+            g = cum[k] - prev
+            if g > 1e-12:
+                msrc[m] = c
+                mgen[m] = g
+                mdst[m] = -1
+                mproc[m] = 0.0
+                m += 1
+            continue
+        jlo, jhi = ptr[src[k]], ptr[src[k] + 1]
+        if jhi == jlo:
+            continue
+        first = cum[k] - prev
+        for j in range(jlo, jhi):
+            d = dest[j]
+            msrc[m] = c
+            mgen[m] = (first if j == jlo else 0.0) + out_lat
+            mdst[m] = d
+            mproc[m] = in_lat + nsyn[j] * syn_lat[d]
+            m += 1
+        prev = cum[k]
+    return msrc[:m], mgen[:m], mdst[:m], mproc[:m]
+
+
+@njit(cache=True, parallel=True)
 def _sender_steps(bounds, core, cum, src, ptr, dest, nsyn, out_lat, in_lat, syn_lat, core_x, core_y, core_off,
                   n_cores, width, height, cores_per_tile, lat_ew, lat_ns, buffer_size):
-    """Per step: expand its senders into messages (generation and processing delays), then schedule them."""
+    """Per step (in parallel): expand its senders into messages, then schedule them."""
     out = np.zeros(len(bounds) - 1)
-    cap = 16
-    msrc = np.empty(cap, np.int64)
-    mgen = np.empty(cap)
-    mdst = np.empty(cap, np.int64)
-    mproc = np.empty(cap)
-    for s in range(len(bounds) - 1):
-        lo, hi = bounds[s], bounds[s + 1]
-        m = 0
-        for k in range(lo, hi):
-            m += ptr[src[k] + 1] - ptr[src[k]] if src[k] >= 0 else 1
-        if m > cap:
-            cap = max(m, 2 * cap)
-            msrc = np.empty(cap, np.int64)
-            mgen = np.empty(cap)
-            mdst = np.empty(cap, np.int64)
-            mproc = np.empty(cap)
-        m = 0
-        prev = 0.0
-        for k in range(lo, hi):
-            c = core[k]
-            if k == lo or c != core[k - 1]:
-                prev = 0.0  # the first sender of a (step, core) counts from the soma loop's start
-            if src[k] < 0:  # placeholder: what is left of the core's soma loop after its last sender
-                g = cum[k] - prev
-                if g > 1e-12:
-                    msrc[m] = c
-                    mgen[m] = g
-                    mdst[m] = -1
-                    mproc[m] = 0.0
-                    m += 1
-                continue
-            jlo, jhi = ptr[src[k]], ptr[src[k] + 1]
-            if jhi == jlo:
-                continue
-            first = cum[k] - prev
-            for j in range(jlo, jhi):
-                d = dest[j]
-                msrc[m] = c
-                mgen[m] = (first if j == jlo else 0.0) + out_lat
-                mdst[m] = d
-                mproc[m] = in_lat + nsyn[j] * syn_lat[d]
-                m += 1
-            prev = cum[k]
-        if m > 0:
-            out[s] = _detailed_one_step(0, m, msrc, mgen, mdst, mproc, core_x, core_y, core_off, n_cores, width, height,
-                                        cores_per_tile, lat_ew, lat_ns, buffer_size)
+    for s in prange(len(bounds) - 1):
+        if bounds[s + 1] > bounds[s]:
+            msrc, mgen, mdst, mproc = _expand_senders(bounds[s], bounds[s + 1], core, cum, src, ptr, dest, nsyn,
+                                                      out_lat, in_lat, syn_lat)
+            if len(msrc):
+                out[s] = _one_step(0, len(msrc), msrc, mgen, mdst, mproc, core_x, core_y, core_off, n_cores, width,
+                                   height, cores_per_tile, lat_ew, lat_ns, buffer_size)
     return out
 
 
