@@ -222,14 +222,36 @@ def _nonzero_rows(x: torch.Tensor) -> torch.Tensor:
     return torch.nonzero(x.reshape(x.shape[0], -1).any(1), as_tuple=True)[0]
 
 
-def _rowwise(fn, x: torch.Tensor, out_shape: tuple, dtype) -> torch.Tensor:
-    """``fn`` applied to the nonzero rows of ``x`` only (all-zero rows give zero: linear maps)."""
+def _as_rows(x: torch.Tensor) -> tuple:
+    """A ``[R, ...]`` tensor as *row form* ``(rows, data)``: the indices of its rows that may be nonzero (sorted)
+    and those rows; every other row is 0. Linear maps act on ``data`` alone."""
     rows = _nonzero_rows(x)
-    out = torch.zeros((x.shape[0],) + tuple(out_shape), dtype=dtype)
-    if len(rows) == len(x):
-        return fn(x).to(dtype)
-    if len(rows):
-        out[rows] = fn(x[rows]).to(dtype)
+    return rows, (x if len(rows) == len(x) else x[rows])
+
+
+def _map_rows(fn, v: tuple) -> tuple:
+    """``fn`` (a linear map of rows) in row form."""
+    rows, data = v
+    return rows, fn(data)
+
+
+def _sum_rows(parts: list) -> tuple:
+    """The sum of row forms (same row shape, promoted dtype): on the union of their rows."""
+    if len(parts) == 1:
+        return parts[0]
+    rows = torch.unique(torch.cat([r for r, _ in parts]))
+    data = torch.zeros((len(rows),) + tuple(parts[0][1].shape[1:]),
+                       dtype=torch.promote_types(*[d.dtype for _, d in parts]) if len(parts) > 1 else parts[0][1].dtype)
+    for r, d in parts:  # in order, as the dense sum
+        data[torch.searchsorted(rows, r)] += d
+    return rows, data
+
+
+def _dense(v: tuple, n_rows: int) -> torch.Tensor:
+    """A row form as the full ``[n_rows, ...]`` tensor."""
+    rows, data = v
+    out = torch.zeros((n_rows,) + tuple(data.shape[1:]), dtype=data.dtype)
+    out[rows] = data
     return out
 
 
@@ -330,13 +352,16 @@ class _EventRunner:
         self.sparse_cores = torch.tensor([placement.synapse_unit.get(c) == "sparse" for c in self.core_ids],
                                          dtype=torch.bool)
         # binarised synapses and their static properties
-        self.wb, self.syn_info = {}, {}
+        self.wb, self.fanout, self.syn_info = {}, {}, {}
         for name in self.order:
             node = graph.nodes[name]
             if not isinstance(node, N.SYNAPSES):
                 continue
             wb = torch.as_tensor(node.weight_int != 0, dtype=torch.float32)
             self.wb[name] = wb
+            ones = torch.ones((1,) + tuple(node.input_shape), requires_grad=True)
+            _syn_apply(node, ones, wb).sum().backward()  # per input element: the outputs its nonzero weights reach
+            self.fanout[name] = ones.grad.reshape(-1).double()
             src, tgt = source_of(graph, name), population_of(graph, name)
             up = chain_up(graph, name)
             ones = torch.ones((1,) + tuple(node.input_shape))
@@ -440,8 +465,8 @@ class _EventRunner:
         res = {"layer_spikes": {}, "spikes": {}}
         tally = self.ref.tally
         tally.begin_chunk(B)
-        vals, act = {}, {}
-        final_v = {}
+        vals, act = {}, {}     # row forms (``_as_rows``) over the S * Bv aligned frames (frame-major)
+        final_v, spikes = {}, {}
         cmaps = {}
         for name in self.order:
             node = g.nodes[name]
@@ -449,45 +474,48 @@ class _EventRunner:
                 lo, hi = node.int_range()
                 xi = torch.zeros((S, Bv) + tuple(node.output_shape), dtype=torch.int64)
                 xi[:T, off:] = torch.clamp(torch.round(x.to(torch.float64) / node.step), lo, hi).to(torch.int64)
-                vals[name] = xi.reshape((S * Bv,) + tuple(node.output_shape))
-                act[name] = (vals[name] != 0).to(torch.float32)
-                self._send(name, act[name].reshape(S, Bv, -1), tl, acc)
+                vals[name] = _as_rows(xi.reshape((S * Bv,) + tuple(node.output_shape)))
+                act[name] = _map_rows(lambda t: t != 0, vals[name])
+                self._send(name, act[name], tl, acc)
                 continue
             preds = g.predecessors(name)
             if isinstance(node, N.Neuron):
-                a = self._wrap_real(name, "input_wrap", vals[preds[0]], 32)
-                s, v_T = self._neuron(name, node, a.reshape((S, Bv) + tuple(node.output_shape)), cmaps.get(preds[0]),
-                                      tl, acc)
-                vals[name] = s.reshape((S * Bv,) + tuple(node.output_shape))
+                a = self._wrap_real(name, "input_wrap", _map_rows(lambda t: t.to(torch.int64), vals[preds[0]]), 32)
+                s, v_T = self._neuron(name, node, a, cmaps.get(preds[0]), tl, acc)
+                spikes[name] = s
+                vals[name] = act[name] = _as_rows(s.reshape((S * Bv,) + tuple(node.output_shape)))
                 final_v[name] = v_T[off:]
-                act[name] = vals[name].to(torch.float32)
                 if not node.readout:
                     sr = s[:T, off:]
                     res["layer_spikes"][name] = sr.reshape(T, B, -1).sum((0, 2)).double()
                     if record:
-                        res["spikes"][name] = sr.clone()
-                    self._send(name, act[name].reshape(S, Bv, -1), tl, acc)
+                        res["spikes"][name] = sr.to(torch.int64)
+                    self._send(name, act[name], tl, acc)
                 continue
             flat = [vals[p] for p in preds]
             if isinstance(node, N.SYNAPSES):
                 y = self._synapse(name, node, flat[0])
-                self._neurobench(name, node, flat[0], act[preds[0]], acc)
+                self._neurobench(name, node, flat[0], acc)
                 if self.needs_received.get(self.syn_info[name]["target"], False):
-                    c = _rowwise(lambda z: _syn_apply(node, z, self.wb[name]), act[preds[0]],
-                                 tuple(node.output_shape), torch.float32)
-                    cmaps[name] = c
+                    cmaps[name] = _map_rows(lambda z: _syn_apply(node, z.to(torch.float32), self.wb[name]),
+                                            act[preds[0]])
             else:
-                y = _linear(node, flat, None, None)
                 if isinstance(node, N.Add):
-                    y = self._wrap_real(name, "add_wrap", y, 32)
-                elif preds[0] in act and isinstance(node, (N.SumPool2d, N.Flatten)):
-                    act[name] = _glue_apply(node, act[preds[0]])
+                    y = self._wrap_real(name, "add_wrap", _sum_rows([_map_rows(lambda t: t.to(torch.int64), v)
+                                                                     for v in flat]), 32)
+                else:
+                    y = _map_rows(lambda t: _linear(node, [t.to(torch.int64)], None, None), flat[0])
+                    if preds[0] in act and isinstance(node, (N.SumPool2d, N.Flatten)):
+                        act[name] = _map_rows(lambda t: _glue_apply(node, t.to(torch.float32)), act[preds[0]])
                 maps = [cmaps[p] for p in preds if p in cmaps]
                 if maps:  # event maps of the synapses upstream, routed like the currents
-                    cmaps[name] = sum(_glue_apply(node, m) for m in maps)
+                    cmaps[name] = _sum_rows([_map_rows(lambda m: _glue_apply(node, m), m) for m in maps])
             vals[name] = y
-        out = {k: v.reshape((S, Bv) + tuple(v.shape[1:]))[:T, off:].reshape((T * B,) + tuple(v.shape[1:]))
-               for k, v in vals.items()}
+        src = g.predecessors(g.outputs[0])[0]
+        v = spikes[src].reshape((S * Bv,) + tuple(g.nodes[src].output_shape)) if src in spikes else \
+            _dense(vals[src], S * Bv)
+        v = v.reshape((S, Bv) + tuple(v.shape[1:]))[:T, off:]
+        out = {src: v.reshape((T * B,) + tuple(v.shape[2:]))}
         res["output"], res["output_kind"] = network_output(g, out, final_v, T, B)
         if RESET_POP in self.route:
             self._send_resets(tl)
@@ -495,44 +523,57 @@ class _EventRunner:
         return res
 
     # -- wraps and synapses: tallied on the T frames of real samples only (the reference's frames)
-    def _real_rows(self, t: torch.Tensor) -> torch.Tensor:
-        """``[S*Bv, ...]`` -> ``[T*B, ...]``: the T frames of the real samples."""
-        S, T, Bv, off = self.S, self.T, len(self.ids), self.off
-        return t.reshape((S, Bv) + tuple(t.shape[1:]))[:T, off:].reshape((-1,) + tuple(t.shape[1:]))
+    def _real(self, rows: torch.Tensor) -> torch.Tensor:
+        """Which of the (frame-major) rows are one of the T frames of a real sample."""
+        Bv = len(self.ids)
+        return (rows // Bv < self.T) & (rows % Bv >= self.off)
 
-    def _wrap_real(self, name, kind, x, bits):
+    def _wrap_real(self, name, kind, v: tuple, bits):
+        """``fixed_point.wrap_bits`` of a row form, tallying the elements it changed in the real rows."""
+        rows, x = v
         y = fp.wrap_bits(x, bits)
         if y is not x:
-            self.ref.tally.add(name, kind, self._real_rows(y != x))
-        return y
+            real = self._real(rows)
+            m = (y != x)[real].flatten(1)
+            k = int(m.sum())
+            if k:
+                per_sample = torch.zeros(self.B, dtype=torch.bool)
+                per_sample[rows[real][m.any(1)] % len(self.ids) - self.off] = True
+                self.ref.tally.add_counts(name, kind, k, m.any(0), per_sample)
+        return rows, y
 
-    def _synapse(self, name, node, x):
+    def _synapse(self, name, node, v: tuple):
+        """The synapse's integer currents (``reference._Runner._synapse_int``) on the rows of its input."""
         w, row_abs = self.ref._params[name]
+        rows, x = v
         max_in = float(x.abs().max()) if x.numel() else 0.0
         if row_abs * max_in >= 2.0 ** 53:
             raise Snn2hwError(f"synapse '{name}': integer sums may reach {row_abs * max_in:.3g}, beyond exact "
                               "float64; the weights or inputs are out of any hardware range")
         dt = torch.float32 if row_abs * max_in < 2.0 ** 24 else torch.float64
-        y = _rowwise(lambda z: torch.round(_linear(node, [z.to(dt)], w.to(dt), None)), x,
-                     tuple(node.output_shape), torch.int64)
+        y = torch.round(_linear(node, [x.to(dt)], w.to(dt), None)).to(torch.int64)
         y = fp.shift(y, node.weight_exp)
-        return self._wrap_real(name, "sum_wrap", y, 24 if isinstance(node, N.Conv2d) else 32)
+        return self._wrap_real(name, "sum_wrap", (rows, y), 24 if isinstance(node, N.Conv2d) else 32)
 
-    def _neurobench(self, name, node, x, a, acc):
-        """NeuroBench's effective ops of a synapse over the T frames of the real samples."""
-        T = self.T
-        xr = self._real_rows(x)
-        xb = (xr != 0).to(torch.float32)
-        c_nb = _rowwise(lambda z: _syn_apply(node, z, self.wb[name]), xb, tuple(node.output_shape), torch.float64)
-        per_t = c_nb.reshape(T, -1).sum(1)
-        is_ac = xr.reshape(T, -1).abs().amax(1) <= 1 if xr.numel() else torch.ones(T, dtype=torch.bool)
+    def _neurobench(self, name, node, v: tuple, acc):
+        """NeuroBench's effective ops of a synapse over the T frames of the real samples: per frame, the
+        nonzero inputs times their fan-out (nonzero weights reaching a valid output), exact in float64."""
+        T, Bv = self.T, len(self.ids)
+        rows, x = v
+        real = self._real(rows)
+        xr, fr = x[real].flatten(1), rows[real] // Bv
+        xb = (xr != 0).double()
+        per_t = torch.zeros(T, dtype=torch.float64).index_add_(0, fr, xb @ self.fanout[name])
+        amax = np.zeros(T)
+        np.maximum.at(amax, fr.numpy(), xr.abs().amax(1).double().numpy() if len(fr) else np.zeros(0))
+        is_ac = torch.from_numpy(amax <= 1)
         sa = acc["syn"].setdefault(name, {})
         for k in ("effective_ops", "effective_acs", "effective_macs", "input_nonzero", "input_sum"):
             sa.setdefault(k, 0.0)
         sa["effective_ops"] += float(per_t.sum())
         sa["effective_acs"] += float(per_t[is_ac].sum())
         sa["effective_macs"] += float(per_t[~is_ac].sum())
-        sa["input_nonzero"] += float(xb.double().sum())
+        sa["input_nonzero"] += float(xb.sum())
         sa["input_sum"] += float(xr.abs().double().sum())
 
     # -- counting helpers
@@ -552,37 +593,49 @@ class _EventRunner:
         L = acc["layer"].setdefault(pop, {})
         L[event] = L.get(event, 0.0) + float(per_core.sum())
 
-    def _neuron(self, name, node: N.Neuron, a, cmap, tl: Timeline, acc):
-        """Run a layer over the S frames of every sample; count its accesses, updates and spikes."""
+    def _neuron(self, name, node: N.Neuron, a: tuple, cmap, tl: Timeline, acc):
+        """Run a layer over the S frames of every sample (``a``: its input currents in row form, ``cmap``: its
+        synaptic events in row form or ``None``); count its accesses, updates and spikes. Returns the spikes
+        ``[S, Bv, *shape]`` (int8) and ``v`` after frame ``T - 1``."""
         S, T, Bv, off = self.S, self.T, len(self.ids), self.off
         d = self.depth[name]
         ran = self._ran(d)
         start = self.proto.first_frame(self.ids, d)
         late = int(start.max()) if len(start) else 0      # frames before it: some sample (the virtual) not running yet
         forced = self.proto.forced_reset(self.ids)
-        shape = tuple(a.shape[2:])
+        shape = tuple(node.output_shape)
         n = int(np.prod(shape))
-        nd = a.ndim - 2
+        nd = len(shape)
         full = (1,) + shape
+
+        def row_map(rows):
+            m = torch.full((S * Bv,), -1, dtype=torch.int64)
+            m[rows] = torch.arange(len(rows))
+            return np.ascontiguousarray(m.reshape(S, Bv).numpy())
 
         def per_neuron(t):
             return np.ascontiguousarray(torch.broadcast_to(t, full).reshape(n).numpy())
         vth64 = per_neuron(_chan(node.vth, nd + 1, torch.int64) << fp.SCALE_SHIFT)
         bias = per_neuron(fp.bias_value(_chan(node.bias_mant if node.bias_mant is not None else 0, nd + 1,
                                               torch.int64), node.bias_exp))
-        received = (np.ascontiguousarray((cmap.reshape(S, Bv, n) > 0).numpy()) if cmap is not None
-                    else np.zeros((0, 0, 0), dtype=np.bool_))
+        def kernel_rows(v, dtype):  # (map [S, Bv] into the rows or -1, the rows; at least one)
+            rows, data = v if v is not None else (torch.zeros(0, dtype=torch.int64), torch.zeros(0, n))
+            if not len(rows):
+                return np.full((S, Bv), -1, dtype=np.int64), np.zeros((1, n), dtype=dtype)
+            return row_map(rows), np.ascontiguousarray(data.reshape(len(rows), n).numpy(), dtype=dtype)
+        a_map, a_rows = kernel_rows(a, np.int64)
+        rc_map, rc_rows = kernel_rows(None if cmap is None else (cmap[0], cmap[1] > 0), np.bool_)
         want_active = tl.lat is not None and tl.detailed is not None
         out, act_core, fired_core, v_T, memb, events, hit_n, hit_b, active = neuron_layer(
-            np.ascontiguousarray(a.reshape(S, Bv, n).numpy()), received, cmap is not None, int(node.du),
-            int(node.dv), bias, vth64, node.int_compare == "ge", node.int_reset == "subtract", bool(node.readout),
-            np.ascontiguousarray(forced, dtype=np.bool_), np.ascontiguousarray(start, dtype=np.int64), late, T, off,
-            np.ascontiguousarray(ran.numpy()), self.core_of[name].numpy(), self.C, want_active)
+            a_map, a_rows, rc_map, rc_rows, int(node.du), int(node.dv), bias, vth64, node.int_compare == "ge",
+            node.int_reset == "subtract", bool(node.readout), np.ascontiguousarray(forced, dtype=np.bool_),
+            np.ascontiguousarray(start, dtype=np.int64), late, T, off, np.ascontiguousarray(ran.numpy()),
+            self.core_of[name].numpy(), self.C, want_active)
         for kk, kind in enumerate(("a_wrap", "u_wrap", "v_saturate")):
             if events[kk]:
                 self.ref.tally.add_counts(name, kind, int(events[kk]), torch.from_numpy(hit_n[kk]),
                                           torch.from_numpy(hit_b[kk, off:]))
-        out = torch.from_numpy(out).reshape(a.shape)
+        out = torch.from_numpy(out).reshape((S, Bv) + shape)
         v_T = torch.from_numpy(v_T).reshape((Bv,) + shape)
         act_core, fired_core = torch.from_numpy(act_core), torch.from_numpy(fired_core)
         count = ran.double().unsqueeze(-1) * self.n_core[name]  # neurons accessed per core
@@ -601,13 +654,17 @@ class _EventRunner:
         L["membrane_updates"] = L.get("membrane_updates", 0.0) + memb
         return out, v_T
 
-    def _send(self, name, s: torch.Tensor, tl: Timeline, acc):
-        """Messages, synaptic events and hops of population ``name`` sending ``s`` ``[S, Bv, n]`` (0/1): work
-        in proportion to the senders and their messages, not to the population."""
+    def _send(self, name, v: tuple, tl: Timeline, acc):
+        """Messages, synaptic events and hops of population ``name`` sending where ``v`` (row form over the
+        ``S * Bv`` aligned frames) is nonzero: work in proportion to the senders and their messages, not to the
+        population."""
         r = self.route[name]
         d = self.depth.get(name, 0)
-        S, Bv, n = s.shape
-        b, f, i = torch.nonzero(s.permute(1, 0, 2), as_tuple=True)  # sample-major: rows b * S + f
+        S, Bv = self.S, len(self.ids)
+        rows, data = v
+        n = r["n_src"]
+        k, i = torch.nonzero(data.reshape(len(rows), n), as_tuple=True)
+        f, b = rows[k] // Bv, rows[k] % Bv
         keep = self._ran(d)[f, b]
         if not bool(keep.all()):
             b, f, i = b[keep], f[keep], i[keep]
@@ -615,10 +672,9 @@ class _EventRunner:
         ptr, dcore, dcnt = r["by_src"]
         ii = i.numpy()
         deg = ptr[ii + 1] - ptr[ii]
-        rows = S * Bv
         src_core = self.core_of[name].numpy()[ii]
         counts = torch.from_numpy(count_messages(row.numpy(), ii, src_core, ptr, dcore, dcnt, r["ew"].numpy(),
-                                                 r["ns"].numpy(), rows, self.C))
+                                                 r["ns"].numpy(), S * Bv, self.C))
         per_core = dict(zip(MESSAGE_COUNTS, counts))
         L = acc["layer"].setdefault(name, {})
         for ev, w in (("messages_out", deg.astype(np.float64)), ("hops_ew", r["ew"].numpy()[ii]),
@@ -637,7 +693,7 @@ class _EventRunner:
         if len(syns) == 1:
             per_syn = {next(iter(syns)): total_syn}
         else:  # several synapses from one population (residual branches): each synapse's own events
-            flat = torch.zeros(n, rows, dtype=torch.float32)
+            flat = torch.zeros(n, S * Bv, dtype=torch.float32)
             flat[i, row] = 1.0
             per_syn = {syn: float((rc @ flat).sum()) for syn, rc in syns.items()}
         for syn, v in per_syn.items():

@@ -3,6 +3,9 @@
 * :func:`count_messages`: the per-(device step, core) counts of a population's senders and their
   messages (messages out, hops, messages in, synaptic events), walking each sender's destination
   cores in the source-major routing table.
+* :func:`neuron_layer`: a neuron layer over the S aligned frames of a chunk (``fixed_point.cuba_step``
+  element by element, the run protocol's edits, the per-core counts).
+* :func:`sender_soma`: the soma latency accumulated on a core up to each sender (detailed timing).
 
 The loops add integer-valued float64 numbers only, so every count is exact whatever the order.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snn2hw.simulators.timing import njit
+from snn2hw.simulators.timing import njit, prange
 
 #: rows of :func:`count_messages`' output
 MESSAGE_COUNTS = ("messages_out", "hops_ew", "hops_ns", "spikes_in", "synops")
@@ -41,31 +44,31 @@ def count_messages(row, src, src_core, ptr, dcore, dcnt, ew, ns, rows, n_cores):
 
 @njit(cache=True)
 def _wrap32(x):
-    """Two's-complement wrap of an int64 into int32 (``fixed_point.wrap_bits(x, 32)``)."""
-    if -2147483648 <= x < 2147483648:
-        return x
+    """Two's-complement wrap of an int64 into int32 (``fixed_point.wrap_bits(x, 32)``; the identity in range)."""
     return ((x + 2147483648) & 4294967295) - 2147483648
 
 
 @njit(cache=True)
 def _trunc_mul_shift(x, factor):
-    """``trunc0(x * factor / 4096)`` (``fixed_point.trunc_mul_shift``)."""
+    """``trunc0(x * factor / 4096)`` (``fixed_point.trunc_mul_shift``), without a branch: a negative product is
+    biased by 4095 before the arithmetic shift."""
     p = x * factor
-    return p // 4096 if p >= 0 else -((-p) // 4096)
+    return (p + ((p >> 63) & 4095)) >> 12
 
 
 #: neurons of one block of :func:`neuron_layer` (their state stays in cache over the frames)
 _BLOCK = 512
 
 
-@njit(cache=True)
-def neuron_layer(a, received, has_received, du, dv, bias, vth64, ge, subtract, readout, forced, start, late, T, off,
-                 ran, core, n_cores, want_active):
+@njit(cache=True, parallel=True)
+def neuron_layer(a_map, a_rows, rc_map, rc_rows, du, dv, bias, vth64, ge, subtract, readout, forced, start, late, T,
+                 off, ran, core, n_cores, want_active):
     """Run a layer of Lava fixed_pt CUBA neurons (``fixed_point.cuba_step``, element by element) over the ``S``
     aligned frames of ``Bv`` samples, with the run protocol's edits, and count per core.
 
-    ``a`` ``[S, Bv, n]`` int64: the summed synaptic input (already wrapped into int32); ``received``
-    ``[S, Bv, n]`` bool (used when ``has_received``): the neuron received a synaptic event; ``bias``,
+    The summed synaptic input (already wrapped into int32) of frame ``f`` and sample ``b`` is row
+    ``a_map[f, b]`` of ``a_rows`` ``[R, n]`` int64 (``-1``: all 0); whether each neuron received a synaptic
+    event, row ``rc_map[f, b]`` of ``rc_rows`` ``[R', n]`` bool (``-1``: none did); ``bias``,
     ``vth64`` ``[n]``: ``bias_mant << bias_exp`` and ``vth << 6``; ``ge``: fire on ``>=`` (else ``>``);
     ``subtract``: reset by subtraction (else to 0); ``readout``: never fires (its potential is still reset
     as the arithmetic says). Per frame ``f`` and sample ``b``: the neuron is *active* when it received,
@@ -73,103 +76,173 @@ def neuron_layer(a, received, has_received, du, dv, bias, vth64, ge, subtract, r
     ``forced[b]`` is reset (active, silent, ``v = 0``); before ``start[b]`` (frames ``< late``) the state
     is held at 0, silent and inactive; ``ran[f, b]``: the frame runs on the chip (else nothing counts).
 
-    Returns ``out`` ``[S, Bv, n]`` int64 spikes, ``act_core`` / ``fired_core`` ``[S, Bv, n_cores]`` float64
+    Returns ``out`` ``[S, Bv, n]`` int8 spikes, ``act_core`` / ``fired_core`` ``[S, Bv, n_cores]`` float64
     (active / firing neurons that ran, per core ``core[j]``), ``v_T`` ``[Bv, n]`` (``v`` after frame
     ``T - 1``), ``memb`` (NeuroBench's membrane updates over the ``T`` frames of samples ``b >= off``: all
     neurons at frame 0, then those whose ``v`` changed), the overflow events of those frames and samples
     per kind (``a_wrap``, ``u_wrap``, ``v_saturate``): ``events [3]``, ``hit_n [3, n]`` and
     ``hit_b [3, Bv]`` (neurons and samples that had one), and with ``want_active`` the active flags
     ``[S, Bv, n]`` (ran included; else an empty array).
+
+    Samples run in parallel. The step is written without branches (selects and 0/1 factors: ``du = 4095``
+    keeps no current as a factor 0, ``dv = 0`` keeps all of ``v`` as ``4096 / 4096``, ``>=`` is ``> vth - 1``)
+    so that it vectorizes; a block of neurons whose state is 0, whose bias is 0, which 0 cannot fire and
+    whose input is 0 in a frame stays so without the arithmetic.
     """
-    S, Bv, n = a.shape
-    out = np.zeros((S, Bv, n), np.int64)
+    S, Bv = a_map.shape
+    n = len(bias)
+    out = np.zeros((S, Bv, n), np.int8)
     act_core = np.zeros((S, Bv, n_cores))
     fired_core = np.zeros((S, Bv, n_cores))
     active = np.zeros((S, Bv, n) if want_active else (0, 0, 0), np.bool_)
     v_T = np.zeros((Bv, n), np.int64)
-    events = np.zeros(3, np.int64)
-    hit_n = np.zeros((3, n), np.bool_)
+    events_b = np.zeros((Bv, 3), np.int64)
+    hit_nb = np.zeros((Bv, 3, n), np.bool_)
     hit_b = np.zeros((3, Bv), np.bool_)
+    memb_b = np.zeros(Bv, np.int64)
     any_forced = False
     for b in range(Bv):
         any_forced = any_forced or forced[b]
-    keep_u = du == 4095            # no current kept: u = a << 6
     u_factor = 4095 - du
     v_factor = 4096 - dv
-    memb = 0
-    u = np.zeros(_BLOCK, np.int64)
-    v = np.zeros(_BLOCK, np.int64)
-    for b in range(Bv):
-        for j0 in range(0, n, _BLOCK):
+    thr = vth64 - 1 if ge else vth64.copy()    # fires when v > thr
+    sub = 1 if subtract else 0
+    no_out = 0 if readout else 1
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    quiet = np.zeros(n_blocks, np.bool_)      # bias 0 and 0 does not fire: a zero state with zero input stays so
+    block_core = np.full(n_blocks, -1, np.int64)  # the block's core when it lies on one
+    for q in range(n_blocks):
+        ok = True
+        one = True
+        for j in range(q * _BLOCK, min(n, (q + 1) * _BLOCK)):
+            if bias[j] != 0 or thr[j] < 0:
+                ok = False
+            if core[j] != core[q * _BLOCK]:
+                one = False
+        quiet[q] = ok
+        if one:
+            block_core[q] = core[q * _BLOCK]
+    for b in prange(Bv):
+        u = np.zeros(_BLOCK, np.int64)
+        v = np.zeros(_BLOCK, np.int64)
+        act_k = np.zeros(_BLOCK, np.int64)
+        sp_k = np.zeros(_BLOCK, np.int64)
+        ev = np.zeros(3, np.int64)
+        memb = 0
+        for q in range(n_blocks):
+            j0 = q * _BLOCK
             j1 = min(n, j0 + _BLOCK)
+            m = j1 - j0
             u[:] = 0
             v[:] = 0
+            zero = True                   # the block's state is 0
             for f in range(S):
                 running = f >= late or start[b] <= f
-                rf = ran[f, b]
+                rf = ran[f, b] and running
                 rec = f < T and b >= off
                 reset_frame = any_forced and f == S - 1 and forced[b]
-                for j in range(j0, j1):
-                    k = j - j0
+                ra, rr = a_map[f, b], rc_map[f, b]
+                ha, hr = 1 if ra >= 0 else 0, 1 if rr >= 0 else 0
+                ra, rr = max(ra, 0), max(rr, 0)   # a missing row reads row 0 times 0
+                if zero and quiet[q]:
+                    silent = True
+                    if ha:
+                        for k in range(m):
+                            if a_rows[ra, j0 + k] != 0:
+                                silent = False
+                                break
+                    if silent:  # nothing changes: only who received (or the reset frame) is active
+                        if rec and f == 0:
+                            memb += m
+                        if rf:
+                            for k in range(m):
+                                if reset_frame or (hr and rc_rows[rr, j0 + k]):
+                                    act_core[f, b, core[j0 + k]] += 1.0
+                                    if want_active:
+                                        active[f, b, j0 + k] = True
+                        continue
+                keep = 1 if running else 0
+                force = 1 if reset_frame else 0
+                rec_i = 1 if rec else 0
+                first = 1 if f == 0 else 0
+                nz = 0
+                e0 = 0
+                e1 = 0
+                e2 = 0
+                mm = 0
+                for k in range(m):  # the step, branch-free
+                    j = j0 + k
                     uu = u[k]
                     vv = v[k]
-                    act = vv != 0 or bias[j] != 0 or (has_received and received[f, b, j])
-                    a64r = a[f, b, j] << 6
+                    rcv = rc_rows[rr, j] * hr
+                    act = ((vv != 0) | (bias[j] != 0) | (rcv != 0) | force) & keep
+                    a64r = (a_rows[ra, j] * ha) << 6
                     a64 = _wrap32(a64r)
-                    us = a64 if keep_u else _trunc_mul_shift(uu, u_factor) + a64
+                    us = _trunc_mul_shift(uu, u_factor) + a64
                     u2 = _wrap32(us)
-                    if u2 > 8388608:
-                        un = u2 - 16777216
-                    elif u2 <= -8388608:
-                        un = u2 + 16777216
-                    else:
-                        un = u2
-                    v1 = vv if dv == 0 else _trunc_mul_shift(vv, v_factor)
-                    vs = v1 + un + bias[j]
+                    un = u2 - (u2 > 8388608) * 16777216 + (u2 <= -8388608) * 16777216
+                    vs = _trunc_mul_shift(vv, v_factor) + un + bias[j]
                     vn = min(max(_wrap32(vs), -8388607), 8388607)
-                    sp = vn >= vth64[j] if ge else vn > vth64[j]
-                    if rec:
-                        if a64r != a64:
-                            events[0] += 1
-                            hit_n[0, j] = True
-                            hit_b[0, b] = True
-                        if un != us:
-                            events[1] += 1
-                            hit_n[1, j] = True
-                            hit_b[1, b] = True
-                        if vn != vs:
-                            events[2] += 1
-                            hit_n[2, j] = True
-                            hit_b[2, b] = True
-                    if sp:
-                        vn = vn - vth64[j] if subtract else 0
-                    if readout:
-                        sp = False
-                    if reset_frame:
-                        act = True
-                        sp = False
-                        vn = 0
-                    if not running:
-                        act = False
-                        sp = False
-                        un = 0
-                        vn = 0
-                    if rec:
-                        memb += 1 if f == 0 else (1 if vn != vv else 0)
+                    sp = vn > thr[j]
+                    x0 = (a64r != a64) * rec_i
+                    x1 = (un != us) * rec_i
+                    x2 = (vn != vs) * rec_i
+                    e0 += x0
+                    e1 += x1
+                    e2 += x2
+                    hit_nb[b, 0, j] |= x0 != 0
+                    hit_nb[b, 1, j] |= x1 != 0
+                    hit_nb[b, 2, j] |= x2 != 0
+                    vr = vn - sp * (sub * vth64[j] + (1 - sub) * vn)    # the reset
+                    vr = vr * (1 - force) * keep
+                    un = un * keep
+                    spo = sp * no_out * (1 - force) * keep
+                    mm += (first | (vr != vv)) * rec_i
                     u[k] = un
-                    v[k] = vn
-                    if f == T - 1:
-                        v_T[b, j] = vn
-                    if sp:
-                        out[f, b, j] = 1
-                    if rf:
-                        if act:
-                            act_core[f, b, core[j]] += 1.0
-                        if sp:
-                            fired_core[f, b, core[j]] += 1.0
-                        if want_active:
-                            active[f, b, j] = act
-    return out, act_core, fired_core, v_T, memb, events, hit_n, hit_b, active
+                    v[k] = vr
+                    nz |= un | vr
+                    out[f, b, j] = spo
+                    act_k[k] = act
+                    sp_k[k] = spo
+                zero = nz == 0
+                ev[0] += e0
+                ev[1] += e1
+                ev[2] += e2
+                memb += mm
+                if f == T - 1:
+                    for k in range(m):
+                        v_T[b, j0 + k] = v[k]
+                if rf:
+                    if want_active:
+                        for k in range(m):
+                            active[f, b, j0 + k] = act_k[k] != 0
+                    c = block_core[q]
+                    if c >= 0:
+                        na = 0
+                        ns = 0
+                        for k in range(m):
+                            na += act_k[k]
+                            ns += sp_k[k]
+                        act_core[f, b, c] += na
+                        fired_core[f, b, c] += ns
+                    else:
+                        for k in range(m):
+                            act_core[f, b, core[j0 + k]] += act_k[k]
+                            fired_core[f, b, core[j0 + k]] += sp_k[k]
+        memb_b[b] = memb
+        events_b[b, 0] = ev[0]
+        events_b[b, 1] = ev[1]
+        events_b[b, 2] = ev[2]
+    events = np.zeros(3, np.int64)
+    hit_n = np.zeros((3, n), np.bool_)
+    for b in range(Bv):
+        for kk in range(3):
+            if events_b[b, kk]:
+                events[kk] += events_b[b, kk]
+                hit_b[kk, b] = True
+                for j in range(n):
+                    hit_n[kk, j] |= hit_nb[b, kk, j]
+    return out, act_core, fired_core, v_T, memb_b.sum(), events, hit_n, hit_b, active
 
 
 @njit(cache=True)
