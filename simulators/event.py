@@ -185,9 +185,23 @@ def sequential_placement(graph: Graph, neurons_per_core: Optional[int] = None, p
     return pl
 
 
+#: (profile file, modification time, size) -> the validated profile: a file is parsed once while it is unchanged
+_PROFILES: dict = {}
+
+
 def _load_profile(profile):
-    from snn2hw.hw_profiles import load_profile
-    return load_profile(profile)
+    """``hw_profiles.load_profile``, parsing a profile file again only when it changed."""
+    from snn2hw.hw_profiles import Profile, load_profile, profile_path
+    if isinstance(profile, Profile):
+        return profile
+    path = profile_path(profile)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _PROFILES:
+        if len(_PROFILES) > 32:
+            _PROFILES.clear()
+        _PROFILES[key] = load_profile(path)
+    return _PROFILES[key]
 
 
 # ----------------------------------------------------------------------------- graph helpers
@@ -467,6 +481,7 @@ class _EventRunner:
         tally.begin_chunk(B)
         vals, act = {}, {}     # row forms (``_as_rows``) over the S * Bv aligned frames (frame-major)
         final_v, spikes = {}, {}
+        counts = set()         # nodes whose values are spikes or pooled spikes (int8 / float32 whole numbers)
         cmaps = {}
         for name in self.order:
             node = g.nodes[name]
@@ -481,9 +496,10 @@ class _EventRunner:
             preds = g.predecessors(name)
             if isinstance(node, N.Neuron):
                 a = self._wrap_real(name, "input_wrap", _map_rows(lambda t: t.to(torch.int64), vals[preds[0]]), 32)
-                s, v_T = self._neuron(name, node, a, cmaps.get(preds[0]), tl, acc)
+                s, v_T, s_rows = self._neuron(name, node, a, cmaps.get(preds[0]), tl, acc)
                 spikes[name] = s
-                vals[name] = act[name] = _as_rows(s.reshape((S * Bv,) + tuple(node.output_shape)))
+                vals[name] = act[name] = s_rows
+                counts.add(name)
                 final_v[name] = v_T[off:]
                 if not node.readout:
                     sr = s[:T, off:]
@@ -503,6 +519,11 @@ class _EventRunner:
                 if isinstance(node, N.Add):
                     y = self._wrap_real(name, "add_wrap", _sum_rows([_map_rows(lambda t: t.to(torch.int64), v)
                                                                      for v in flat]), 32)
+                elif preds[0] in counts and isinstance(node, (N.SumPool2d, N.Flatten)):
+                    # spikes (or their pooled counts): small whole numbers, exact in float32; currents and
+                    # events are one tensor
+                    y = act[name] = _map_rows(lambda t: _glue_apply(node, t.to(torch.float32)), act[preds[0]])
+                    counts.add(name)
                 else:
                     y = _map_rows(lambda t: _linear(node, [t.to(torch.int64)], None, None), flat[0])
                     if preds[0] in act and isinstance(node, (N.SumPool2d, N.Flatten)):
@@ -596,7 +617,7 @@ class _EventRunner:
     def _neuron(self, name, node: N.Neuron, a: tuple, cmap, tl: Timeline, acc):
         """Run a layer over the S frames of every sample (``a``: its input currents in row form, ``cmap``: its
         synaptic events in row form or ``None``); count its accesses, updates and spikes. Returns the spikes
-        ``[S, Bv, *shape]`` (int8) and ``v`` after frame ``T - 1``."""
+        ``[S, Bv, *shape]`` (int8), ``v`` after frame ``T - 1`` and the spikes in row form."""
         S, T, Bv, off = self.S, self.T, len(self.ids), self.off
         d = self.depth[name]
         ran = self._ran(d)
@@ -626,7 +647,7 @@ class _EventRunner:
         a_map, a_rows = kernel_rows(a, np.int64)
         rc_map, rc_rows = kernel_rows(None if cmap is None else (cmap[0], cmap[1] > 0), np.bool_)
         want_active = tl.lat is not None and tl.detailed is not None
-        out, act_core, fired_core, v_T, memb, events, hit_n, hit_b, active = neuron_layer(
+        out, row_any, act_core, fired_core, v_T, memb, events, hit_n, hit_b, active = neuron_layer(
             a_map, a_rows, rc_map, rc_rows, int(node.du), int(node.dv), bias, vth64, node.int_compare == "ge",
             node.int_reset == "subtract", bool(node.readout), np.ascontiguousarray(forced, dtype=np.bool_),
             np.ascontiguousarray(start, dtype=np.int64), late, T, off, np.ascontiguousarray(ran.numpy()),
@@ -652,7 +673,9 @@ class _EventRunner:
                 self._soma = (active, out.reshape(S, Bv, n).numpy(), ran.numpy(), (lat_in, lat_act, lat_sp))
         L = acc["layer"].setdefault(name, {})
         L["membrane_updates"] = L.get("membrane_updates", 0.0) + memb
-        return out, v_T
+        rows = torch.from_numpy(np.flatnonzero(row_any.reshape(-1)))  # frame-major rows with a spike
+        flat = out.reshape((S * Bv,) + shape)
+        return out, v_T, (rows, flat if len(rows) == S * Bv else flat[rows])
 
     def _send(self, name, v: tuple, tl: Timeline, acc):
         """Messages, synaptic events and hops of population ``name`` sending where ``v`` (row form over the
@@ -664,28 +687,19 @@ class _EventRunner:
         rows, data = v
         n = r["n_src"]
         k, i = torch.nonzero(data.reshape(len(rows), n), as_tuple=True)
-        f, b = rows[k] // Bv, rows[k] % Bv
-        keep = self._ran(d)[f, b]
-        if not bool(keep.all()):
-            b, f, i = b[keep], f[keep], i[keep]
-        row = b * S + f
         ptr, dcore, dcnt = r["by_src"]
-        ii = i.numpy()
-        deg = ptr[ii + 1] - ptr[ii]
-        src_core = self.core_of[name].numpy()[ii]
-        counts = torch.from_numpy(count_messages(row.numpy(), ii, src_core, ptr, dcore, dcnt, r["ew"].numpy(),
-                                                 r["ns"].numpy(), S * Bv, self.C))
-        per_core = dict(zip(MESSAGE_COUNTS, counts))
+        counts, ff, bb, ii = count_messages(rows[k].numpy(), i.numpy(), Bv, S, self._ran(d).numpy(), ptr, dcore,
+                                            dcnt, r["ew"].numpy(), r["ns"].numpy(), self.core_of[name].numpy(), self.C)
+        per_core = dict(zip(MESSAGE_COUNTS, torch.from_numpy(counts)))
         L = acc["layer"].setdefault(name, {})
-        for ev, w in (("messages_out", deg.astype(np.float64)), ("hops_ew", r["ew"].numpy()[ii]),
-                      ("hops_ns", r["ns"].numpy()[ii])):
+        for ev in ("messages_out", "hops_ew", "hops_ns"):
             tl.add(ev, self.tau_first + d, per_core[ev])
-            L[ev] = L.get(ev, 0.0) + float(w.sum())
+            L[ev] = L.get(ev, 0.0) + float(per_core[ev].sum())
         syn_in = per_core["synops"]
         tl.add("spikes_in", self.tau_first + d, per_core["spikes_in"])
         tl.add("synops", self.tau_first + d, syn_in)
         total_syn = float(syn_in.sum())
-        L["messages_delivered"] = L.get("messages_delivered", 0.0) + float(deg.sum())
+        L["messages_delivered"] = L.get("messages_delivered", 0.0) + float(per_core["messages_out"].sum())
         graded = isinstance(self.g.nodes.get(name), N.Input)
         if graded:
             tl.add("synops_graded", self.tau_first + d, syn_in)
@@ -694,7 +708,7 @@ class _EventRunner:
             per_syn = {next(iter(syns)): total_syn}
         else:  # several synapses from one population (residual branches): each synapse's own events
             flat = torch.zeros(n, S * Bv, dtype=torch.float32)
-            flat[i, row] = 1.0
+            flat[torch.from_numpy(ii), torch.from_numpy(bb * S + ff)] = 1.0
             per_syn = {syn: float((rc @ flat).sum()) for syn, rc in syns.items()}
         for syn, v in per_syn.items():
             acc["syn"].setdefault(syn, {})
@@ -704,8 +718,6 @@ class _EventRunner:
             if graded:
                 T_["synops_graded"] = T_.get("synops_graded", 0.0) + v
         if tl.detailed is not None and len(ii):
-            has = deg > 0  # senders without a destination send no message
-            bb, ff, ii = b.numpy()[has], f.numpy()[has], ii[has]
             tau = self.proto.tau0(self.ids[bb]) + d + ff
             if name in self.neuron_pops:
                 active, spikes, ran, (lat_in, lat_act, lat_sp) = self._soma
@@ -713,7 +725,7 @@ class _EventRunner:
                                   lat_in, lat_act, lat_sp)
             else:
                 cum = np.zeros(len(ii))
-            tl.add_records({"tau": tau, "core": src_core[has], "pos": self.pos[name][ii], "cum": cum,
+            tl.add_records({"tau": tau, "core": self.core_of[name].numpy()[ii], "pos": self.pos[name][ii], "cum": cum,
                             "src": r["src_base"] + ii, "before": self.before.get(name, ())})
 
     def _send_resets(self, tl: Timeline):

@@ -20,16 +20,28 @@ MESSAGE_COUNTS = ("messages_out", "hops_ew", "hops_ns", "spikes_in", "synops")
 
 
 @njit(cache=True)
-def count_messages(row, src, src_core, ptr, dcore, dcnt, ew, ns, rows, n_cores):
-    """``[5, rows, n_cores]`` float64 counts (:data:`MESSAGE_COUNTS`) of the senders ``src`` (element indices)
-    on rows ``row`` (device step rows), placed on cores ``src_core``: per sending core, its messages
-    (destinations ``ptr[i + 1] - ptr[i]``) and their hops (``ew[i]``, ``ns[i]``); per destination core
-    ``dcore[j]``, the messages received and the synaptic events ``dcnt[j]``."""
-    out = np.zeros((5, rows, n_cores))
-    for k in range(len(row)):
-        r = row[k]
+def count_messages(rows, src, Bv, S, ran, ptr, dcore, dcnt, ew, ns, core, n_cores):
+    """Per-(device step row, core) counts of senders: element ``src[k]`` sends in frame-major row ``rows[k]``
+    (frame ``rows[k] // Bv`` of sample ``rows[k] % Bv``) when its frame runs (``ran [S, Bv]``).
+
+    Returns ``[5, Bv * S, n_cores]`` float64 counts (:data:`MESSAGE_COUNTS`) on sample-major rows ``b * S + f``:
+    per sending core ``core[i]``, its messages (destinations ``ptr[i + 1] - ptr[i]``) and their hops
+    (``ew[i]``, ``ns[i]``); per destination core ``dcore[j]``, the messages received and the synaptic events
+    ``dcnt[j]``. Also ``(f, b, i)`` of the senders that ran and have a destination (for message lists)."""
+    out = np.zeros((5, Bv * S, n_cores))
+    m = len(rows)
+    fs = np.empty(m, np.int64)
+    bs = np.empty(m, np.int64)
+    js = np.empty(m, np.int64)
+    kept = 0
+    for k in range(m):
+        f = rows[k] // Bv
+        b = rows[k] - f * Bv
+        if not ran[f, b]:
+            continue
+        r = b * S + f
         i = src[k]
-        c = src_core[k]
+        c = core[i]
         lo = ptr[i]
         hi = ptr[i + 1]
         out[0, r, c] += hi - lo
@@ -39,7 +51,12 @@ def count_messages(row, src, src_core, ptr, dcore, dcnt, ew, ns, rows, n_cores):
             d = dcore[j]
             out[3, r, d] += 1.0
             out[4, r, d] += dcnt[j]
-    return out
+        if hi > lo:
+            fs[kept] = f
+            bs[kept] = b
+            js[kept] = i
+            kept += 1
+    return out, fs[:kept], bs[:kept], js[:kept]
 
 
 @njit(cache=True)
@@ -76,7 +93,7 @@ def neuron_layer(a_map, a_rows, rc_map, rc_rows, du, dv, bias, vth64, ge, subtra
     ``forced[b]`` is reset (active, silent, ``v = 0``); before ``start[b]`` (frames ``< late``) the state
     is held at 0, silent and inactive; ``ran[f, b]``: the frame runs on the chip (else nothing counts).
 
-    Returns ``out`` ``[S, Bv, n]`` int8 spikes, ``act_core`` / ``fired_core`` ``[S, Bv, n_cores]`` float64
+    Returns ``out`` ``[S, Bv, n]`` int8 spikes, ``row_any`` ``[S, Bv]`` (any spike), ``act_core`` / ``fired_core`` ``[S, Bv, n_cores]`` float64
     (active / firing neurons that ran, per core ``core[j]``), ``v_T`` ``[Bv, n]`` (``v`` after frame
     ``T - 1``), ``memb`` (NeuroBench's membrane updates over the ``T`` frames of samples ``b >= off``: all
     neurons at frame 0, then those whose ``v`` changed), the overflow events of those frames and samples
@@ -92,6 +109,7 @@ def neuron_layer(a_map, a_rows, rc_map, rc_rows, du, dv, bias, vth64, ge, subtra
     S, Bv = a_map.shape
     n = len(bias)
     out = np.zeros((S, Bv, n), np.int8)
+    row_any = np.zeros((S, Bv), np.bool_)
     act_core = np.zeros((S, Bv, n_cores))
     fired_core = np.zeros((S, Bv, n_cores))
     active = np.zeros((S, Bv, n) if want_active else (0, 0, 0), np.bool_)
@@ -229,6 +247,11 @@ def neuron_layer(a_map, a_rows, rc_map, rc_rows, du, dv, bias, vth64, ge, subtra
                         for k in range(m):
                             act_core[f, b, core[j0 + k]] += act_k[k]
                             fired_core[f, b, core[j0 + k]] += sp_k[k]
+                if not row_any[f, b]:
+                    for k in range(m):
+                        if sp_k[k]:
+                            row_any[f, b] = True
+                            break
         memb_b[b] = memb
         events_b[b, 0] = ev[0]
         events_b[b, 1] = ev[1]
@@ -242,23 +265,29 @@ def neuron_layer(a_map, a_rows, rc_map, rc_rows, du, dv, bias, vth64, ge, subtra
                 hit_b[kk, b] = True
                 for j in range(n):
                     hit_n[kk, j] |= hit_nb[b, kk, j]
-    return out, act_core, fired_core, v_T, memb_b.sum(), events, hit_n, hit_b, active
+    return out, row_any, act_core, fired_core, v_T, memb_b.sum(), events, hit_n, hit_b, active
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def sender_soma(f, b, i, active, out, ran, order, core, lat_in, lat_act, lat_sp):
-    """The soma latency accumulated on its core up to and including each sender ``(f[k], b[k], i[k])`` (sorted
-    by ``(b, f)``) within its population's block: the running sum of the per-neuron soma latencies
+    """The soma latency accumulated on its core up to and including each sender ``(f[k], b[k], i[k])`` (grouped
+    by ``(f, b)``) within its population's block: the running sum of the per-neuron soma latencies
     ``(lat_in + (lat_act - lat_in) x active + lat_sp x fired) x ran`` of the sender's frame, taken over the
-    whole population in soma-loop ``order`` (core by core), minus the sum before its core's first neuron."""
+    whole population in soma-loop ``order`` (core by core), minus the sum before its core's first neuron.
+    The groups run in parallel."""
     n = len(order)
     dl = lat_act - lat_in
-    blk = np.empty(n)
     cum = np.empty(len(i))
-    k = 0
-    while k < len(i):
-        ff, bb = f[k], b[k]
+    starts = [0]
+    for k in range(1, len(i)):
+        if f[k] != f[k - 1] or b[k] != b[k - 1]:
+            starts.append(k)
+    starts.append(len(i))
+    for g in prange(len(starts) - 1):
+        k0, k1 = starts[g], starts[g + 1]
+        ff, bb = f[k0], b[k0]
         r = 1.0 if ran[ff, bb] else 0.0
+        blk = np.empty(n)
         acc = 0.0
         base = 0.0
         for m in range(n):
@@ -269,7 +298,6 @@ def sender_soma(f, b, i, active, out, ran, order, core, lat_in, lat_act, lat_sp)
             fired = 1.0 if (out[ff, bb, j] != 0 and r != 0.0) else 0.0
             acc += ((lat_in + dl * act) + lat_sp * fired) * r
             blk[j] = acc - base
-        while k < len(i) and f[k] == ff and b[k] == bb:
+        for k in range(k0, k1):
             cum[k] = blk[i[k]]
-            k += 1
     return cum

@@ -137,14 +137,14 @@ class Timeline:
             m = r["tau"] < upto
             if not m.any():
                 continue
-            tau, core = r["tau"][m], r["core"][m]
-            cum = r["cum"][m]
+            sel = (lambda v: v) if m.all() else (lambda v, m=m: v[m])
+            tau, core, cum = sel(r["tau"]), sel(r["core"]), sel(r["cum"])
             if r.get("before"):  # chain the blocks of populations sharing a core: the soma latency of the earlier ones
                 off = np.zeros(len(tau))
                 for q in r["before"]:
-                    off += self.block[q][tau - self.base, core].numpy()
+                    off += self.block[q].numpy()[tau - self.base, core]
                 cum = cum + off
-            parts.append((tau, core, r["pos"][m], cum, r["src"][m]))
+            parts.append((tau, core, sel(r["pos"]), cum, sel(r["src"])))
         # placeholders: what is left of every core's soma loop after its last sender
         soma = self.soma[:k].numpy()
         steps_, cores_ = np.nonzero(soma > 0)
@@ -154,7 +154,7 @@ class Timeline:
         tau = tau - self.base
         span = int(pos[pos < np.iinfo(np.int64).max].max(initial=0)) + 2
         if k * self.C * span < 2 ** 62:  # one int64 key: (step, core, position in the soma loop; placeholders last)
-            order = np.argsort((tau * self.C + core) * span + np.minimum(pos, span - 1))
+            order = np.argsort((tau * self.C + core) * span + np.minimum(pos, span - 1), kind="stable")  # sorted runs
         else:  # pragma: no cover - astronomically many steps x cores x neurons per core
             order = np.lexsort((pos, core, tau))
         return detailed_latency_of_senders(tau[order], core[order], cum[order], src[order], k, p["msg_table"],

@@ -95,11 +95,11 @@ def test_neuron_layer_equals_cuba_step_loop(seed):
     core = np.sort(rng.integers(0, n_cores, n))
     exp_out, exp_active, exp_vT, exp_memb, exp_masks = _torch_layer(
         a, received, du, dv, bias, vth64, compare, reset, readout, forced, torch.as_tensor(start), late, T, off, ran)
-    out, act_core, fired_core, v_T, memb, events, hit_n, hit_b, active = neuron_layer(
+    out, row_any, act_core, fired_core, v_T, memb, events, hit_n, hit_b, active = neuron_layer(
         *_row_form(a), *_row_form(received), du, dv, bias.numpy(), vth64.numpy(), compare == "ge",
         reset == "subtract", readout, forced.numpy(), start.astype(np.int64), late, T, off, ran.numpy(), core,
         n_cores, True)
-    assert np.array_equal(out, exp_out.numpy())
+    assert np.array_equal(out, exp_out.numpy()) and np.array_equal(row_any, exp_out.numpy().any(2))
     assert np.array_equal(active, exp_active.numpy())
     assert np.array_equal(v_T, exp_vT.numpy()) and memb == exp_memb
     onehot = np.eye(n_cores)[core]
@@ -116,24 +116,31 @@ def test_neuron_layer_equals_cuba_step_loop(seed):
 
 def test_count_messages_equals_bincounts():
     rng = np.random.default_rng(0)
-    n_src, n_cores, rows = 40, 7, 9
+    n_src, n_cores, S, Bv = 40, 7, 3, 4
     deg = rng.integers(0, 4, n_src)
     ptr = np.r_[0, np.cumsum(deg)].astype(np.int64)
     dcore = np.concatenate([np.sort(rng.choice(n_cores, k, replace=False)) for k in deg]).astype(np.int64)
     dcnt = rng.integers(1, 9, len(dcore)).astype(np.float64)
     ew, ns = rng.integers(0, 5, n_src).astype(np.float64), rng.integers(0, 5, n_src).astype(np.float64)
+    core = rng.integers(0, n_cores, n_src)
+    ran = rng.random((S, Bv)) < 0.7
     k = 120
-    row, src = rng.integers(0, rows, k), rng.integers(0, n_src, k)
-    src_core = rng.integers(0, n_cores, n_src)[src]
-    out = count_messages(row, src, src_core, ptr, dcore, dcnt, ew, ns, rows, n_cores)
-    key = row * n_cores + src_core
+    rows, src = rng.integers(0, S * Bv, k), rng.integers(0, n_src, k)
+    out, f, b, i = count_messages(rows, src, Bv, S, ran, ptr, dcore, dcnt, ew, ns, core, n_cores)
+    keep = ran[rows // Bv, rows % Bv]
+    rows, src = rows[keep], src[keep]
+    row = (rows % Bv) * S + rows // Bv                      # sample-major
+    key = row * n_cores + core[src]
+    size = S * Bv * n_cores
     for e, w in enumerate((deg[src].astype(np.float64), ew[src], ns[src])):
-        assert np.array_equal(out[e].ravel(), np.bincount(key, w, rows * n_cores))
-    rep = np.repeat(np.arange(k), deg[src])
-    j = np.concatenate([np.arange(ptr[i], ptr[i + 1]) for i in src]).astype(np.int64)
+        assert np.array_equal(out[e].ravel(), np.bincount(key, w, size))
+    rep = np.repeat(np.arange(len(src)), deg[src])
+    j = np.concatenate([np.arange(ptr[q], ptr[q + 1]) for q in src]).astype(np.int64)
     dkey = row[rep] * n_cores + dcore[j]
-    assert np.array_equal(out[3].ravel(), np.bincount(dkey, minlength=rows * n_cores).astype(np.float64))
-    assert np.array_equal(out[4].ravel(), np.bincount(dkey, dcnt[j], rows * n_cores))
+    assert np.array_equal(out[3].ravel(), np.bincount(dkey, minlength=size).astype(np.float64))
+    assert np.array_equal(out[4].ravel(), np.bincount(dkey, dcnt[j], size))
+    has = deg[src] > 0
+    assert np.array_equal(i, src[has]) and np.array_equal(f, rows[has] // Bv) and np.array_equal(b, rows[has] % Bv)
 
 
 def test_sender_soma_equals_cumsum_over_the_soma_loop():
