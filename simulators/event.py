@@ -69,7 +69,8 @@ from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import chain_down, chain_up, population_of, source_of, synapses_from
 from snn2hw.ir.topology import depths as _depths
 from snn2hw.simulators import fixed_point as fp
-from snn2hw.simulators.event_kernels import MESSAGE_COUNTS, count_messages, neuron_layer, sender_soma
+from snn2hw.simulators.event_kernels import (MESSAGE_COUNTS, count_messages, neuron_layer, sender_soma,
+                                             source_major)
 from snn2hw.simulators.event_timeline import Timeline
 from snn2hw.simulators.placement import LayerPlacement, Placement, place_inputs
 from snn2hw.simulators.reference import _chan, _linear, _Runner, network_output
@@ -448,13 +449,8 @@ class _EventRunner:
         for r in self.route.values():
             n_src = r["n_src"]
             keys, counts = r["pairs"]
-            core, src = (keys // n_src).numpy(), (keys % n_src).numpy()
-            order = np.argsort(src, kind="stable")  # keys are core-major: each source's cores stay ascending
-            ptr = np.zeros(n_src + 1, dtype=np.int64)
-            np.cumsum(np.bincount(src, minlength=n_src), out=ptr[1:])
             m = len(keys)
-            np.take(core, order, out=gdst[at:at + m])
-            gcnt[at:at + m] = counts.numpy()[order]
+            ptr = source_major(keys.numpy(), counts.numpy(), n_src, gdst[at:at + m], gcnt[at:at + m])
             gptr[base + 1:base + n_src + 1] = ptr[1:] + at
             r["by_src"] = (ptr, gdst[at:at + m], gcnt[at:at + m])
             r["src_base"] = base

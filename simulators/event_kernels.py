@@ -6,6 +6,7 @@
 * :func:`neuron_layer`: a neuron layer over the S aligned frames of a chunk (``fixed_point.cuba_step``
   element by element, the run protocol's edits, the per-core counts).
 * :func:`sender_soma`: the soma latency accumulated on a core up to each sender (detailed timing).
+* :func:`source_major`: a population's (core, source) routing pairs regrouped by source (counting sort).
 
 The loops add integer-valued float64 numbers only, so every count is exact whatever the order.
 """
@@ -301,3 +302,30 @@ def sender_soma(f, b, i, active, out, ran, order, core, lat_in, lat_act, lat_sp)
         for k in range(k0, k1):
             cum[k] = blk[i[k]]
     return cum
+
+
+@njit(cache=True)
+def source_major(keys, counts, n_src, dest, nsyn):
+    """Regroup the sorted core-major keys ``core * n_src + source`` (with their synapse counts) by source, each
+    source's cores ascending: fills ``dest`` and ``nsyn`` (length of ``keys``) and returns ``ptr [n_src + 1]``
+    (source ``i``'s pairs are ``[ptr[i], ptr[i + 1])``). The same order as a stable sort by source."""
+    ptr = np.zeros(n_src + 1, np.int64)
+    src = np.empty(len(keys), np.int64)
+    c = 0
+    for k in range(len(keys)):  # keys ascend: follow the core instead of dividing
+        while keys[k] >= (c + 1) * n_src:
+            c += 1
+        src[k] = keys[k] - c * n_src
+        ptr[src[k] + 1] += 1
+    for i in range(n_src):
+        ptr[i + 1] += ptr[i]
+    at = ptr[:n_src].copy()
+    c = 0
+    for k in range(len(keys)):
+        while keys[k] >= (c + 1) * n_src:
+            c += 1
+        i = src[k]
+        dest[at[i]] = c
+        nsyn[at[i]] = counts[k]
+        at[i] += 1
+    return ptr

@@ -24,6 +24,7 @@ indices (``F.unfold`` with the layer's stride, padding and dilation; padding rea
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -186,7 +187,7 @@ def composite_connections(graph, synapse: str, syn_info: dict):
         yield keys[keep] // n_src, keys[keep] % n_src, ws[keep]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _count_kernel(order, tcore, n_src, has_down, down_ptr, down_idx, hw_out, w_out, tap_ptr, tap_ci, tap_ky, tap_kx,
                   tap_w, h_in, w_in, sy, sx, py, px, dy, dx, has_up, up_ptr, up_idx, merges):
     """Walk every composed path target <- synapse output <- tap <- synapse input <- source, target by target in
@@ -260,25 +261,46 @@ def _count_kernel(order, tcore, n_src, has_down, down_ptr, down_idx, hw_out, w_o
     return keys[:m].copy(), cnts[:m].copy()
 
 
+@njit(cache=True)
+def _nonzero_taps(w, c_out, cg, kh, kw, per_group):
+    """The nonzero taps of a ``[c_out, cg, kh, kw]`` weight (flat, C order): per output channel its range ``ptr``,
+    and each tap's input channel (``per_group`` output channels per group of ``cg`` inputs), ky, kx and value."""
+    per_out = cg * kh * kw
+    ptr = np.zeros(c_out + 1, np.int64)
+    for o in range(c_out):
+        k = 0
+        for t in range(per_out):
+            if w[o * per_out + t] != 0:
+                k += 1
+        ptr[o + 1] = ptr[o] + k
+    m = ptr[c_out]
+    ci, ky, kx, val = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
+    m = 0
+    for o in range(c_out):
+        base = (o // per_group) * cg
+        for t in range(per_out):
+            x = w[o * per_out + t]
+            if x != 0:
+                c, r = t // (kh * kw), t % (kh * kw)
+                ci[m] = base + c
+                ky[m] = r // kw
+                kx[m] = r % kw
+                val[m] = x
+                m += 1
+    return ptr, ci, ky, kx, val
+
+
 def _taps(node, w: np.ndarray) -> tuple:
     """A synapse as a convolution's nonzero taps: ``(ptr [c_out + 1], input channel, ky, kx, weight)`` per output
     channel, its geometry ``(h_in, w_in, h_out, w_out, sy, sx, py, px, dy, dx)``. A dense layer is a 1x1
     convolution of a 1x1 image with one channel per input element."""
+    flat = np.ascontiguousarray(w).reshape(-1)
     if isinstance(node, N.Dense):
-        o, i = np.nonzero(w)
-        zeros = np.zeros(len(o), dtype=np.int64)
-        ptr = np.r_[0, np.cumsum(np.bincount(o, minlength=w.shape[0]))].astype(np.int64)
-        return (ptr, i.astype(np.int64), zeros, zeros, w[o, i].astype(np.int64)), (1, 1, 1, 1, 1, 1, 0, 0, 1, 1)
+        return _nonzero_taps(flat, w.shape[0], w.shape[1], 1, 1, w.shape[0]), (1, 1, 1, 1, 1, 1, 0, 0, 1, 1)
     c_out, cg, kh, kw = w.shape
-    flat = np.flatnonzero(w)                     # C order: output channel, input channel, ky, kx
-    co, rest = np.divmod(flat, cg * kh * kw)
-    cl, rest = np.divmod(rest, kh * kw)
-    ky, kx = np.divmod(rest, kw)
-    ptr = np.r_[0, np.cumsum(np.bincount(co, minlength=c_out))].astype(np.int64)
-    ci = (co // (c_out // node.groups)) * cg + cl
     _, h_in, w_in = node.input_shape
     _, h_out, w_out = node.output_shape
-    return ((ptr, ci, ky, kx, w.reshape(-1)[flat].astype(np.int64)),
+    return (_nonzero_taps(flat, c_out, cg, kh, kw, c_out // node.groups),
             (h_in, w_in, h_out, w_out) + tuple(node.stride) + tuple(node.padding) + tuple(node.dilation))
 
 
@@ -303,10 +325,37 @@ def _synapse_counts(graph, synapse: str, syn_info: dict, core_of: dict, n_src: i
     else:
         down_ptr = down_idx = empty
     order = np.argsort(cores, kind="stable")
-    keys, counts = _count_kernel(order, cores, int(n_src), down is not None, down_ptr, down_idx, h_out * w_out, w_out,
-                                 tap_ptr, tap_ci, tap_ky, tap_kx, tap_w, h_in, w_in, sy, sx, py, px, dy, dx,
-                                 up is not None, up_ptr, up_idx, _merges(graph, info))
+    merges = _merges(graph, info)
+
+    def count(part):
+        return _count_kernel(part, cores, int(n_src), down is not None, down_ptr, down_idx, h_out * w_out, w_out,
+                             tap_ptr, tap_ci, tap_ky, tap_kx, tap_w, h_in, w_in, sy, sx, py, px, dy, dx,
+                             up is not None, up_ptr, up_idx, merges)
+    # the cores are independent: split the targets into runs of whole cores, one per thread (the kernel runs
+    # without the GIL), and keep the runs' results in core order
+    cuts = np.flatnonzero(np.diff(cores[order])) + 1
+    threads = min(_threads(), len(cuts) + 1)
+    if threads > 1 and len(order) * len(tap_ci) > THREADED_WORK:
+        at = cuts[np.searchsorted(cuts, np.arange(1, threads) * len(order) // threads)[:threads - 1].clip(
+            max=len(cuts) - 1)]
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(count, np.split(order, np.unique(at))))
+        keys, counts = np.concatenate([k for k, _ in parts]), np.concatenate([c for _, c in parts])
+    else:
+        keys, counts = count(order)
     return torch.from_numpy(keys), torch.from_numpy(counts)
+
+
+#: a synapse's targets x taps above which its counting is split over threads
+THREADED_WORK = 1 << 22
+
+
+def _threads() -> int:
+    try:
+        import numba
+        return int(numba.get_num_threads())
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return 1
 
 
 def _merge(chunks: list) -> tuple:
