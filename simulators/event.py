@@ -255,8 +255,10 @@ def _sum_rows(parts: list) -> tuple:
     if len(parts) == 1:
         return parts[0]
     rows = torch.unique(torch.cat([r for r, _ in parts]))
-    data = torch.zeros((len(rows),) + tuple(parts[0][1].shape[1:]),
-                       dtype=torch.promote_types(*[d.dtype for _, d in parts]) if len(parts) > 1 else parts[0][1].dtype)
+    dtype = parts[0][1].dtype
+    for _, d in parts[1:]:
+        dtype = torch.promote_types(dtype, d.dtype)
+    data = torch.zeros((len(rows),) + tuple(parts[0][1].shape[1:]), dtype=dtype)
     for r, d in parts:  # in order, as the dense sum
         data[torch.searchsorted(rows, r)] += d
     return rows, data
@@ -338,6 +340,7 @@ class _EventRunner:
         self.rank = {n: i for i, n in enumerate([n for n in ins if n != RESET_POP] + [RESET_POP] * (RESET_POP in ins)
                                                  + pops)}
         self.core_of, self.pos = {}, {}
+        core_arr = np.asarray(self.core_ids, dtype=np.int64)
         pos_next = np.zeros(self.C, dtype=np.int64)
         for name in sorted(held, key=self.rank.get):
             lp = held[name]
@@ -345,7 +348,7 @@ class _EventRunner:
             co = lp.core_of_neuron()
             if lp.neurons != n or (co < 0).any():
                 raise Snn2hwError(f"placement of '{name}' covers {int((co >= 0).sum())} of {n} neurons")
-            ci = np.array([cidx[c] for c in co], dtype=np.int64)
+            ci = np.searchsorted(core_arr, co).astype(np.int64)  # compact index (core_ids is sorted)
             pos = np.empty(n, dtype=np.int64)
             for c, a, b in sorted(lp.ranges, key=lambda r: r[1]):
                 k = cidx[c]
@@ -359,10 +362,10 @@ class _EventRunner:
             0, idx, torch.ones(len(idx), dtype=torch.float64)) for name, idx in self.core_of.items()}
         # neuron layers that share a core with an earlier neuron layer (their soma blocks are chained)
         self.before = {}
+        used = {name: np.unique(self.core_of[name].numpy()) for name in pops}
         for name in pops:
-            mine = set(self.core_of[name].tolist())
             self.before[name] = tuple(q for q in pops if self.rank[q] < self.rank[name]
-                                      and mine & set(self.core_of[q].tolist()))
+                                      and len(np.intersect1d(used[name], used[q], assume_unique=True)))
         self.block_pops = sorted({q for v in self.before.values() for q in v}, key=self.rank.get)
         self.sparse_cores = torch.tensor([placement.synapse_unit.get(c) == "sparse" for c in self.core_ids],
                                          dtype=torch.bool)
