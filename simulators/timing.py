@@ -184,6 +184,42 @@ def _walk(density, sx, sy, dx, dy, src_off, height, links, adj):
 
 
 @njit(cache=True)
+def _source_ranges(lo, hi, src, n_cores):
+    """Per source core, the index of its first and last message in ``[lo, hi)`` (-1: none)."""
+    first = np.full(n_cores, -1, np.int64)
+    last_i = np.full(n_cores, -1, np.int64)
+    for i in range(lo, hi):
+        c = src[i]
+        if first[c] < 0:
+            first[c] = i
+        last_i[c] = i
+    return first, last_i
+
+
+@njit(cache=True)
+def _leave(mean, in_noc, p):
+    """The running mean processing delay of the messages in flight after one with delay ``p`` leaves."""
+    if in_noc > 1:
+        return mean + (mean - p) / (in_noc - 1.0)
+    return 0.0
+
+
+@njit(cache=True)
+def _deliver(t, along, hx, hy, mean, free_d, p, lat_ew, lat_ns, buffer_size):
+    """One message sent at ``t`` whose route already carries ``along`` messages: the send time after any
+    stall (the route's buffers are full), its received time and its core's new free time."""
+    hops = hx + hy
+    capacity = (hops + 1.0) * buffer_size
+    if along > capacity:
+        t += (along - capacity) * mean  # blocked: the sender stalls
+    congestion = along * mean / (hops + 1.0)
+    net = max(hx * lat_ew + hy * lat_ns, congestion)
+    earliest = t + net
+    recv = max(free_d, earliest)
+    return t, recv, max(free_d, earliest) + p
+
+
+@njit(cache=True)
 def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
                        cores_per_tile, lat_ew, lat_ns, buffer_size):
     """The end time (ns, before the barrier) of one step's messages ``[lo, hi)`` sorted by source core.
@@ -206,14 +242,7 @@ def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_
     share = np.empty(max_h + 1)       # what a message adds to each link of a route of h hops
     for h in range(max_h + 1):
         share[h] = 1.0 / (2.0 + h)
-    # per source core: the range of its messages
-    first = np.full(n_cores, -1, np.int64)
-    last_i = np.full(n_cores, -1, np.int64)
-    for i in range(lo, hi):
-        c = src[i]
-        if first[c] < 0:
-            first[c] = i
-        last_i[c] = i
+    first, last_i = _source_ranges(lo, hi, src, n_cores)  # per source core: the range of its messages
     # send queue, one entry per core: (sent time, source core; its next message)
     sk = np.empty(n_cores + 1)
     sa = np.empty(n_cores + 1, np.int64)
@@ -256,10 +285,7 @@ def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_
             dxj, dyj = core_x[dst[j]], core_y[dst[j]]
             hj = abs(sxj - dxj) + abs(syj - dyj)
             _walk(density, sxj, syj, dxj, dyj, core_off[src[j]], height, links, -share[hj])
-            if in_noc > 1:
-                mean += (mean - proc[j]) / (in_noc - 1.0)
-            else:
-                mean = 0.0
+            mean = _leave(mean, in_noc, proc[j])
             in_noc -= 1
         d = dst[i]
         if d >= 0:
@@ -267,14 +293,7 @@ def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_
             hx, hy = abs(sx - dx), abs(sy - dy)
             hops = hx + hy
             along = _walk(density, sx, sy, dx, dy, core_off[c], height, links, share[hops])
-            capacity = (hops + 1.0) * buffer_size
-            if along > capacity:
-                t += (along - capacity) * mean  # blocked: the sender stalls
-            congestion = along * mean / (hops + 1.0)
-            net = max(hx * lat_ew + hy * lat_ns, congestion)
-            earliest = t + net
-            recv = max(free[d], earliest)
-            free[d] = max(free[d], earliest) + proc[i]
+            t, recv, free[d] = _deliver(t, along, hx, hy, mean, free[d], proc[i], lat_ew, lat_ns, buffer_size)
             if free[d] > end:
                 end = free[d]
             recv_at[i - lo] = recv
@@ -312,14 +331,7 @@ def _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_of
     density = np.zeros(width * height * links)
     free = np.zeros(n_cores)          # when each destination core has processed its last message
     n = hi - lo
-    # per source core: the range of its messages
-    first = np.full(n_cores, -1, np.int64)
-    last_i = np.full(n_cores, -1, np.int64)
-    for i in range(lo, hi):
-        c = src[i]
-        if first[c] < 0:
-            first[c] = i
-        last_i[c] = i
+    first, last_i = _source_ranges(lo, hi, src, n_cores)  # per source core: the range of its messages
     # send queue: (sent time, source core, message index)
     sk = np.empty(n_cores + 1)
     sa = np.empty(n_cores + 1, np.int64)
@@ -350,10 +362,7 @@ def _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_of
             dxj, dyj = core_x[dst[j]], core_y[dst[j]]
             hj = abs(sxj - dxj) + abs(syj - dyj)
             _route(density, sxj, syj, dxj, dyj, core_off[src[j]], height, links, -1.0 / (2.0 + hj))
-            if in_noc > 1:
-                mean += (mean - proc[j]) / (in_noc - 1.0)
-            else:
-                mean = 0.0
+            mean = _leave(mean, in_noc, proc[j])
             in_noc -= 1
         d = dst[i]
         if d >= 0:
@@ -361,14 +370,7 @@ def _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_of
             hx, hy = abs(sx - dx), abs(sy - dy)
             hops = hx + hy
             along = _route(density, sx, sy, dx, dy, core_off[c], height, links, 0.0)
-            capacity = (hops + 1.0) * buffer_size
-            if along > capacity:
-                t += (along - capacity) * mean  # blocked: the sender stalls
-            congestion = along * mean / (hops + 1.0)
-            net = max(hx * lat_ew + hy * lat_ns, congestion)
-            earliest = t + net
-            recv = max(free[d], earliest)
-            free[d] = max(free[d], earliest) + proc[i]
+            t, recv, free[d] = _deliver(t, along, hx, hy, mean, free[d], proc[i], lat_ew, lat_ns, buffer_size)
             if free[d] > end:
                 end = free[d]
             nf = _heap_push(fk, fa, fb, nf, recv, i, 0)

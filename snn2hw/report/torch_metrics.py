@@ -74,26 +74,25 @@ def connection_sparsity(model: nn.Module) -> Optional[float]:
     return round(z / n, 4) if n else None
 
 
-def activation_modules(model: nn.Module) -> list:
-    """NeuroBench's ``activation_layers()``: activation children, searched recursively below the root."""
+def _modules_of(model: nn.Module, kinds: tuple) -> list:
+    """Children of the given kinds, searched recursively below the root (NeuroBench's layer search)."""
     out = []
     for child in model.children():
-        if isinstance(child, ACTIVATION_MODULES):
+        if isinstance(child, kinds):
             out.append(child)
         elif list(child.children()):
-            out.extend(activation_modules(child))
+            out.extend(_modules_of(child, kinds))
     return out
+
+
+def activation_modules(model: nn.Module) -> list:
+    """NeuroBench's ``activation_layers()``: activation children, searched recursively below the root."""
+    return _modules_of(model, ACTIVATION_MODULES)
 
 
 def connection_modules(model: nn.Module) -> list:
     """NeuroBench's ``connection_layers()`` (the stateless ones)."""
-    out = []
-    for child in model.children():
-        if isinstance(child, CONNECTION_LAYERS):
-            out.append(child)
-        elif list(child.children()):
-            out.extend(connection_modules(child))
-    return out
+    return _modules_of(model, CONNECTION_LAYERS)
 
 
 def _binary_forward(layer: nn.Module, x: torch.Tensor, w: torch.Tensor) -> int:
