@@ -1,0 +1,456 @@
+"""Spatial partitioning: cut each population's output volume into ``(channel, y, x)`` tiles, one tile per core.
+
+A population of shape ``(C, H, W)`` is cut into a grid of spatial boxes of ``ty x tx``
+output positions (the last row and column of boxes may be smaller), and each box's
+channels into contiguous chunks; a chunk of a box is a :class:`Tile` and takes one
+core. A population of shape ``(F,)`` (after a Dense synapse) is cut into contiguous
+feature ranges (tiles with ``H = W = 1``). This is the partitioning NxTF uses for
+Loihi (Rueckauer et al., ACM JETC 2022, arXiv 2101.04261, section 4): a core receives
+the compact receptive field of its tile, not a whole input map.
+
+What a tile needs (:func:`tile_needs`) is exact: for each synapse path into the
+population (:class:`~snn2hw.simulators.mapping.paths.Path`: pools composed into the
+synapse, padding and pruned taps excluded), the number of the tile's neurons that
+each source neuron reaches; from those counts its fan-in (source neurons reaching
+it, one axon each, a source reaching it through two synapses counted once), its
+synapse memory under the profile's memory model, and the source neurons it listens
+to (for the source's fan-out).
+
+Choosing the tiles (:func:`partition_layer`): for every spatial grid ``ty x tx``
+from the small set of distinct box sizes ``ceil(H / k) x ceil(W / k)``, the boxes fall
+into a few *classes* with the same needs (same size, same clipping at the borders,
+same valid pattern: a conv's weights are the same at every position, so boxes of one
+class need the same for the same channels); each class's channels are packed greedily
+(the longest chunk that fits, found by binary search on its length, every need being
+monotone in it; greedy filling is optimal among contiguous chunkings); the grid with the
+fewest cores wins. The chosen tiles are then evaluated one by one (every limit checked
+on every tile) and tiles whose fan-out exceeds the limit are split along their
+channels.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from snn2hw.simulators.timing import njit
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Output channels ``[c0, c1)``, rows ``[y0, y1)`` and columns ``[x0, x1)`` of a population (a ``(F,)``
+    population: features ``[c0, c1)``, ``y``/``x`` ranges ``[0, 1)``)."""
+
+    c0: int
+    c1: int
+    y0: int = 0
+    y1: int = 1
+    x0: int = 0
+    x1: int = 1
+
+    @property
+    def neurons(self) -> int:
+        return (self.c1 - self.c0) * (self.y1 - self.y0) * (self.x1 - self.x0)
+
+    def flat(self, shape) -> np.ndarray:
+        """The tile's neurons as C-major flat indices of a population of ``shape``."""
+        if len(shape) != 3:
+            return np.arange(self.c0, self.c1, dtype=np.int64)
+        _, H, W = shape
+        c = np.arange(self.c0, self.c1)[:, None, None]
+        y = np.arange(self.y0, self.y1)[None, :, None]
+        x = np.arange(self.x0, self.x1)[None, None, :]
+        return ((c * H + y) * W + x).reshape(-1).astype(np.int64)
+
+    def as_tuple(self) -> tuple:
+        return (self.c0, self.c1, self.y0, self.y1, self.x0, self.x1)
+
+
+# ---------------------------------------------------------------- compiled counting
+@njit(cache=True)
+def axon_bits_one(n, bits_per_synapse, header_bits, word_bits, run):
+    """:func:`~snn2hw.simulators.mapping.needs.axon_bits` of one axon with ``n`` synapses (compiled)."""
+    if n <= 0:
+        return 0
+    full = n // run
+    rem = n - full * run
+    per_full = -(-(run * bits_per_synapse + header_bits) // word_bits) * word_bits
+    last = 0
+    if rem > 0:
+        last = -(-(rem * bits_per_synapse + header_bits) // word_bits) * word_bits
+    return full * per_full + last
+
+
+@njit(cache=True)
+def conv_window_counts(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, valid, all_valid):
+    """For output channels ``[c0, c1)`` x rows ``[y0, y1)`` x cols ``[x0, x1)`` of a conv path (composed binary
+    kernel prefix-summed over output channels: ``cum [Cout + 1, Cin, KH, KW]``, stride ``(sy, sx)``, padding
+    ``(py, px)``, source map ``H x W`` with its ``valid`` positions): how many of those neurons each source
+    neuron reaches, over the clipped window of source rows ``[ry0, ..)`` and cols ``[rx0, ..)``.
+
+    Returns ``(counts [Cin, rows, cols], ry0, rx0)``."""
+    cin, KH, KW = cum.shape[1], cum.shape[2], cum.shape[3]
+    ry0 = max(0, sy * y0 - py)
+    ry1 = min(H, sy * (y1 - 1) - py + KH)
+    rx0 = max(0, sx * x0 - px)
+    rx1 = min(W, sx * (x1 - 1) - px + KW)
+    out = np.zeros((cin, max(0, ry1 - ry0), max(0, rx1 - rx0)), np.int64)
+    for ci in range(cin):
+        for i in range(KH):
+            for j in range(KW):
+                k = cum[c1, ci, i, j] - cum[c0, ci, i, j]
+                if k == 0:
+                    continue
+                for yo in range(y0, y1):
+                    y = sy * yo + i - py
+                    if y < 0 or y >= H:
+                        continue
+                    for xo in range(x0, x1):
+                        x = sx * xo + j - px
+                        if x < 0 or x >= W:
+                            continue
+                        if all_valid or valid[y, x]:
+                            out[ci, y - ry0, x - rx0] += k
+    return out, ry0, rx0
+
+
+@njit(cache=True)
+def count_stats(counts, n, sparse_bps, dense_bps, header_bits, word_bits, run):
+    """``(axons, sparse bits, dense bits)`` of one path's counts on a tile of ``n`` neurons."""
+    axons = 0
+    sparse = 0
+    flat = counts.ravel()
+    for k in range(flat.size):
+        c = flat[k]
+        if c > 0:
+            axons += 1
+            sparse += axon_bits_one(c, sparse_bps, header_bits, word_bits, run)
+    dense = axons * axon_bits_one(n, dense_bps, header_bits, word_bits, run)
+    return axons, sparse, dense
+
+
+def distinct_sizes(n: int) -> list:
+    """The distinct box sizes ``ceil(n / k)``, ``k = 1..n``, largest first."""
+    return sorted({-(-n // k) for k in range(1, n + 1)}, reverse=True)
+
+
+def grid(H: int, W: int, ty: int, tx: int) -> list:
+    """The ``ty x tx`` grid of boxes over ``H x W`` in raster order, as ``(y0, y1, x0, x1)``."""
+    return [(y, min(H, y + ty), x, min(W, x + tx)) for y in range(0, H, ty) for x in range(0, W, tx)]
+
+
+# ---------------------------------------------------------------- one tile's needs
+@dataclass
+class TileNeeds:
+    """What one tile needs on its core: fan-in axons, synapse memory bits, the storage format per synapse node,
+    and (when asked) the source neurons it listens to, per source population (flat indices)."""
+
+    fan_in: int
+    synapse_bits: int
+    storage: dict
+    sources: dict | None = None
+
+
+def path_counts(path, tile: Tile):
+    """How many of ``tile``'s neurons each source neuron of ``path`` reaches: ``(counts, flat source index of
+    counts' first element or None, window)``; for a conv path ``counts`` is the clipped source window
+    ``[Cin, rows, cols]`` starting at ``(ry0, rx0)``, for a dense path one count per source neuron."""
+    if path.kind == "conv":
+        H, W = path.src_shape[1:]
+        counts, ry0, rx0 = conv_window_counts(path.cum_int, tile.c0, tile.c1, tile.y0, tile.y1, tile.x0, tile.x1,
+                                              path.stride[0], path.stride[1], path.padding[0], path.padding[1],
+                                              H, W, path.valid_np, path.all_valid)
+        return counts, (ry0, rx0)
+    return path.nz_rows(tile.c0, tile.c1), None
+
+
+def _flat_sources(path, counts, window) -> tuple:
+    """``(flat source indices, counts)`` of the nonzero counts."""
+    if window is None:
+        idx = np.flatnonzero(counts)
+        return idx.astype(np.int64), counts[idx]
+    H, W = path.src_shape[1:]
+    ci, r, c = np.nonzero(counts)
+    idx = (ci * H + r + window[0]) * W + c + window[1]
+    return idx.astype(np.int64), counts[ci, r, c]
+
+
+def tile_needs(layer, tile: Tile, mem, wbits: int, sources: bool = False) -> TileNeeds:
+    """Exact needs of ``tile`` of ``layer`` (a mapping layer with its synapse ``paths``) under ``mem``
+    (index, header and word bits; runs of ``mem.run`` synapses). A source population reaching the tile
+    through several paths takes one axon per source neuron (the union of their source neurons)."""
+    n = tile.neurons
+    bits, fan_in, storage = 0, 0, {}
+    shared = layer.shared_sources
+    by_src = {} if (sources or shared) else None
+    for p in layer.paths:
+        counts, window = path_counts(p, tile)
+        wb = p.weight_bits or wbits
+        axons, sparse, dense = count_stats(counts, n, wb + mem.index_bits, wb, mem.header_bits, mem.word_bits,
+                                           getattr(mem, "run", 64))
+        storage[p.synapse] = "dense" if dense < sparse else "sparse"
+        bits += min(sparse, dense)
+        if by_src is not None:
+            idx, _ = _flat_sources(p, counts, window)
+            by_src[p.source] = idx if p.source not in by_src else np.union1d(by_src[p.source], idx)
+        if not shared:
+            fan_in += axons
+    if shared:
+        fan_in = int(sum(v.size for v in by_src.values()))
+    return TileNeeds(fan_in=int(fan_in), synapse_bits=int(bits), storage=storage,
+                     sources=by_src if sources else None)
+
+
+# ---------------------------------------------------------------- choosing the tiles of a layer
+def box_key(layer, box) -> tuple:
+    """Boxes with the same key need the same for the same channels: size, and per conv path the clipping of
+    its source window at the borders (and the valid pattern inside it where a padded pool made some
+    positions invalid)."""
+    y0, y1, x0, x1 = box
+    key = [y1 - y0, x1 - x0]
+    for p in layer.paths:
+        if p.kind != "conv":
+            continue
+        H, W = p.src_shape[1:]
+        KH, KW = p.cum_int.shape[2:]
+        sy, sx = p.stride
+        py, px = p.padding
+        top, left = sy * y0 - py, sx * x0 - px
+        bottom, right = sy * (y1 - 1) - py + KH, sx * (x1 - 1) - px + KW
+        key += [max(0, -top), max(0, bottom - H), max(0, -left), max(0, right - W)]
+        if not p.all_valid:
+            key.append(p.valid_np[max(0, top):min(H, bottom), max(0, left):min(W, right)].tobytes())
+    return tuple(key)
+
+
+@dataclass
+class Limits:
+    """Per-core limits the packing respects (``inf`` where the profile sets none)."""
+
+    neurons: int
+    fan_in: float
+    synapse_bits: float
+    fan_out: float = float("inf")
+
+
+@dataclass
+class Packing:
+    """A box's channel chunks and each chunk's fan-in."""
+
+    chunks: list
+    fan_in: list
+
+
+def channel_fan_out(fan_out, layer, box) -> np.ndarray:
+    """The destination cores of each channel's neurons in ``box`` (summed over its positions)."""
+    C, (H, W) = layer.channels, layer.hw
+    y0, y1, x0, x1 = box
+    return fan_out.reshape(C, H, W)[:, y0:y1, x0:x1].sum((1, 2))
+
+
+def pack_channels(layer, box, limits: Limits, mem, wbits: int, per_channel_fan_out=None, budget=None):
+    """The box's channels in chunks, each the longest that fits (binary search on its length, every need
+    growing with it), as a :class:`Packing`; ``None`` when one channel of a box of several positions does not
+    fit (the box is too big) or more than ``budget`` chunks would be needed. In a one-position box a channel
+    that alone exceeds a core gets a core of its own (the design rules report it).
+    ``per_channel_fan_out``: destination cores of each channel's neurons in the box, checked against
+    ``limits.fan_out``."""
+    y0, y1, x0, x1 = box
+    area = (y1 - y0) * (x1 - x0)
+    C = layer.channels
+    npc = int(limits.neurons) // area
+    if npc == 0:
+        return None
+    fo = None
+    if per_channel_fan_out is not None and np.isfinite(limits.fan_out):
+        fo = np.concatenate([[0], np.cumsum(per_channel_fan_out)])
+    seen = {}
+
+    def ok(c0, c1):
+        if fo is not None and fo[c1] - fo[c0] > limits.fan_out:
+            return False
+        t = tile_needs(layer, Tile(c0, c1, y0, y1, x0, x1), mem, wbits)
+        seen[c1 - c0] = t.fan_in
+        return t.fan_in <= limits.fan_in and t.synapse_bits <= limits.synapse_bits
+
+    def longest(c, hi, hint):
+        """The largest m <= hi with ok(c, c + m), 0 if none; ``hint``: the previous chunk's length."""
+        lo, up = 0, hi + 1                     # ok(c, c + lo) holds, ok(c, c + up) fails
+        if hint and hint < hi:
+            if ok(c, c + hint):
+                if not ok(c, c + hint + 1):
+                    return hint
+                lo = hint + 1
+            else:
+                up = hint
+        elif ok(c, c + hi):
+            return hi
+        else:
+            up = hi
+        while up - lo > 1:
+            mid = (lo + up) // 2
+            if ok(c, c + mid):
+                lo = mid
+            else:
+                up = mid
+        return lo
+
+    out, c, prev = Packing([], []), 0, None
+    while c < C:
+        seen.clear()
+        m = longest(c, min(C - c, npc), prev)
+        if m == 0:
+            if area > 1:
+                return None
+            m = 1   # one neuron alone exceeds a core: a core of its own (a violation the rules report)
+        if m not in seen:
+            seen[m] = tile_needs(layer, Tile(c, c + m, y0, y1, x0, x1), mem, wbits).fan_in
+        out.chunks.append((c, c + m))
+        out.fan_in.append(seen[m])
+        if budget is not None and len(out.chunks) > budget:
+            return None
+        prev = m
+        c += m
+    return out
+
+
+@dataclass
+class LayerTiling:
+    """The tiles chosen for a layer and the grid of boxes they came from (``(1, 1)`` for a ``(F,)`` layer)."""
+
+    tiles: list
+    grid: tuple
+    grids_tried: int
+
+
+def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_cost: float = 0.0) -> LayerTiling:
+    """The tiling of ``layer`` with the lowest cost over every spatial grid (see the module docstring).
+
+    Cost = cores + ``axon_cost`` x the tiles' summed fan-in: every input axon of a tile is an output-axon
+    entry of a source core, so ``axon_cost = 1 / fan-out limit`` counts the source cores those entries take
+    (NxTF's cost weighs axons against cores the same way). ``fan_out``: destination cores per neuron (known
+    once the consumers are tiled); a class of boxes is packed for the largest fan-out of its members."""
+    fo_on = fan_out is not None and np.isfinite(limits.fan_out)
+    if len(layer.shape) != 3:   # a (F,) population: contiguous feature ranges
+        pk = pack_channels(layer, (0, 1, 0, 1), limits, mem, wbits, fan_out if fo_on else None)
+        return LayerTiling([Tile(a, b) for a, b in pk.chunks], (1, 1), 1)
+    C, H, W = layer.shape
+    best, best_cost, tried = None, None, 0
+    for ty in distinct_sizes(H):
+        for tx in distinct_sizes(W):
+            if ty * tx > limits.neurons:
+                continue
+            tried += 1
+            classes = {}
+            for b in grid(H, W, ty, tx):
+                classes.setdefault(box_key(layer, b), []).append(b)
+            cost, packed = 0.0, {}
+            for key, members in sorted(classes.items(), key=lambda kv: -len(kv[1])):
+                budget = None if best_cost is None else int((best_cost - cost) // len(members))
+                pcf = np.max([channel_fan_out(fan_out, layer, b) for b in members], 0) if fo_on else None
+                pk = pack_channels(layer, members[0], limits, mem, wbits, pcf, budget)
+                if pk is None:
+                    cost = None
+                    break
+                packed[key] = pk
+                cost += len(members) * (len(pk.chunks) + axon_cost * sum(pk.fan_in))
+                if best_cost is not None and cost >= best_cost:
+                    cost = None
+                    break
+            if cost is not None:
+                best_cost, best = cost, (ty, tx, packed)
+    if best is None:   # every grid failed (fan-out): one position per box, each packed with its own fan-out
+        tiles = []
+        for y in range(H):
+            for x in range(W):
+                one = (y, y + 1, x, x + 1)
+                pcf = channel_fan_out(fan_out, layer, one) if fo_on else None
+                tiles += [Tile(a, e, *one) for a, e in pack_channels(layer, one, limits, mem, wbits, pcf).chunks]
+        return LayerTiling(tiles, (1, 1), tried)
+    ty, tx, packed = best
+    tiles = []
+    for b in grid(H, W, ty, tx):
+        pk = packed[box_key(layer, b)]
+        if fo_on:   # packed for its class's largest fan-out: pack again with its own
+            pk = pack_channels(layer, b, limits, mem, wbits, channel_fan_out(fan_out, layer, b)) or pk
+        tiles += [Tile(a, e, *b) for a, e in pk.chunks]
+    return LayerTiling(tiles, (ty, tx), tried)
+
+
+# ---------------------------------------------------------------- the whole network
+@dataclass
+class TiledLayer:
+    """A layer's tiles, each tile's exact needs, its neurons' destination cores and its tiles' destination cores."""
+
+    name: str
+    tiles: list
+    needs: list
+    grid: tuple
+    grids_tried: int
+    fan_out: np.ndarray          # destination cores per neuron (C-major)
+    tile_of: np.ndarray          # tile index per neuron
+    destination_cores: np.ndarray = None   # distinct destination cores per tile
+
+
+def prepare_layer(layer, shape) -> None:
+    """Attach what the partitioner reads to a mapping layer and its paths (shape, channels, prefix sums)."""
+    layer.shape = tuple(int(d) for d in shape)
+    layer.hw = layer.shape[1:] if len(layer.shape) == 3 else (1, 1)
+    layer.channels = layer.shape[0]
+    layer.shared_sources = len({p.source for p in layer.paths}) < len(layer.paths)
+    for p in layer.paths:
+        if p.kind == "conv" and getattr(p, "cum_int", None) is None:
+            p.cum_int = np.ascontiguousarray(p.cum.numpy().round().astype(np.int64))
+            p.valid_np = np.ascontiguousarray(p.valid.numpy() > 0)
+        elif p.kind == "dense" and getattr(p, "nz_rows", None) is None:
+            nz = p.nz
+            p.nz_rows = lambda a, b, nz=nz: nz[a:b].sum(0, dtype=np.int64)
+
+
+def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None) -> dict:
+    """Tile every layer, last layer first, so that each layer's fan-out (destination cores per neuron) is known
+    when it is tiled; returns ``{name: TiledLayer}`` in ``layers``' (topological) order.
+
+    ``limits``: ``neurons_per_core``, ``fan_in``, ``synapse_bits``, ``fan_out`` (``inf``: none). A layer whose
+    single worst neuron already exceeds the fan-in (or memory) limit is tiled as if that limit were lifted to
+    what the neuron needs (fan-in: not limited), so its core count stays meaningful; the design rules report
+    the violation."""
+    inf = float("inf")
+    dcount = {n: np.zeros(l.neurons, dtype=np.int64) for n, l in layers.items()}
+    listens = {n: [] for n in layers}       # source -> [(consumer tile's source indices)] until the source is tiled
+    out = {}
+    for name in reversed(list(layers)):
+        layer = layers[name]
+        ln = layer.needs
+        fin = limits["fan_in"]
+        lim = Limits(neurons=int(limits["neurons_per_core"]),
+                     fan_in=inf if ln.one_fan_in > fin else fin,
+                     synapse_bits=max(limits["synapse_bits"], ln.one_synapse_bits),
+                     fan_out=limits["fan_out"])
+        fo = dcount[name] if np.isfinite(lim.fan_out) else None
+        feeds_neurons = any(p.source in layers for p in layer.paths)   # its sources have a fan-out limit
+        if layer.paths:
+            tl = partition_layer(layer, lim, mem, wbits, fo,
+                                 axon_cost=1.0 / limits["fan_out"] if feeds_neurons and np.isfinite(limits["fan_out"])
+                                 else 0.0)
+        else:   # fed by nothing (cannot happen after convert): one range per neurons_per_core
+            tl = LayerTiling([Tile(a, min(layer.channels, a + lim.neurons))
+                              for a in range(0, layer.channels, lim.neurons)], (1, 1), 0)
+        needs = [tile_needs(layer, t, mem, wbits, sources=True) for t in tl.tiles]
+        tile_of = np.empty(layer.neurons, dtype=np.int64)
+        for i, t in enumerate(tl.tiles):
+            tile_of[t.flat(layer.shape)] = i
+        for nd in needs:
+            for src, idx in nd.sources.items():
+                if src in dcount:
+                    dcount[src][idx] += 1
+                    listens[src].append(idx)
+            nd.sources = None
+        dest = np.zeros(len(tl.tiles), dtype=np.int64)
+        for idx in listens.pop(name):           # each consumer tile reaches each of our tiles at most once
+            dest[np.unique(tile_of[idx])] += 1
+        out[name] = TiledLayer(name, tl.tiles, needs, tl.grid, tl.grids_tried, dcount[name], tile_of, dest)
+        if progress is not None:
+            progress(name, len(tl.tiles))
+    return {n: out[n] for n in layers}

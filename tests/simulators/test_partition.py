@@ -1,0 +1,131 @@
+"""Spatial partitioner: a tile's needs equal a brute-force count on random small layers (stride, padding,
+dilation, groups, pool composition, pruned channels and taps), and the tilings cover every neuron once within
+every limit."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from snn2hw.ir import nodes as N
+from snn2hw.ir.graph import Graph
+from snn2hw.simulators.mapping import _mem_model, axon_bits, layer_needs, signed_bits
+from snn2hw.simulators.partition import Limits, Tile, partition_layer, prepare_layer, tile_needs
+
+from tests.simulators.test_mapping import neuron, profile
+
+
+def _graph(in_shape, w, stride, padding, dilation, groups, pool, second=None):
+    """src -> [pool] -> conv -> sn; ``second``: a second conv from the same source into the same neuron."""
+    items = {"src": N.Input(shape=in_shape, step=1.0)}
+    g = Graph()
+    g.add("src", items["src"])
+    prev = "src"
+    if pool:
+        g.add("pool", N.SumPool2d(kernel_size=pool, stride=pool, padding=0), ["src"])
+        prev = "pool"
+    g.add("conv", N.Conv2d(weight=w.astype(float), weight_int=w, stride=stride, padding=padding, dilation=dilation,
+                           groups=groups), [prev])
+    tail = "conv"
+    if second is not None:
+        g.add("conv2", N.Conv2d(weight=second.astype(float), weight_int=second, stride=stride,
+                                padding=(second.shape[2] - 1) // 2 * dilation + (padding - (w.shape[2] - 1) // 2 * dilation),
+                                dilation=dilation, groups=groups), [prev])
+        g.add("add", N.Add(), ["conv", "conv2"])
+        tail = "add"
+    g.add("sn", neuron(), [tail])
+    g.add("out", N.Output(), ["sn"])
+    g.infer_shapes()
+    return g
+
+
+def _connectivity(g) -> np.ndarray:
+    """``[dst, src]`` boolean: one-hot source neurons through the float chain (pool as a sum, convs binarised)."""
+    src = g.nodes["src"].output_shape
+    n = int(np.prod(src))
+    x = torch.eye(n, dtype=torch.float64).reshape(n, *src)
+    if "pool" in g.nodes:
+        pl = g.nodes["pool"]
+        x = F.avg_pool2d(x, pl.kernel_size, pl.stride) * np.prod(pl.kernel_size)
+    out = 0
+    for name in ("conv", "conv2"):
+        if name not in g.nodes:
+            continue
+        c = g.nodes[name]
+        out = out + F.conv2d(x, torch.from_numpy((c.weight_int != 0).astype(np.float64)), stride=c.stride,
+                             padding=c.padding, dilation=c.dilation, groups=c.groups)
+    return (out.reshape(n, -1) > 0).T.numpy()
+
+
+def _brute_needs(g, tile, shape, mem):
+    wbits = signed_bits(g.nodes["conv"].weight_int)   # what the layer's integer weights need
+    m = _connectivity(g)
+    rows = tile.flat(shape)
+    counts = m[rows].sum(0)
+    nzc = counts[counts > 0]
+    sparse = int(axon_bits(nzc, wbits + mem.index_bits, mem.header_bits, mem.word_bits).sum())
+    dense = int(nzc.size * axon_bits(len(rows), wbits, mem.header_bits, mem.word_bits))
+    return int(nzc.size), min(sparse, dense), np.flatnonzero(counts)
+
+
+def _random_case(seed):
+    rng = np.random.default_rng(seed)
+    groups = [1, 1, 2, 1][seed % 4]
+    cin, cout = 2 * groups * int(rng.integers(1, 3)), 2 * groups * int(rng.integers(1, 3))
+    k = int(rng.choice([1, 3]))
+    stride, dil = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    padding = int(rng.integers(0, 2)) * ((k - 1) // 2) * dil
+    pool = int(rng.choice([0, 2])) if seed % 3 == 0 else 0
+    w = rng.integers(-2, 3, size=(cout, cin // groups, k, k))
+    w[rng.random(w.shape) < 0.3] = 0                           # unstructured zeros
+    if seed % 2:
+        w[int(rng.integers(0, cout))] = 0                      # a pruned output channel
+        w[:, int(rng.integers(0, cin // groups))] = 0          # a pruned input channel
+    second = None
+    if seed % 5 == 4 and groups == 1:
+        second = rng.integers(-1, 2, size=(cout, cin, k, k))
+    shape = (cin, int(rng.integers(6, 11)), int(rng.integers(6, 11)))
+    return _graph(shape, w, stride, padding, dil if not pool else 1, groups, pool or None, second)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_tile_needs_match_brute_force(seed):
+    g = _random_case(seed)
+    prof = profile(word=int(np.random.default_rng(seed).choice([1, 64])))
+    mem = _mem_model(prof)
+    layer = layer_needs(g, prof)["sn"]
+    shape = tuple(g.nodes["sn"].output_shape)
+    prepare_layer(layer, shape)
+    rng = np.random.default_rng(100 + seed)
+    C, H, W = shape
+    for _ in range(8):
+        c0 = int(rng.integers(0, C)); c1 = int(rng.integers(c0 + 1, C + 1))
+        y0 = int(rng.integers(0, H)); y1 = int(rng.integers(y0 + 1, H + 1))
+        x0 = int(rng.integers(0, W)); x1 = int(rng.integers(x0 + 1, W + 1))
+        t = Tile(c0, c1, y0, y1, x0, x1)
+        got = tile_needs(layer, t, mem, 8, sources=True)
+        fan_in, bits, idx = _brute_needs(g, t, shape, mem)
+        assert got.fan_in == fan_in, (seed, t)
+        assert np.array_equal(got.sources["src"], idx), (seed, t)
+        if "conv2" not in g.nodes:       # one path: its memory is the brute-force storage of the tile's rows
+            assert got.synapse_bits == bits, (seed, t)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_partition_covers_every_neuron_once_within_limits(seed):
+    g = _random_case(seed)
+    rng = np.random.default_rng(seed)
+    prof = profile(npc=int(rng.integers(8, 40)), mem=int(rng.integers(2000, 6000)), fan_in=int(rng.integers(20, 60)))
+    mem = _mem_model(prof)
+    layer = layer_needs(g, prof)["sn"]
+    shape = tuple(g.nodes["sn"].output_shape)
+    prepare_layer(layer, shape)
+    lim = Limits(neurons=prof.capacity.neurons_per_core.value, fan_in=prof.capacity.fan_in_axons_per_core.value,
+                 synapse_bits=prof.capacity.synapse_memory_bits_per_core.value)
+    tiling = partition_layer(layer, lim, mem, 8)
+    cover = np.zeros(int(np.prod(shape)), dtype=int)
+    for t in tiling.tiles:
+        cover[t.flat(shape)] += 1
+        nd = tile_needs(layer, t, mem, 8)
+        if t.neurons > 1:   # a tile of several neurons only where they fit together
+            assert t.neurons <= lim.neurons and nd.fan_in <= lim.fan_in and nd.synapse_bits <= lim.synapse_bits
+    assert (cover == 1).all()
