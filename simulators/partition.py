@@ -130,6 +130,74 @@ def count_stats(counts, n, sparse_bps, dense_bps, header_bits, word_bits, run):
     return axons, sparse, dense
 
 
+@njit(cache=True)
+def _tile_neurons(t):
+    return (t[1] - t[0]) * (t[3] - t[2]) * (t[5] - t[4])
+
+
+@njit(cache=True)
+def conv_tiles_stats(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, sparse_table, dense_table):
+    """(axons, sparse bits, dense bits) of a conv path on every tile of ``tiles [n, 6]`` (rows
+    ``c0 c1 y0 y1 x0 x1``), as ``[n, 3]``. ``sparse_table[k]`` / ``dense_table[k]``: the bits of an axon
+    with ``k`` synapses in each format (:func:`axon_bit_table`)."""
+    out = np.zeros((tiles.shape[0], 3), np.int64)
+    for t in range(tiles.shape[0]):
+        tt = tiles[t]
+        counts, _, _ = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
+                                          valid, all_valid)
+        flat = counts.ravel()
+        axons = 0
+        sparse = 0
+        for k in range(flat.size):
+            c = flat[k]
+            if c > 0:
+                axons += 1
+                sparse += sparse_table[c]
+        out[t, 0], out[t, 1], out[t, 2] = axons, sparse, axons * dense_table[_tile_neurons(tt)]
+    return out
+
+
+def axon_bit_table(n: int, bits_per_synapse: int, mem) -> np.ndarray:
+    """``table[k]``: :func:`axon_bits_one` of an axon with ``k`` synapses, ``k = 0..n``."""
+    run = _run(mem)
+    return np.array([axon_bits_one(k, bits_per_synapse, mem.header_bits, mem.word_bits, run) for k in range(n + 1)],
+                    dtype=np.int64)
+
+
+@njit(cache=True)
+def conv_tiles_fan_out(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, fan_out):
+    """Add one to ``fan_out`` (per source neuron, C-major) for every tile each source neuron reaches."""
+    for t in range(tiles.shape[0]):
+        tt = tiles[t]
+        counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
+                                              valid, all_valid)
+        for ci in range(counts.shape[0]):
+            for r in range(counts.shape[1]):
+                for c in range(counts.shape[2]):
+                    if counts[ci, r, c] > 0:
+                        fan_out[(ci * H + r + ry0) * W + c + rx0] += 1
+
+
+@njit(cache=True)
+def conv_tiles_destinations(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, tile_of, n_source_tiles):
+    """Per source tile (``tile_of``: the source tile of each source neuron), how many of ``tiles`` it reaches."""
+    dest = np.zeros(n_source_tiles, np.int64)
+    stamp = np.full(n_source_tiles, -1, np.int64)
+    for t in range(tiles.shape[0]):
+        tt = tiles[t]
+        counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
+                                              valid, all_valid)
+        for ci in range(counts.shape[0]):
+            for r in range(counts.shape[1]):
+                for c in range(counts.shape[2]):
+                    if counts[ci, r, c] > 0:
+                        st = tile_of[(ci * H + r + ry0) * W + c + rx0]
+                        if stamp[st] != t:
+                            stamp[st] = t
+                            dest[st] += 1
+    return dest
+
+
 def distinct_sizes(n: int) -> list:
     """The distinct box sizes ``ceil(n / k)``, ``k = 1..n``, largest first."""
     return sorted({-(-n // k) for k in range(1, n + 1)}, reverse=True)
@@ -176,30 +244,120 @@ def _flat_sources(path, counts, window) -> tuple:
     return idx.astype(np.int64), counts[ci, r, c]
 
 
+def _geometry(p) -> tuple:
+    """A conv path's arguments for the compiled kernels: stride, padding, source map and its valid positions."""
+    H, W = p.src_shape[1:]
+    return (p.stride[0], p.stride[1], p.padding[0], p.padding[1], H, W, p.valid_np, p.all_valid)
+
+
+def _run(mem) -> int:
+    return int(getattr(mem, "run", 64))
+
+
+def path_stats(p, tiles: np.ndarray, mem, wbits: int) -> np.ndarray:
+    """``[n, 3]`` (axons, sparse bits, dense bits) of one path on each tile (rows ``c0 c1 y0 y1 x0 x1``)."""
+    wb = p.weight_bits or wbits
+    args = (wb + mem.index_bits, wb, mem.header_bits, mem.word_bits, _run(mem))
+    if p.kind == "conv":
+        n = int(((tiles[:, 1] - tiles[:, 0]) * (tiles[:, 3] - tiles[:, 2]) * (tiles[:, 5] - tiles[:, 4])).max(initial=1))
+        key = (wb, mem.index_bits, mem.header_bits, mem.word_bits, _run(mem))
+        tab = p.__dict__.setdefault("_bit_tables", {})
+        if key not in tab or tab[key][0].size <= n:
+            m = max(n, 1024)
+            tab[key] = (axon_bit_table(m, wb + mem.index_bits, mem), axon_bit_table(m, wb, mem))
+        return conv_tiles_stats(p.cum_int, tiles, *_geometry(p), *tab[key])
+    out = np.zeros((len(tiles), 3), dtype=np.int64)
+    for t, row in enumerate(tiles):
+        out[t] = count_stats(p.nz_rows(int(row[0]), int(row[1])), int(row[1] - row[0]), *args)
+    return out
+
+
+def tiles_needs(layer, tiles: np.ndarray, mem, wbits: int) -> tuple:
+    """``(fan_in [n], synapse_bits [n], storage [n] dicts)`` of every tile of ``layer`` (exact; see
+    :func:`tile_needs`)."""
+    if layer.shared_sources:
+        needs = [tile_needs(layer, Tile(*map(int, row)), mem, wbits) for row in tiles]
+        return (np.array([t.fan_in for t in needs], dtype=np.int64),
+                np.array([t.synapse_bits for t in needs], dtype=np.int64), [t.storage for t in needs])
+    fan_in = np.zeros(len(tiles), dtype=np.int64)
+    bits = np.zeros(len(tiles), dtype=np.int64)
+    dense = {}
+    for p in layer.paths:
+        st = path_stats(p, tiles, mem, wbits)
+        fan_in += st[:, 0]
+        bits += np.minimum(st[:, 1], st[:, 2])
+        dense[p.synapse] = st[:, 2] < st[:, 1]
+    storage = [{k: ("dense" if v[t] else "sparse") for k, v in dense.items()} for t in range(len(tiles))]
+    return fan_in, bits, storage
+
+
 def tile_needs(layer, tile: Tile, mem, wbits: int, sources: bool = False) -> TileNeeds:
     """Exact needs of ``tile`` of ``layer`` (a mapping layer with its synapse ``paths``) under ``mem``
     (index, header and word bits; runs of ``mem.run`` synapses). A source population reaching the tile
     through several paths takes one axon per source neuron (the union of their source neurons)."""
+    if not (sources or layer.shared_sources):
+        fan_in, bits, storage = tiles_needs(layer, np.array([tile.as_tuple()], dtype=np.int64), mem, wbits)
+        return TileNeeds(fan_in=int(fan_in[0]), synapse_bits=int(bits[0]), storage=storage[0])
     n = tile.neurons
-    bits, fan_in, storage = 0, 0, {}
-    shared = layer.shared_sources
-    by_src = {} if (sources or shared) else None
+    bits, storage, by_src = 0, {}, {}
     for p in layer.paths:
         counts, window = path_counts(p, tile)
         wb = p.weight_bits or wbits
         axons, sparse, dense = count_stats(counts, n, wb + mem.index_bits, wb, mem.header_bits, mem.word_bits,
-                                           getattr(mem, "run", 64))
+                                           _run(mem))
         storage[p.synapse] = "dense" if dense < sparse else "sparse"
         bits += min(sparse, dense)
-        if by_src is not None:
-            idx, _ = _flat_sources(p, counts, window)
-            by_src[p.source] = idx if p.source not in by_src else np.union1d(by_src[p.source], idx)
-        if not shared:
-            fan_in += axons
-    if shared:
-        fan_in = int(sum(v.size for v in by_src.values()))
-    return TileNeeds(fan_in=int(fan_in), synapse_bits=int(bits), storage=storage,
-                     sources=by_src if sources else None)
+        idx, _ = _flat_sources(p, counts, window)
+        by_src[p.source] = idx if p.source not in by_src else np.union1d(by_src[p.source], idx)
+    fan_in = int(sum(v.size for v in by_src.values()))
+    return TileNeeds(fan_in=fan_in, synapse_bits=int(bits), storage=storage, sources=by_src if sources else None)
+
+
+def add_fan_out(layer, tiles: np.ndarray, fan_out: dict) -> None:
+    """For each of ``layer``'s tiles, add one to the fan-out of every source neuron reaching it (``fan_out``:
+    source population -> per-neuron counts; sources not in it, e.g. the input, are skipped)."""
+    if layer.shared_sources:
+        for row in tiles:
+            for src, idx in tile_needs(layer, Tile(*map(int, row)), _NO_MEM, 8, sources=True).sources.items():
+                if src in fan_out:
+                    fan_out[src][idx] += 1
+        return
+    for p in layer.paths:
+        if p.source not in fan_out:
+            continue
+        if p.kind == "conv":
+            conv_tiles_fan_out(p.cum_int, tiles, *_geometry(p), fan_out[p.source])
+        else:
+            for row in tiles:
+                fan_out[p.source][np.flatnonzero(p.nz_rows(int(row[0]), int(row[1])))] += 1
+
+
+def destinations(layer, tiles: np.ndarray, source: str, tile_of: np.ndarray, n_source_tiles: int) -> np.ndarray:
+    """Per tile of ``source`` (``tile_of``: its tile per neuron), how many of ``layer``'s tiles it reaches."""
+    paths = [p for p in layer.paths if p.source == source]
+    if len(paths) > 1:
+        dest = np.zeros(n_source_tiles, dtype=np.int64)
+        for row in tiles:
+            idx = tile_needs(layer, Tile(*map(int, row)), _NO_MEM, 8, sources=True).sources[source]
+            dest[np.unique(tile_of[idx])] += 1
+        return dest
+    (p,) = paths
+    if p.kind == "conv":
+        return conv_tiles_destinations(p.cum_int, tiles, *_geometry(p), tile_of, n_source_tiles)
+    dest = np.zeros(n_source_tiles, dtype=np.int64)
+    for row in tiles:
+        dest[np.unique(tile_of[np.flatnonzero(p.nz_rows(int(row[0]), int(row[1])))])] += 1
+    return dest
+
+
+@dataclass
+class _NoMem:
+    index_bits: int = 0
+    header_bits: int = 0
+    word_bits: int = 1
+
+
+_NO_MEM = _NoMem()   # for walks that only need the source neurons, not the memory
 
 
 # ---------------------------------------------------------------- choosing the tiles of a layer
@@ -236,10 +394,11 @@ class Limits:
 
 @dataclass
 class Packing:
-    """A box's channel chunks and each chunk's fan-in."""
+    """A box's channel chunks, each chunk's fan-in, and whether the fan-out limit ever stopped a chunk."""
 
     chunks: list
     fan_in: list
+    fan_out_bound: bool = False
 
 
 def channel_fan_out(fan_out, layer, box) -> np.ndarray:
@@ -266,9 +425,11 @@ def pack_channels(layer, box, limits: Limits, mem, wbits: int, per_channel_fan_o
     if per_channel_fan_out is not None and np.isfinite(limits.fan_out):
         fo = np.concatenate([[0], np.cumsum(per_channel_fan_out)])
     seen = {}
+    out = Packing([], [])
 
     def ok(c0, c1):
         if fo is not None and fo[c1] - fo[c0] > limits.fan_out:
+            out.fan_out_bound = True
             return False
         t = tile_needs(layer, Tile(c0, c1, y0, y1, x0, x1), mem, wbits)
         seen[c1 - c0] = t.fan_in
@@ -296,7 +457,7 @@ def pack_channels(layer, box, limits: Limits, mem, wbits: int, per_channel_fan_o
                 up = mid
         return lo
 
-    out, c, prev = Packing([], []), 0, None
+    c, prev = 0, None
     while c < C:
         seen.clear()
         m = longest(c, min(C - c, npc), prev)
@@ -313,6 +474,37 @@ def pack_channels(layer, box, limits: Limits, mem, wbits: int, per_channel_fan_o
         prev = m
         c += m
     return out
+
+
+def min_bits_per_synapse(weight_bits: int, mem) -> float:
+    """The fewest memory bits any stored synapse can take under ``mem``: the best ratio of an axon's bits to its
+    synapses over every run length (dense format, no index bits; a sparse synapse only adds index bits)."""
+    run = _run(mem)
+    return min(axon_bits_one(n, weight_bits, mem.header_bits, mem.word_bits, run) / n for n in range(1, 2 * run + 1))
+
+
+def grid_floor(layer, limits: Limits, mem, wbits: int):
+    """``floor(ty, tx)``: a lower bound on the cores of a ``ty x tx`` grid: per box, its neurons over the
+    neurons per core and its synapses at :func:`min_bits_per_synapse` over the memory per core."""
+    C, H, W = layer.shape
+    per = sum(p.per_neuron_synapses().astype(np.int64) for p in layer.paths).reshape(C, H, W).sum(0)
+    cum = np.zeros((H + 1, W + 1), dtype=np.int64)
+    cum[1:, 1:] = per.cumsum(0).cumsum(1)
+    mb = min(min_bits_per_synapse(p.weight_bits or wbits, mem) for p in layer.paths)
+    mlim = limits.synapse_bits
+
+    def floor(ty, tx):
+        total = 0
+        for y0, y1, x0, x1 in grid(H, W, ty, tx):
+            syn = cum[y1, x1] - cum[y0, x1] - cum[y1, x0] + cum[y0, x0]
+            total += max(ceil_div((y1 - y0) * (x1 - x0) * C, limits.neurons),
+                         math.ceil(syn * mb / mlim) if np.isfinite(mlim) else 0)
+        return total
+    return floor
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-int(a) // int(b))
 
 
 @dataclass
@@ -336,30 +528,32 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
         pk = pack_channels(layer, (0, 1, 0, 1), limits, mem, wbits, fan_out if fo_on else None)
         return LayerTiling([Tile(a, b) for a, b in pk.chunks], (1, 1), 1)
     C, H, W = layer.shape
+    floor = grid_floor(layer, limits, mem, wbits)
+    grids = sorted((floor(ty, tx), ty, tx) for ty in distinct_sizes(H) for tx in distinct_sizes(W)
+                   if ty * tx <= limits.neurons)
     best, best_cost, tried = None, None, 0
-    for ty in distinct_sizes(H):
-        for tx in distinct_sizes(W):
-            if ty * tx > limits.neurons:
-                continue
-            tried += 1
-            classes = {}
-            for b in grid(H, W, ty, tx):
-                classes.setdefault(box_key(layer, b), []).append(b)
-            cost, packed = 0.0, {}
-            for key, members in sorted(classes.items(), key=lambda kv: -len(kv[1])):
-                budget = None if best_cost is None else int((best_cost - cost) // len(members))
-                pcf = np.max([channel_fan_out(fan_out, layer, b) for b in members], 0) if fo_on else None
-                pk = pack_channels(layer, members[0], limits, mem, wbits, pcf, budget)
-                if pk is None:
-                    cost = None
-                    break
-                packed[key] = pk
-                cost += len(members) * (len(pk.chunks) + axon_cost * sum(pk.fan_in))
-                if best_cost is not None and cost >= best_cost:
-                    cost = None
-                    break
-            if cost is not None:
-                best_cost, best = cost, (ty, tx, packed)
+    for lb, ty, tx in grids:
+        if best_cost is not None and lb >= best_cost:
+            break   # grids come in order of their floor: none left can win
+        tried += 1
+        classes = {}
+        for b in grid(H, W, ty, tx):
+            classes.setdefault(box_key(layer, b), []).append(b)
+        cost, packed = 0.0, {}
+        for key, members in sorted(classes.items(), key=lambda kv: -len(kv[1])):
+            budget = None if best_cost is None else int((best_cost - cost) // len(members))
+            pcf = np.max([channel_fan_out(fan_out, layer, b) for b in members], 0) if fo_on else None
+            pk = pack_channels(layer, members[0], limits, mem, wbits, pcf, budget)
+            if pk is None:
+                cost = None
+                break
+            packed[key] = pk
+            cost += len(members) * (len(pk.chunks) + axon_cost * sum(pk.fan_in))
+            if best_cost is not None and cost >= best_cost:
+                cost = None
+                break
+        if cost is not None:
+            best_cost, best = cost, (ty, tx, packed)
     if best is None:   # every grid failed (fan-out): one position per box, each packed with its own fan-out
         tiles = []
         for y in range(H):
@@ -372,7 +566,7 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
     tiles = []
     for b in grid(H, W, ty, tx):
         pk = packed[box_key(layer, b)]
-        if fo_on:   # packed for its class's largest fan-out: pack again with its own
+        if fo_on and pk.fan_out_bound:   # packed for its class's largest fan-out: pack again with its own
             pk = pack_channels(layer, b, limits, mem, wbits, channel_fan_out(fan_out, layer, b)) or pk
         tiles += [Tile(a, e, *b) for a, e in pk.chunks]
     return LayerTiling(tiles, (ty, tx), tried)
@@ -385,12 +579,14 @@ class TiledLayer:
 
     name: str
     tiles: list
-    needs: list
+    fan_in: np.ndarray           # per tile
+    synapse_bits: np.ndarray     # per tile
+    storage: list                # per tile: synapse node -> 'dense' | 'sparse'
     grid: tuple
     grids_tried: int
     fan_out: np.ndarray          # destination cores per neuron (C-major)
     tile_of: np.ndarray          # tile index per neuron
-    destination_cores: np.ndarray = None   # distinct destination cores per tile
+    destination_cores: np.ndarray   # distinct destination cores per tile
 
 
 def prepare_layer(layer, shape) -> None:
@@ -417,8 +613,8 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
     what the neuron needs (fan-in: not limited), so its core count stays meaningful; the design rules report
     the violation."""
     inf = float("inf")
-    dcount = {n: np.zeros(l.neurons, dtype=np.int64) for n, l in layers.items()}
-    listens = {n: [] for n in layers}       # source -> [(consumer tile's source indices)] until the source is tiled
+    fan_out = {n: np.zeros(l.neurons, dtype=np.int64) for n, l in layers.items()}
+    consumers = {n: [] for n in layers}      # source -> [(consumer layer, its tiles)]
     out = {}
     for name in reversed(list(layers)):
         layer = layers[name]
@@ -428,7 +624,7 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
                      fan_in=inf if ln.one_fan_in > fin else fin,
                      synapse_bits=max(limits["synapse_bits"], ln.one_synapse_bits),
                      fan_out=limits["fan_out"])
-        fo = dcount[name] if np.isfinite(lim.fan_out) else None
+        fo = fan_out[name] if np.isfinite(lim.fan_out) else None
         feeds_neurons = any(p.source in layers for p in layer.paths)   # its sources have a fan-out limit
         if layer.paths:
             tl = partition_layer(layer, lim, mem, wbits, fo,
@@ -437,20 +633,19 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
         else:   # fed by nothing (cannot happen after convert): one range per neurons_per_core
             tl = LayerTiling([Tile(a, min(layer.channels, a + lim.neurons))
                               for a in range(0, layer.channels, lim.neurons)], (1, 1), 0)
-        needs = [tile_needs(layer, t, mem, wbits, sources=True) for t in tl.tiles]
+        arr = np.array([t.as_tuple() for t in tl.tiles], dtype=np.int64).reshape(-1, 6)
+        fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
         tile_of = np.empty(layer.neurons, dtype=np.int64)
         for i, t in enumerate(tl.tiles):
             tile_of[t.flat(layer.shape)] = i
-        for nd in needs:
-            for src, idx in nd.sources.items():
-                if src in dcount:
-                    dcount[src][idx] += 1
-                    listens[src].append(idx)
-            nd.sources = None
+        add_fan_out(layer, arr, fan_out)
+        for src in {p.source for p in layer.paths if p.source in layers}:
+            consumers[src].append((layer, arr))
         dest = np.zeros(len(tl.tiles), dtype=np.int64)
-        for idx in listens.pop(name):           # each consumer tile reaches each of our tiles at most once
-            dest[np.unique(tile_of[idx])] += 1
-        out[name] = TiledLayer(name, tl.tiles, needs, tl.grid, tl.grids_tried, dcount[name], tile_of, dest)
+        for cons, carr in consumers.pop(name):
+            dest += destinations(cons, carr, name, tile_of, len(tl.tiles))
+        out[name] = TiledLayer(name, tl.tiles, fan_in, bits, storage, tl.grid, tl.grids_tried, fan_out[name],
+                               tile_of, dest)
         if progress is not None:
             progress(name, len(tl.tiles))
     return {n: out[n] for n in layers}
