@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snn2hw.simulators.shared_synapses import (POP_AXON_ENTRIES, shared_tiles_destinations,
+                                               shared_tiles_pixel_fan_out, shared_tiles_stats)
 from snn2hw.simulators.timing import njit
 
 
@@ -158,8 +160,10 @@ def conv_tiles_stats(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, sparse_
 
 
 def axon_bit_table(n: int, bits_per_synapse: int, mem) -> np.ndarray:
-    """``table[k]``: :func:`axon_bits_one` of an axon with ``k`` synapses, ``k = 0..n``."""
+    """``table[k]``: :func:`axon_bits_one` of an axon with ``k`` synapses, ``k = 0..n`` (``n`` rounded up to whole
+    runs, so that a longer list is whole copies of the last entry plus an entry: ``shared_synapses._table``)."""
     run = _run(mem)
+    n = -(-max(int(n), 1) // run) * run
     return np.array([axon_bits_one(k, bits_per_synapse, mem.header_bits, mem.word_bits, run) for k in range(n + 1)],
                     dtype=np.int64)
 
@@ -254,6 +258,11 @@ def _run(mem) -> int:
     return int(getattr(mem, "run", 64))
 
 
+def shared_model(mem) -> bool:
+    """Conv paths under the shared synapse model (population axons, weight sets stored once)?"""
+    return getattr(mem, "synapse_model", "expanded") == "shared"
+
+
 def path_stats(p, tiles: np.ndarray, mem, wbits: int) -> np.ndarray:
     """``[n, 3]`` (axons, sparse bits, dense bits) of one path on each tile (rows ``c0 c1 y0 y1 x0 x1``)."""
     wb = p.weight_bits or wbits
@@ -265,6 +274,8 @@ def path_stats(p, tiles: np.ndarray, mem, wbits: int) -> np.ndarray:
         if key not in tab or tab[key][0].size <= n:
             m = max(n, 1024)
             tab[key] = (axon_bit_table(m, wb + mem.index_bits, mem), axon_bit_table(m, wb, mem))
+        if shared_model(mem):
+            return shared_tiles_stats(p.cum_int, tiles, *_geometry(p), *tab[key])
         return conv_tiles_stats(p.cum_int, tiles, *_geometry(p), *tab[key])
     out = np.zeros((len(tiles), 3), dtype=np.int64)
     for t, row in enumerate(tiles):
@@ -293,60 +304,123 @@ def tiles_needs(layer, tiles: np.ndarray, mem, wbits: int) -> tuple:
 
 def tile_needs(layer, tile: Tile, mem, wbits: int, sources: bool = False) -> TileNeeds:
     """Exact needs of ``tile`` of ``layer`` (a mapping layer with its synapse ``paths``) under ``mem``
-    (index, header and word bits; runs of ``mem.run`` synapses). A source population reaching the tile
-    through several paths takes one axon per source neuron (the union of their source neurons)."""
+    (index, header and word bits; runs of ``mem.run`` synapses; ``mem.synapse_model``). A source population
+    reaching the tile through several paths takes one axon per source neuron (per source pixel under the shared
+    model) for them all. ``sources``: also list them (flat neuron or pixel indices per source)."""
+    arr = np.array([tile.as_tuple()], dtype=np.int64)
     if not (sources or layer.shared_sources):
-        fan_in, bits, storage = tiles_needs(layer, np.array([tile.as_tuple()], dtype=np.int64), mem, wbits)
+        fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
         return TileNeeds(fan_in=int(fan_in[0]), synapse_bits=int(bits[0]), storage=storage[0])
-    n = tile.neurons
     bits, storage, by_src = 0, {}, {}
     for p in layer.paths:
-        counts, window = path_counts(p, tile)
-        wb = p.weight_bits or wbits
-        axons, sparse, dense = count_stats(counts, n, wb + mem.index_bits, wb, mem.header_bits, mem.word_bits,
-                                           _run(mem))
-        storage[p.synapse] = "dense" if dense < sparse else "sparse"
-        bits += min(sparse, dense)
-        idx, _ = _flat_sources(p, counts, window)
+        st = path_stats(p, arr, mem, wbits)[0]
+        storage[p.synapse] = "dense" if st[2] < st[1] else "sparse"
+        bits += int(min(st[1], st[2]))
+        idx = tile_sources(p, tile, mem)
         by_src[p.source] = idx if p.source not in by_src else np.union1d(by_src[p.source], idx)
     fan_in = int(sum(v.size for v in by_src.values()))
     return TileNeeds(fan_in=fan_in, synapse_bits=int(bits), storage=storage, sources=by_src if sources else None)
 
 
-def add_fan_out(layer, tiles: np.ndarray, fan_out: dict) -> None:
-    """For each of ``layer``'s tiles, add one to the fan-out of every source neuron reaching it (``fan_out``:
-    source population -> per-neuron counts; sources not in it, e.g. the input, are skipped)."""
+def tile_sources(p, tile: Tile, mem) -> np.ndarray:
+    """The source units of ``p`` reaching ``tile``: flat source neurons, or source pixels ``y * W + x`` for a conv
+    path under the shared model."""
+    counts, window = path_counts(p, tile)
+    if window is not None and shared_model(mem):
+        H, W = p.src_shape[1:]
+        r, c = np.nonzero(counts.sum(0))
+        return ((r + window[0]) * W + c + window[1]).astype(np.int64)
+    return _flat_sources(p, counts, window)[0]
+
+
+@dataclass
+class FanOut:
+    """The output-axon entries a layer's neurons need, counted as its consumers are tiled: ``neuron`` per neuron
+    (a discrete axon per destination core) and ``pixel`` per pixel ``y * W + x`` (a population axon per
+    destination core, whatever the channels; :data:`POP_AXON_ENTRIES` entries each)."""
+
+    neuron: np.ndarray
+    pixel: np.ndarray
+
+    @classmethod
+    def zeros(cls, layer) -> "FanOut":
+        H, W = layer.hw
+        return cls(np.zeros(layer.neurons, dtype=np.int64), np.zeros(H * W, dtype=np.int64))
+
+    def of_box(self, layer, box) -> tuple:
+        """``(per channel entries [C], entries shared by the box's channels)`` for the neurons of ``box``."""
+        C, (H, W) = layer.channels, layer.hw
+        y0, y1, x0, x1 = box
+        per_c = self.neuron.reshape(C, H, W)[:, y0:y1, x0:x1].sum((1, 2))
+        return per_c, POP_AXON_ENTRIES * int(self.pixel.reshape(H, W)[y0:y1, x0:x1].sum())
+
+    def of_tiles(self, layer, tiles: list) -> np.ndarray:
+        """Entries per tile."""
+        C, (H, W) = layer.channels, layer.hw
+        nv, pv = self.neuron.reshape(C, H, W), self.pixel.reshape(H, W)
+        return np.array([int(nv[t.c0:t.c1, t.y0:t.y1, t.x0:t.x1].sum())
+                         + POP_AXON_ENTRIES * int(pv[t.y0:t.y1, t.x0:t.x1].sum()) for t in tiles], dtype=np.int64)
+
+    def per_neuron(self, layer) -> np.ndarray:
+        """Entries per neuron, a pixel's population axons charged to each of its neurons (the worst case)."""
+        C, (H, W) = layer.channels, layer.hw
+        return (self.neuron.reshape(C, H, W) + POP_AXON_ENTRIES * self.pixel.reshape(1, H, W)).reshape(-1)
+
+
+def add_fan_out(layer, tiles: np.ndarray, fan_out: dict, mem) -> None:
+    """For each of ``layer``'s tiles, add one to the fan-out of every source neuron (source pixel, for a shared
+    conv path) reaching it (``fan_out``: source population -> :class:`FanOut`; other sources are skipped)."""
     if layer.shared_sources:
         for row in tiles:
-            for src, idx in tile_needs(layer, Tile(*map(int, row)), _NO_MEM, 8, sources=True).sources.items():
+            t = Tile(*map(int, row))
+            by_src = {}
+            for p in layer.paths:
+                kind = "pixel" if (p.kind == "conv" and shared_model(mem)) else "neuron"
+                idx = tile_sources(p, t, mem)
+                key = (p.source, kind)
+                by_src[key] = idx if key not in by_src else np.union1d(by_src[key], idx)
+            for (src, kind), idx in by_src.items():
                 if src in fan_out:
-                    fan_out[src][idx] += 1
+                    getattr(fan_out[src], kind)[idx] += 1
         return
     for p in layer.paths:
         if p.source not in fan_out:
             continue
-        if p.kind == "conv":
-            conv_tiles_fan_out(p.cum_int, tiles, *_geometry(p), fan_out[p.source])
+        if p.kind == "conv" and shared_model(mem):
+            shared_tiles_pixel_fan_out(p.cum_int, tiles, *_geometry(p), fan_out[p.source].pixel)
+        elif p.kind == "conv":
+            conv_tiles_fan_out(p.cum_int, tiles, *_geometry(p), fan_out[p.source].neuron)
         else:
             for row in tiles:
-                fan_out[p.source][np.flatnonzero(p.nz_rows(int(row[0]), int(row[1])))] += 1
+                fan_out[p.source].neuron[np.flatnonzero(p.nz_rows(int(row[0]), int(row[1])))] += 1
 
 
-def destinations(layer, tiles: np.ndarray, source: str, tile_of: np.ndarray, n_source_tiles: int) -> np.ndarray:
-    """Per tile of ``source`` (``tile_of``: its tile per neuron), how many of ``layer``'s tiles it reaches."""
-    paths = [p for p in layer.paths if p.source == source]
+def destinations(layer, tiles: np.ndarray, source, mem, n_source_tiles: int) -> np.ndarray:
+    """Per tile of ``source`` (a :class:`TiledLayer`-like object with ``tile_of`` per neuron and ``pix_lo`` /
+    ``pix_hi`` per pixel), how many of ``layer``'s tiles it reaches."""
+    paths = [p for p in layer.paths if p.source == source.name]
     if len(paths) > 1:
         dest = np.zeros(n_source_tiles, dtype=np.int64)
         for row in tiles:
-            idx = tile_needs(layer, Tile(*map(int, row)), _NO_MEM, 8, sources=True).sources[source]
-            dest[np.unique(tile_of[idx])] += 1
+            t = Tile(*map(int, row))
+            hit = set()
+            for p in paths:
+                idx = tile_sources(p, t, mem)
+                if p.kind == "conv" and shared_model(mem):
+                    for q in idx.tolist():
+                        hit.update(range(source.pix_lo[q], source.pix_hi[q]))
+                else:
+                    hit.update(np.unique(source.tile_of[idx]).tolist())
+            dest[list(hit)] += 1
         return dest
     (p,) = paths
+    if p.kind == "conv" and shared_model(mem):
+        return shared_tiles_destinations(p.cum_int, tiles, *_geometry(p), source.pix_lo, source.pix_hi, n_source_tiles)
     if p.kind == "conv":
-        return conv_tiles_destinations(p.cum_int, tiles, *_geometry(p), tile_of, n_source_tiles)
+        return conv_tiles_destinations(p.cum_int, tiles, *_geometry(p), source.tile_of, n_source_tiles)
     dest = np.zeros(n_source_tiles, dtype=np.int64)
     for row in tiles:
-        dest[np.unique(tile_of[np.flatnonzero(p.nz_rows(int(row[0]), int(row[1])))])] += 1
+        dest[np.unique(source.tile_of[np.flatnonzero(p.nz_rows(int(row[0]), int(row[1])))])] += 1
     return dest
 
 
@@ -401,34 +475,28 @@ class Packing:
     fan_out_bound: bool = False
 
 
-def channel_fan_out(fan_out, layer, box) -> np.ndarray:
-    """The destination cores of each channel's neurons in ``box`` (summed over its positions)."""
-    C, (H, W) = layer.channels, layer.hw
-    y0, y1, x0, x1 = box
-    return fan_out.reshape(C, H, W)[:, y0:y1, x0:x1].sum((1, 2))
-
-
-def pack_channels(layer, box, limits: Limits, mem, wbits: int, per_channel_fan_out=None, budget=None):
+def pack_channels(layer, box, limits: Limits, mem, wbits: int, box_fan_out=None, budget=None):
     """The box's channels in chunks, each the longest that fits (binary search on its length, every need
     growing with it), as a :class:`Packing`; ``None`` when one channel of a box of several positions does not
     fit (the box is too big) or more than ``budget`` chunks would be needed. In a one-position box a channel
     that alone exceeds a core gets a core of its own (the design rules report it).
-    ``per_channel_fan_out``: destination cores of each channel's neurons in the box, checked against
-    ``limits.fan_out``."""
+    ``box_fan_out``: ``(per channel, shared)`` output-axon entries of the box's neurons
+    (:meth:`FanOut.of_box`), checked against ``limits.fan_out``."""
     y0, y1, x0, x1 = box
     area = (y1 - y0) * (x1 - x0)
     C = layer.channels
     npc = int(limits.neurons) // area
     if npc == 0:
         return None
-    fo = None
-    if per_channel_fan_out is not None and np.isfinite(limits.fan_out):
-        fo = np.concatenate([[0], np.cumsum(per_channel_fan_out)])
+    fo, fo_shared = None, 0
+    if box_fan_out is not None and np.isfinite(limits.fan_out):
+        fo = np.concatenate([[0], np.cumsum(box_fan_out[0])])
+        fo_shared = box_fan_out[1]
     seen = {}
     out = Packing([], [])
 
     def ok(c0, c1):
-        if fo is not None and fo[c1] - fo[c0] > limits.fan_out:
+        if fo is not None and fo[c1] - fo[c0] + fo_shared > limits.fan_out:
             out.fan_out_bound = True
             return False
         t = tile_needs(layer, Tile(c0, c1, y0, y1, x0, x1), mem, wbits)
@@ -525,7 +593,7 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
     once the consumers are tiled); a class of boxes is packed for the largest fan-out of its members."""
     fo_on = fan_out is not None and np.isfinite(limits.fan_out)
     if len(layer.shape) != 3:   # a (F,) population: contiguous feature ranges
-        pk = pack_channels(layer, (0, 1, 0, 1), limits, mem, wbits, fan_out if fo_on else None)
+        pk = pack_channels(layer, (0, 1, 0, 1), limits, mem, wbits, fan_out.of_box(layer, (0, 1, 0, 1)) if fo_on else None)
         return LayerTiling([Tile(a, b) for a, b in pk.chunks], (1, 1), 1)
     C, H, W = layer.shape
     floor = grid_floor(layer, limits, mem, wbits)
@@ -542,7 +610,10 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
         cost, packed = 0.0, {}
         for key, members in sorted(classes.items(), key=lambda kv: -len(kv[1])):
             budget = None if best_cost is None else int((best_cost - cost) // len(members))
-            pcf = np.max([channel_fan_out(fan_out, layer, b) for b in members], 0) if fo_on else None
+            pcf = None
+            if fo_on:
+                parts = [fan_out.of_box(layer, b) for b in members]
+                pcf = (np.max([q[0] for q in parts], 0), max(q[1] for q in parts))
             pk = pack_channels(layer, members[0], limits, mem, wbits, pcf, budget)
             if pk is None:
                 cost = None
@@ -559,7 +630,7 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
         for y in range(H):
             for x in range(W):
                 one = (y, y + 1, x, x + 1)
-                pcf = channel_fan_out(fan_out, layer, one) if fo_on else None
+                pcf = fan_out.of_box(layer, one) if fo_on else None
                 tiles += [Tile(a, e, *one) for a, e in pack_channels(layer, one, limits, mem, wbits, pcf).chunks]
         return LayerTiling(tiles, (1, 1), tried)
     ty, tx, packed = best
@@ -567,7 +638,7 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
     for b in grid(H, W, ty, tx):
         pk = packed[box_key(layer, b)]
         if fo_on and pk.fan_out_bound:   # packed for its class's largest fan-out: pack again with its own
-            pk = pack_channels(layer, b, limits, mem, wbits, channel_fan_out(fan_out, layer, b)) or pk
+            pk = pack_channels(layer, b, limits, mem, wbits, fan_out.of_box(layer, b)) or pk
         tiles += [Tile(a, e, *b) for a, e in pk.chunks]
     return LayerTiling(tiles, (ty, tx), tried)
 
@@ -575,18 +646,23 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
 # ---------------------------------------------------------------- the whole network
 @dataclass
 class TiledLayer:
-    """A layer's tiles, each tile's exact needs, its neurons' destination cores and its tiles' destination cores."""
+    """A layer's tiles and each tile's exact needs: fan-in, synapse bits, storage format per synapse node,
+    output-axon entries (``fan_out``) and distinct destination cores; the tile of each neuron, and per pixel the
+    range of tiles holding it (``pix_lo`` .. ``pix_hi``: a box's channel chunks are consecutive tiles)."""
 
     name: str
     tiles: list
-    fan_in: np.ndarray           # per tile
-    synapse_bits: np.ndarray     # per tile
-    storage: list                # per tile: synapse node -> 'dense' | 'sparse'
+    fan_in: np.ndarray
+    synapse_bits: np.ndarray
+    storage: list
     grid: tuple
     grids_tried: int
-    fan_out: np.ndarray          # destination cores per neuron (C-major)
-    tile_of: np.ndarray          # tile index per neuron
-    destination_cores: np.ndarray   # distinct destination cores per tile
+    fan_out: np.ndarray
+    destination_cores: np.ndarray
+    tile_of: np.ndarray
+    pix_lo: np.ndarray
+    pix_hi: np.ndarray
+    one_fan_out: int = 0          # output-axon entries of the layer's worst neuron
 
 
 def prepare_layer(layer, shape) -> None:
@@ -604,48 +680,58 @@ def prepare_layer(layer, shape) -> None:
             p.nz_rows = lambda a, b, nz=nz: nz[a:b].sum(0, dtype=np.int64)
 
 
+def _tile_index(layer, tiles: list) -> tuple:
+    """``(tile_of [neurons], pix_lo [pixels], pix_hi [pixels])``."""
+    C, (H, W) = layer.channels, layer.hw
+    tile_of = np.empty(layer.neurons, dtype=np.int64)
+    view = tile_of.reshape(C, H, W)
+    lo = np.full(H * W, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.zeros(H * W, dtype=np.int64)
+    lv, hv = lo.reshape(H, W), hi.reshape(H, W)
+    for i, t in enumerate(tiles):
+        view[t.c0:t.c1, t.y0:t.y1, t.x0:t.x1] = i
+        lv[t.y0:t.y1, t.x0:t.x1] = np.minimum(lv[t.y0:t.y1, t.x0:t.x1], i)
+        hv[t.y0:t.y1, t.x0:t.x1] = np.maximum(hv[t.y0:t.y1, t.x0:t.x1], i + 1)
+    return tile_of, lo, hi
+
+
 def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None) -> dict:
-    """Tile every layer, last layer first, so that each layer's fan-out (destination cores per neuron) is known
-    when it is tiled; returns ``{name: TiledLayer}`` in ``layers``' (topological) order.
+    """Tile every layer, last layer first, so that each layer's fan-out (output-axon entries) is known when it
+    is tiled; returns ``{name: TiledLayer}`` in ``layers``' (topological) order.
 
     ``limits``: ``neurons_per_core``, ``fan_in``, ``synapse_bits``, ``fan_out`` (``inf``: none). A layer whose
-    single worst neuron already exceeds the fan-in (or memory) limit is tiled as if that limit were lifted to
-    what the neuron needs (fan-in: not limited), so its core count stays meaningful; the design rules report
-    the violation."""
-    inf = float("inf")
-    fan_out = {n: np.zeros(l.neurons, dtype=np.int64) for n, l in layers.items()}
+    single worst neuron already exceeds the fan-in or memory limit is tiled under the relaxed limits of
+    :func:`~snn2hw.simulators.lower_bound.relaxed_limits`, so its core count stays meaningful; the design
+    rules report the violation."""
+    from snn2hw.simulators.lower_bound import relaxed_limits
+    fan_out = {n: FanOut.zeros(l) for n, l in layers.items()}
     consumers = {n: [] for n in layers}      # source -> [(consumer layer, its tiles)]
+    fo_lim = limits["fan_out"]
     out = {}
     for name in reversed(list(layers)):
         layer = layers[name]
-        ln = layer.needs
-        fin = limits["fan_in"]
-        lim = Limits(neurons=int(limits["neurons_per_core"]),
-                     fan_in=inf if ln.one_fan_in > fin else fin,
-                     synapse_bits=max(limits["synapse_bits"], ln.one_synapse_bits),
-                     fan_out=limits["fan_out"])
-        fo = fan_out[name] if np.isfinite(lim.fan_out) else None
+        fin, mlim, _ = relaxed_limits(layer.needs, limits)
+        lim = Limits(neurons=int(limits["neurons_per_core"]), fan_in=fin, synapse_bits=mlim, fan_out=fo_lim)
+        fo = fan_out[name] if np.isfinite(fo_lim) else None
         feeds_neurons = any(p.source in layers for p in layer.paths)   # its sources have a fan-out limit
         if layer.paths:
             tl = partition_layer(layer, lim, mem, wbits, fo,
-                                 axon_cost=1.0 / limits["fan_out"] if feeds_neurons and np.isfinite(limits["fan_out"])
-                                 else 0.0)
+                                 axon_cost=1.0 / fo_lim if feeds_neurons and np.isfinite(fo_lim) else 0.0)
         else:   # fed by nothing (cannot happen after convert): one range per neurons_per_core
             tl = LayerTiling([Tile(a, min(layer.channels, a + lim.neurons))
                               for a in range(0, layer.channels, lim.neurons)], (1, 1), 0)
         arr = np.array([t.as_tuple() for t in tl.tiles], dtype=np.int64).reshape(-1, 6)
         fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
-        tile_of = np.empty(layer.neurons, dtype=np.int64)
-        for i, t in enumerate(tl.tiles):
-            tile_of[t.flat(layer.shape)] = i
-        add_fan_out(layer, arr, fan_out)
+        add_fan_out(layer, arr, fan_out, mem)
         for src in {p.source for p in layer.paths if p.source in layers}:
             consumers[src].append((layer, arr))
-        dest = np.zeros(len(tl.tiles), dtype=np.int64)
+        tile_of, pix_lo, pix_hi = _tile_index(layer, tl.tiles)
+        tl_out = TiledLayer(name, tl.tiles, fan_in, bits, storage, tl.grid, tl.grids_tried,
+                            fan_out[name].of_tiles(layer, tl.tiles), np.zeros(len(tl.tiles), dtype=np.int64),
+                            tile_of, pix_lo, pix_hi, int(fan_out[name].per_neuron(layer).max(initial=0)))
         for cons, carr in consumers.pop(name):
-            dest += destinations(cons, carr, name, tile_of, len(tl.tiles))
-        out[name] = TiledLayer(name, tl.tiles, fan_in, bits, storage, tl.grid, tl.grids_tried, fan_out[name],
-                               tile_of, dest)
+            tl_out.destination_cores += destinations(cons, carr, tl_out, mem, len(tl.tiles))
+        out[name] = tl_out
         if progress is not None:
             progress(name, len(tl.tiles))
     return {n: out[n] for n in layers}

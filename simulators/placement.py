@@ -24,21 +24,53 @@ import numpy as np
 
 @dataclass
 class LayerPlacement:
-    """``ranges``: ``(core, start, stop)`` triples; neurons ``[start, stop)`` of the layer live on ``core``."""
+    """``ranges``: ``(core, start, stop)`` triples; neurons ``[start, stop)`` of the layer live on ``core``.
+
+    A layer placed by spatial tiles (:mod:`snn2hw.simulators.partition`) also keeps them: ``tiles`` lists
+    ``(core, (c0, c1, y0, y1, x0, x1))`` over its output ``shape``; its ``ranges`` are then the runs of
+    consecutive neurons (C-major) on one core, so readers of ranges see the same placement."""
 
     layer: str
     neurons: int
     ranges: list = field(default_factory=list)
+    shape: tuple = ()
+    tiles: list = field(default_factory=list)
+
+    @classmethod
+    def from_tiles(cls, layer: str, shape, tiles: list) -> "LayerPlacement":
+        """A layer placed by ``tiles`` (``(core, (c0, c1, y0, y1, x0, x1))``), its ranges derived."""
+        shape = tuple(int(d) for d in shape)
+        lp = cls(layer=layer, neurons=int(np.prod(shape)), shape=shape, tiles=list(tiles))
+        co = lp.core_of_neuron()
+        cut = np.flatnonzero(np.diff(co)) + 1
+        starts = np.concatenate([[0], cut])
+        stops = np.concatenate([cut, [co.size]])
+        lp.ranges = list(zip(co[starts].tolist(), starts.tolist(), stops.tolist()))
+        return lp
 
     def core_of_neuron(self) -> np.ndarray:
         out = np.full(self.neurons, -1, dtype=np.int64)
+        if self.tiles:
+            H, W = (self.shape[1], self.shape[2]) if len(self.shape) == 3 else (1, 1)
+            view = out.reshape(-1, H, W)
+            for core, (c0, c1, y0, y1, x0, x1) in self.tiles:
+                view[c0:c1, y0:y1, x0:x1] = core
+            return out
         for core, a, b in self.ranges:
             out[a:b] = core
         return out
 
     @property
     def cores(self) -> list:
+        if self.tiles:
+            return sorted({c for c, _ in self.tiles})
         return sorted({c for c, _, _ in self.ranges})
+
+    def to_dict(self) -> dict:
+        if self.tiles:
+            return {"neurons": self.neurons, "shape": list(self.shape),
+                    "tiles": [[c, *t] for c, t in self.tiles]}
+        return {"neurons": self.neurons, "ranges": [list(r) for r in self.ranges]}
 
 
 @dataclass
@@ -76,11 +108,9 @@ class Placement:
     def to_dict(self) -> dict:
         return {"profile": self.profile, "mesh_width": self.mesh_width, "cores_per_tile": self.cores_per_tile,
                 "input_tile": self.input_tile, "notes": list(self.notes),
-                "inputs": {k: {"neurons": v.neurons, "ranges": [list(r) for r in v.ranges]}
-                           for k, v in self.inputs.items()},
+                "inputs": {k: v.to_dict() for k, v in self.inputs.items()},
                 "synapse_unit": {str(k): v for k, v in sorted(self.synapse_unit.items())},
-                "layers": {k: {"neurons": v.neurons, "ranges": [list(r) for r in v.ranges]}
-                           for k, v in self.layers.items()}}
+                "layers": {k: v.to_dict() for k, v in self.layers.items()}}
 
 
 def place_inputs(placement: Placement, sizes: dict, neurons_per_core: int, copies: dict | None = None) -> Placement:

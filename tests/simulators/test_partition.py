@@ -129,3 +129,60 @@ def test_partition_covers_every_neuron_once_within_limits(seed):
         if t.neurons > 1:   # a tile of several neurons only where they fit together
             assert t.neurons <= lim.neurons and nd.fan_in <= lim.fan_in and nd.synapse_bits <= lim.synapse_bits
     assert (cover == 1).all()
+
+
+def _brute_shared(g, tile, mem):
+    """Shared-model needs by enumeration: source pixels reaching the tile (fan-in) and, per pixel pattern (the
+    kernel taps through which it reaches the box), the connections of one member pixel (all members have as
+    many; asserted), stored once per pattern."""
+    conv = g.nodes["conv"]
+    assert "pool" not in g.nodes
+    wb = signed_bits(conv.weight_int)
+    m = _connectivity(g)
+    src = g.nodes["src"].output_shape
+    cin, H, W = src
+    rows = tile.flat(g.nodes["sn"].output_shape)
+    counts = m[rows].sum(0).reshape(cin, H, W)       # connections from each source neuron into the tile
+    per_pixel = counts.sum(0)
+    (sy, sx), (py, px), (dy, dx) = conv.stride, conv.padding, conv.dilation
+    kh, kw = conv.weight_int.shape[2:]
+    KH, KW = dy * (kh - 1) + 1, dx * (kw - 1) + 1
+    groups = {}
+    for y in range(H):
+        for x in range(W):
+            if per_pixel[y, x] == 0:
+                continue
+            key = frozenset((y + py - sy * yo, x + px - sx * xo) for yo in range(tile.y0, tile.y1)
+                            for xo in range(tile.x0, tile.x1)
+                            if 0 <= y + py - sy * yo < KH and 0 <= x + px - sx * xo < KW)
+            groups.setdefault(key, []).append(int(per_pixel[y, x]))
+    sparse = dense = 0
+    for key, conns in groups.items():
+        assert len(set(conns)) == 1, "pixels of one pattern differ"
+        rs, cs = {i for i, _ in key}, {j for _, j in key}
+        sparse += int(axon_bits(conns[0], wb + mem.index_bits, mem.header_bits, mem.word_bits))
+        dense += int(axon_bits(cin * len(rs) * len(cs) * (tile.c1 - tile.c0), wb, mem.header_bits, mem.word_bits))
+    return int((per_pixel > 0).sum()), min(sparse, dense), np.flatnonzero(per_pixel.reshape(-1))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 4, 5, 7, 8, 10, 11])
+def test_shared_model_needs_match_enumeration(seed):
+    g = _random_case(seed)
+    prof = profile(word=int(np.random.default_rng(seed).choice([1, 64])))
+    mem = _mem_model(prof)
+    mem.synapse_model = "shared"
+    layer = layer_needs(g, prof)["sn"]
+    shape = tuple(g.nodes["sn"].output_shape)
+    prepare_layer(layer, shape)
+    rng = np.random.default_rng(200 + seed)
+    C, H, W = shape
+    for _ in range(6):
+        c0 = int(rng.integers(0, C)); c1 = int(rng.integers(c0 + 1, C + 1))
+        y0 = int(rng.integers(0, H)); y1 = int(rng.integers(y0 + 1, H + 1))
+        x0 = int(rng.integers(0, W)); x1 = int(rng.integers(x0 + 1, W + 1))
+        t = Tile(c0, c1, y0, y1, x0, x1)
+        got = tile_needs(layer, t, mem, 8, sources=True)
+        fan_in, bits, pixels = _brute_shared(g, t, mem)
+        assert got.fan_in == fan_in and np.array_equal(got.sources["src"], pixels), (seed, t)
+        if "conv2" not in g.nodes:
+            assert got.synapse_bits == bits, (seed, t)
