@@ -194,6 +194,28 @@ class Costs(_Strict):
         return v
 
 
+class SynapseModels(_Strict):
+    """How a ``synapse_list`` chip can store a conv layer's synapses (mapping's ``--synapse-model``):
+
+    * ``expanded`` (nengo-loihi's expanded synapses): every connection stored on its destination core,
+      a discrete axon per source neuron (the Capacity docstring);
+    * ``shared`` (NxTF's weight sharing, nengo-loihi's population weights): a population axon per source
+      pixel, each distinct tap pattern's weight set stored once per core
+      (:mod:`snn2hw.simulators.shared_synapses`).
+
+    ``default``: what mapping uses when the user does not choose."""
+
+    available: list[Literal["expanded", "shared"]] = Field(default_factory=lambda: ["expanded"], min_length=1)
+    default: Literal["expanded", "shared"] = "expanded"
+    source: str = Field(default="expanded synapses only (no weight sharing modelled for this chip)", min_length=3)
+
+    @model_validator(mode="after")
+    def _default_available(self):
+        if self.default not in self.available:
+            raise ValueError(f"synapse_models.default '{self.default}' is not in available {self.available}")
+        return self
+
+
 class Profile(_Strict):
     name: str
     description: str
@@ -203,6 +225,7 @@ class Profile(_Strict):
     costs: Costs = Field(default_factory=Costs)
     sources: dict[str, str] = Field(description="where each section's numbers come from")
     notes: list[str] = Field(default_factory=list, description="assumptions a report must state")
+    synapse_models: SynapseModels = Field(default_factory=SynapseModels)
     memory_model: Literal["synapse_list", "shared_kernel"] = Field(
         default="synapse_list",
         description="how mapping counts core memory: 'synapse_list' (nengo-loihi: synapses expanded per core, "

@@ -124,9 +124,13 @@ class CoreUsage:
     kernel_limit: int = 0
     neuron_limit: int = 0
     bias_limit: int = 0
+    tile: Optional[tuple] = None                       # (c0, c1, y0, y1, x0, x1) when placed by spatial tiles
 
     @property
     def neurons(self) -> int:
+        if self.tile is not None:
+            c0, c1, y0, y1, x0, x1 = self.tile
+            return (c1 - c0) * (y1 - y0) * (x1 - x0)
         return self.stop - self.start
 
     def to_dict(self) -> dict:

@@ -5,14 +5,28 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
 
 * ``neurons``: ``ceil(neurons / neurons_per_core)``;
 * ``synapse_memory``: ``ceil(synapses x b / memory bits per core)``, where ``synapses`` is
-  the layer's stored synapses (nonzero composed weights) and ``b`` the fewest bits any
-  stored synapse can take under the memory model (the best bits-per-synapse of an axon's
-  run over every run length: :func:`~snn2hw.simulators.partition.min_bits_per_synapse`);
+  what must be stored at least once: the layer's synapses (nonzero composed weights, one
+  per connection) under the expanded model, the nonzero weights of its composed kernels
+  under the shared model (a weight set is stored once per core, so each weight at least
+  once), and ``b`` the fewest bits any stored synapse can take (the best bits-per-synapse
+  of an axon's run over every run length:
+  :func:`~snn2hw.simulators.partition.min_bits_per_synapse`);
 * ``output_axons``: every (source neuron, destination core) pair takes one output-axon
-  entry on the source's core, and each destination core of a consumer listens to at least
-  as many of this layer's neurons as the consumer neuron that needs the fewest; so the
-  layer needs at least ``sum over consumers (consumer's bound x that fewest) / fan-out
-  limit`` cores (consumers are bounded first: layers are visited last first).
+  entry on the source's core (every (source pixel, destination core) pair 2 entries, for a
+  population axon under the shared model), and each destination core of a consumer listens
+  to at least as many of this layer's neurons (pixels) as the consumer neuron that needs
+  the fewest; so the layer needs at least ``sum over consumers (consumer's bound x that
+  fewest x entries) / fan-out limit`` cores (consumers are bounded first: layers are
+  visited last first).
+
+* ``fan_in``: a neuron that can share a core with no other neuron (the union of its input
+  axons with any other neuron's exceeds the fan-in limit) takes a core alone: ``lonely +
+  ceil((neurons - lonely) / neurons_per_core)``. The union with a partner at the same
+  position is exact (an intersection count per channel pair, one matrix product per
+  position class); with a partner elsewhere it is bounded below by the neuron's axons plus
+  the fewest any neuron there has minus those of its taps that the partner's window can
+  cover (:func:`partner_union_floor`). Expanded synapses only (a population axon per source pixel
+  leaves no such wall).
 
 A layer whose single worst neuron exceeds the fan-in or memory limit has no legal core;
 it is mapped and bounded as if the limit were lifted to what that neuron needs (fan-in:
@@ -56,9 +70,118 @@ def relaxed_limits(needs, limits: dict) -> tuple:
     return fin, mem, names
 
 
+def _stored(p, shared: bool) -> int:
+    """What a path must store at least once (see the module docstring)."""
+    if shared and p.kind == "conv":
+        return int(p.cum_int[-1].sum())
+    return int(p.per_neuron_synapses().sum())
+
+
+def _fewest_sources(p, shared: bool) -> tuple:
+    """``(fewest source units any destination neuron listens to through p, output-axon entries per unit)``:
+    neurons through a discrete axon each, or source pixels through a population axon each (shared conv)."""
+    if shared and p.kind == "conv":
+        import torch
+        import torch.nn.functional as F
+        from snn2hw.simulators.shared_synapses import POP_AXON_ENTRIES
+        taps = torch.from_numpy((p.cum_int[-1] > 0).any(0).astype(np.float64))[None, None]
+        valid = torch.from_numpy(p.valid_np.astype(np.float64))[None, None]
+        per = F.conv2d(valid, taps, stride=tuple(p.stride), padding=tuple(p.padding))
+        return int(per.min().round()), POP_AXON_ENTRIES
+    return int(p.per_neuron_synapses().min()), 1
+
+
+def _conv_connectivity(p) -> tuple:
+    """``(k [Cout, Cin, KH, KW] bool, valid taps [Ho, Wo, KH, KW] bool)`` of a conv path (composed kernel)."""
+    k = p.k.numpy() > 0
+    KH, KW = k.shape[2:]
+    Ho, Wo = p.dst_shape[1:]
+    H, W = p.src_shape[1:]
+    sy, sx = p.stride
+    py, px = p.padding
+    ys = sy * np.arange(Ho)[:, None] + np.arange(KH)[None, :] - py          # [Ho, KH] source rows
+    xs = sx * np.arange(Wo)[:, None] + np.arange(KW)[None, :] - px          # [Wo, KW] source cols
+    vy = (ys >= 0) & (ys < H)
+    vx = (xs >= 0) & (xs < W)
+    ok = vy[:, None, :, None] & vx[None, :, None, :]
+    valid = p.valid_np[np.clip(ys, 0, H - 1)[:, None, :, None], np.clip(xs, 0, W - 1)[None, :, None, :]]
+    return k, ok & valid
+
+
+def partner_union_floor(p) -> np.ndarray:
+    """Per destination neuron of path ``p`` (C-major): a lower bound on the input axons from ``p``'s source that it
+    and any one other neuron of the layer need together (exact for partners at the same position; see the
+    module docstring)."""
+    if p.kind == "dense":
+        K = p.nz.astype(np.float32)
+        n = K.sum(1)
+        if len(n) < 2:
+            return np.full(len(n), np.inf)
+        U = n[:, None] + n[None, :] - K @ K.T
+        np.fill_diagonal(U, np.inf)
+        return U.min(1)
+    k, vt = _conv_connectivity(p)
+    C, Cin, KH, KW = k.shape
+    Ho, Wo = vt.shape[:2]
+    kf = k.reshape(C, Cin, KH * KW).astype(np.float32)
+    per_tap = kf.sum(1)                                       # [C, taps]: input channels per output channel and tap
+    vflat = vt.reshape(Ho, Wo, KH * KW)
+    n = np.einsum("ct,yxt->cyx", per_tap, vflat.astype(np.float32))   # axons of each neuron
+    n_min_pos = n.min(0)                                       # [Ho, Wo]: the fewest axons at each position
+    # same position, another channel: exact unions, one product per class of valid taps
+    best = np.full((C, Ho, Wo), np.inf, dtype=np.float64)
+    classes = {}
+    for yo in range(Ho):
+        for xo in range(Wo):
+            classes.setdefault(vflat[yo, xo].tobytes(), []).append((yo, xo))
+    for key, where in classes.items():
+        m = np.frombuffer(key, dtype=bool)
+        Kv = kf[:, :, m].reshape(C, -1)
+        G = Kv @ Kv.T
+        nv = Kv.sum(1)
+        U = nv[:, None] + nv[None, :] - G
+        if C > 1:
+            np.fill_diagonal(U, np.inf)
+            u = U.min(1)
+        else:
+            u = np.full(C, np.inf)
+        for yo, xo in where:
+            best[:, yo, xo] = u
+    # another position: the partner's window covers the taps shifted by the displacement
+    sy, sx = p.stride
+    far = np.full((Ho, Wo), np.inf)
+    for yo in range(Ho):
+        for xo in range(Wo):
+            mask = np.ones((Ho, Wo), dtype=bool)
+            mask[yo, xo] = False
+            if mask.any():
+                far[yo, xo] = n_min_pos[mask].min()
+    best = np.minimum(best, n + far[None])                   # any position, no overlap assumed: then refine
+    for dy in range(-(KH // max(sy, 1)) - 1, KH // max(sy, 1) + 2):
+        for dx in range(-(KW // max(sx, 1)) - 1, KW // max(sx, 1) + 2):
+            if (dy, dx) == (0, 0) or abs(sy * dy) >= KH or abs(sx * dx) >= KW:
+                continue
+            # taps (i, j) of A that B's window covers: 0 <= i - sy*dy < KH, 0 <= j - sx*dx < KW
+            cov = np.zeros((KH, KW), dtype=bool)
+            cov[max(0, sy * dy):KH + min(0, sy * dy), max(0, sx * dx):KW + min(0, sx * dx)] = True
+            ov = np.einsum("ct,yxt->cyx", per_tap, (vflat & cov.reshape(-1)).astype(np.float32))
+            for yo in range(Ho):
+                yb = yo + dy
+                if not 0 <= yb < Ho:
+                    continue
+                for xo in range(Wo):
+                    xb = xo + dx
+                    if not 0 <= xb < Wo:
+                        continue
+                    best[:, yo, xo] = np.minimum(best[:, yo, xo], n[:, yo, xo] + n_min_pos[yb, xb] - ov[:, yo, xo])
+    return best.reshape(-1)
+
+
 def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
-    """``{name: LayerBound}`` for the mapping layers (with their synapse ``paths`` and ``needs``), in order."""
-    from snn2hw.simulators.partition import min_bits_per_synapse
+    """``{name: LayerBound}`` for the mapping layers (with their synapse ``paths`` and ``needs``, prepared by
+    :func:`~snn2hw.simulators.partition.prepare_layer`), in order."""
+    from snn2hw.simulators.partition import min_bits_per_synapse, shared_model
+    shared = shared_model(mem)
     fo_lim = limits["fan_out"]
     out = {}
     for name in reversed(list(layers)):
@@ -66,7 +189,7 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
         _, mlim, relaxed = relaxed_limits(layer.needs, limits)
         terms = {"neurons": math.ceil(layer.neurons / limits["neurons_per_core"])}
         if layer.paths:
-            syn = sum(int(p.per_neuron_synapses().sum()) for p in layer.paths)
+            syn = sum(_stored(p, shared) for p in layer.paths)
             b = min(min_bits_per_synapse(p.weight_bits or wbits, mem) for p in layer.paths)
             terms["synapse_memory"] = math.ceil(syn * b / mlim) if np.isfinite(mlim) else 0
         if np.isfinite(fo_lim):
@@ -74,9 +197,15 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             for cname, c in out.items():
                 paths = [p for p in layers[cname].paths if p.source == name]
                 if paths:
-                    fewest = min(int(max(p.per_neuron_synapses().min() for p in paths)), layer.neurons)
-                    entries += c.cores * fewest
+                    entries += c.cores * max(f * u for f, u in (_fewest_sources(p, shared) for p in paths))
             terms["output_axons"] = math.ceil(entries / fo_lim) if entries else 0
+        fin = limits["fan_in"]
+        if (layer.paths and np.isfinite(fin) and "fan_in_axons_per_core" not in relaxed
+                and not layer.shared_sources and not (shared and any(p.kind == "conv" for p in layer.paths))):
+            # the union over distinct sources adds up; the sum of per-source minima bounds the minimum of sums
+            lonely = int((sum(partner_union_floor(p) for p in layer.paths) > fin).sum())
+            if lonely:
+                terms["fan_in"] = lonely + math.ceil((layer.neurons - lonely) / limits["neurons_per_core"])
         binding = max(terms, key=terms.get)
         out[name] = LayerBound(name, max(1, terms[binding]), terms, binding, relaxed)
     return {n: out[n] for n in layers}

@@ -586,103 +586,12 @@ def _map_shared_kernel(graph: Graph, profile) -> "MappingResult":
 
 
 # ---------------------------------------------------------------- placement
-def _serpentine_core(slot: int, width: int, cpt: int) -> int:
-    t = slot // cpt
-    row, col = divmod(t, width)
-    if row % 2:
-        col = width - 1 - col
-    return (row * width + col) * cpt + slot % cpt
-
-
-def _alone_ok(layer: _Layer, limits: dict, mem: _Mem, wbits: int) -> Optional[np.ndarray]:
-    """Per neuron: does it fit a core on its own? (Its synapses each come from a distinct source neuron, so its
-    fan-in is its synapse count, and each axon stores one synapse, densely.) ``None`` if a source reaches the
-    layer through several synapses (then the shortcut does not hold)."""
-    if not layer.paths or len({p.source for p in layer.paths}) < len(layer.paths):
-        return None
-    fan_in = np.zeros(layer.neurons, dtype=np.int64)
-    bits = np.zeros(layer.neurons, dtype=np.int64)
-    for p in layer.paths:
-        syn = p.per_neuron_synapses().astype(np.int64)
-        fan_in += syn
-        bits += syn * int(axon_bits(1, p.weight_bits or wbits, mem.header_bits, mem.word_bits))
-    return (fan_in <= limits["fan_in"]) & (bits <= limits["synapse_bits"])
-
-
-def _pack(layer: _Layer, limits: dict, mem: _Mem, wbits: int) -> tuple:
-    """Greedy front-to-back fill: the longest feasible range per core (binary search on its length).
-
-    Returns the ranges and, for each range whose needs were evaluated on the way, those needs."""
-    npc, fin, mlim = limits["neurons_per_core"], limits["fan_in"], limits["synapse_bits"]
-    alone = _alone_ok(layer, limits, mem, wbits)
-    seen = {}
-
-    syn = np.concatenate([[0], np.cumsum(sum(p.per_neuron_synapses() for p in layer.paths))]) if layer.paths else None
-    min_bits = min([p.weight_bits or wbits for p in layer.paths] + [wbits])
-
-    def ok(a, b):
-        if not layer.paths:
-            return True
-        if (syn[b] - syn[a]) * min_bits > mlim:   # even dense storage without headers would not fit
-            return False
-        r = _core_needs(layer, a, b, mem, wbits)
-        seen[(a, b)] = r
-        return r[0] <= fin and r[1] <= mlim
-
-    N_, s, prev, ranges, results = layer.neurons, 0, None, [], {}
-    while s < N_:
-        seen.clear()
-        hi = min(N_ - s, npc)
-        if alone is not None and not alone[s]:
-            m = 1   # this neuron alone exceeds a core: it gets a core of its own (reported by the design rules)
-        elif ok(s, s + hi):
-            m = hi
-        elif alone is None and not ok(s, s + 1):
-            m = 1
-        else:
-            lo = 1
-            if prev is not None and 1 < prev < hi:
-                if ok(s, s + prev):
-                    lo = prev
-                    if not ok(s, s + prev + 1):
-                        hi = prev + 1
-                else:
-                    hi = prev
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if ok(s, s + mid):
-                    lo = mid
-                else:
-                    hi = mid
-            m = lo
-        ranges.append((s, s + m))
-        if (s, s + m) in seen:
-            results[(s, s + m)] = seen[(s, s + m)]
-        prev = m
-        s += m
-    return ranges, results
-
-
-def _binding(layer: _Layer, limits, mem, wbits) -> str:
-    """Which limit stops the first core of the layer from growing."""
-    a, b = layer.ranges[0]
-    if b - a >= min(layer.neurons, limits["neurons_per_core"]):
-        return "neurons_per_core" if layer.neurons > limits["neurons_per_core"] else "whole layer on one core"
-    fi, bits, _, _ = _core_needs(layer, a, b + 1, mem, wbits)
-    why = []
-    if fi > limits["fan_in"]:
-        why.append("fan_in_axons_per_core")
-    if bits > limits["synapse_bits"]:
-        why.append("synapse_memory_bits_per_core")
-    if b - a == 1 and why:
-        return " + ".join(why) + " (one neuron already exceeds it)"
-    return " + ".join(why) or "fan_out_axons_per_core"
-
-
 @dataclass
 class MappingResult:
     """``fits``: no violation. ``usage``: one :class:`CoreUsage` per core used, in core order.
-    ``limits``: the per-core limits (``None``: no limit). ``totals``: cores, chips, neurons, synapses, bits."""
+    ``limits``: the per-core limits (``None``: no limit). ``totals``: cores, chips, neurons, synapses, bits,
+    the lower bound. ``bounds``: per layer :class:`~snn2hw.simulators.lower_bound.LayerBound`; ``tilings``:
+    per layer its grid and the largest use of each limit (synapse-list profiles)."""
 
     placement: Placement
     fits: bool
@@ -691,6 +600,8 @@ class MappingResult:
     totals: dict
     limits: dict = field(default_factory=dict)
     needs: Optional[Needs] = None
+    bounds: dict = field(default_factory=dict)
+    tilings: dict = field(default_factory=dict)
 
     def table(self) -> str:
         """The per-core usage table as text (usage / limit)."""
@@ -723,19 +634,37 @@ class MappingResult:
     def to_dict(self) -> dict:
         return {"fits": self.fits, "totals": dict(self.totals), "limits": dict(self.limits),
                 "violations": [v.to_dict() for v in self.violations],
+                "bounds": {k: b.to_dict() for k, b in self.bounds.items()},
+                "tilings": {k: {"grid": list(v["grid"]), "utilisation": dict(v["utilisation"])}
+                            for k, v in self.tilings.items()},
                 "usage": [u.to_dict() for u in self.usage], "placement": self.placement.to_dict()}
 
 
-def map_graph(graph: Graph, profile="loihi") -> MappingResult:
-    """Place ``graph``'s populations on ``profile``'s cores and check every design rule (all violations at once)."""
+def synapse_model_of(profile, synapse_model: Optional[str] = None) -> str:
+    """The synapse model a mapping on ``profile`` uses: ``synapse_model`` if given (checked against the
+    profile's ``synapse_models.available``), else the profile's default."""
+    sm = profile.synapse_models
+    model = synapse_model or sm.default
+    if model not in sm.available:
+        raise MappingError(f"profile '{profile.name}' has no '{model}' synapse model (available: "
+                           f"{', '.join(sm.available)}; {sm.source})")
+    return model
+
+
+def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None, progress=None) -> MappingResult:
+    """Place ``graph``'s populations on ``profile``'s cores and check every design rule (all violations at once).
+
+    ``synapse_model``: 'expanded' | 'shared' for a synapse-list profile (default: the profile's). ``progress``:
+    called with ``(layer, cores)`` as each layer is tiled (last layer first)."""
+    from snn2hw.simulators.map_tiles import map_tiles
     profile = load_profile(profile)
     if profile.memory_model == "shared_kernel":
         return _map_shared_kernel(graph, profile)
+    model = synapse_model_of(profile, synapse_model)
     layers = layer_needs(graph, profile)
     cap = profile.capacity
     mem = _mem_model(profile)
     wbits = int(profile.formats.weight_bits)
-    inf = float("inf")
 
     def lv(f):
         return None if f is None else int(f.value)
@@ -743,138 +672,20 @@ def map_graph(graph: Graph, profile="loihi") -> MappingResult:
     limits = {"neurons_per_core": lv(cap.neurons_per_core), "synapse_memory_bits_per_core": lv(cap.synapse_memory_bits_per_core),
               "fan_in_axons_per_core": lv(cap.fan_in_axons_per_core), "fan_out_axons_per_core": lv(cap.fan_out_axons_per_core),
               "max_destination_cores": lv(cap.max_destination_cores), "cores": lv(cap.cores)}
-    pl = {"neurons_per_core": limits["neurons_per_core"],
-          "fan_in": limits["fan_in_axons_per_core"] if limits["fan_in_axons_per_core"] is not None else inf,
-          "synapse_bits": limits["synapse_memory_bits_per_core"] if limits["synapse_memory_bits_per_core"] is not None else inf}
-    fo_lim = limits["fan_out_axons_per_core"]
-
-    # 1. fill cores layer by layer
-    results = {}
-    for layer in layers.values():
-        layer.ranges, results[layer.name] = _pack(layer, pl, mem, wbits)
-        layer.binding = _binding(layer, pl, mem, wbits)
-        layer.needs.bound_by = layer.binding
-
-    # 2. last layer first: with its consumers final, each neuron's destination cores are known; split any core
-    #    whose fan-out exceeds the limit; then the layer is final and its cores' needs are recorded
-    final = {}                                                          # layer -> [(a, b, fan_in, bits, storage)]
-    dcount = {n: np.zeros(l.neurons, dtype=np.int64) for n, l in layers.items()}    # destination cores per neuron
-    dcores = {}                                                         # layer -> destination cores per core
-    split = set()
-
-    starts = {}
-
-    def hits(src, idx):
-        if src not in starts or len(starts[src]) != len(layers[src].ranges):
-            starts[src] = np.array([a for a, _ in layers[src].ranges], dtype=np.int64)
-        return np.unique(np.searchsorted(starts[src], idx, side="right") - 1)
-
-    for name in reversed(list(layers)):
-        layer = layers[name]
-        d = dcount[name]
-        layer.needs.one_fan_out = int(d.max()) if d.size else 0
-        if fo_lim is not None and any(d[a:b].sum() > fo_lim for a, b in layer.ranges):
-            new = []
-            for a, b in layer.ranges:
-                s = a
-                while s < b:
-                    m = max(1, int(np.searchsorted(np.cumsum(d[s:b]), fo_lim, side="right")))
-                    new.append((s, s + m))
-                    s += m
-            if len(new) != len(layer.ranges):
-                split.add(name)
-            layer.ranges = new
-            layer.binding += " + fan_out_axons_per_core"
-        if name in split or name not in dcores:   # (a split layer is recounted below)
-            dcores[name] = np.zeros(len(layer.ranges), dtype=np.int64)
-        rows = []
-        for a, b in layer.ranges:
-            r = results[name].get((a, b)) if (layer.paths and name not in split) else None
-            if r is None:
-                r = _core_needs(layer, a, b, mem, wbits) if layer.paths else (0, 0, {}, {})
-            for src, idx in r[3].items():
-                if src in layers:
-                    dcount[src][idx] += 1
-                    dcores.setdefault(src, np.zeros(len(layers[src].ranges), dtype=np.int64))
-                    dcores[src][hits(src, idx)] += 1
-            rows.append((a, b, r[0], r[1], r[2]))
-        final[name] = rows
-        results[name] = None
-    consumers = {}
-    for layer in layers.values():
-        for p in layer.paths:
-            consumers.setdefault(p.source, set()).add(layer.name)
-    for src in split:   # its consumers counted destination cores against its ranges before the split: recount
-        dcores[src] = np.zeros(len(layers[src].ranges), dtype=np.int64)
-        for cname in consumers.get(src, ()):
-            for a, b, *_ in final[cname]:
-                dcores[src][hits(src, _core_needs(layers[cname], a, b, mem, wbits)[3][src])] += 1
-
-    # 3. number cores in order and lay them out in serpentine order on the mesh
-    total = sum(len(l.ranges) for l in layers.values())
-    if cap.mesh is not None:
-        width, cpt = cap.mesh.width, cap.mesh.cores_per_tile
-    else:
-        width, cpt = max(1, math.ceil(math.sqrt(max(total, limits["cores"] or 1)))), 1
-    placement = Placement(profile=profile.name, mesh_width=width, cores_per_tile=cpt, input_tile=0)
-    slot = 0
-    cores = {}
-    for layer in layers.values():
-        lp = LayerPlacement(layer=layer.name, neurons=layer.neurons)
-        cores[layer.name] = []
-        for a, b in layer.ranges:
-            c = _serpentine_core(slot, width, cpt)
-            lp.ranges.append((c, a, b))
-            cores[layer.name].append(c)
-            slot += 1
-        placement.layers[layer.name] = lp
-
-    # 4. usage per core: fan-in, memory, fan-out, destination cores
-    usage = []
-    stored = 0
-    for layer in layers.values():
-        for i, (c, (a, b, fan_in, bits, storage)) in enumerate(zip(cores[layer.name], final[layer.name])):
-            usage.append(CoreUsage(core=c, layer=layer.name, start=a, stop=b, fan_in=fan_in, synapse_bits=bits,
-                                   storage=storage, fan_out=int(dcount[layer.name][a:b].sum()),
-                                   destination_cores=int(dcores[layer.name][i])))
-        stored += int(sum(p.per_neuron_synapses().sum() for p in layer.paths))
-    usage.sort(key=lambda u: u.core)
-    placement.synapse_unit = {u.core: "sparse" if "sparse" in u.storage.values() else "dense" for u in usage}
+    tm = map_tiles(graph, profile, layers, model, mem, wbits, progress)
+    placement = tm.placement
     place_inputs(placement, {n: int(np.prod(graph.nodes[n].output_shape)) for n in graph.inputs},
                  limits["neurons_per_core"] or 1024)
-
-    needs = Needs(layers={n: l.needs for n, l in layers.items()}, cores=usage, cores_needed=total)
+    placement.notes += tm.notes
+    total = tm.totals["cores_used"]
+    needs = Needs(layers={n: l.needs for n, l in layers.items()}, cores=tm.usage, cores_needed=total)
     violations = check_design_rules(graph, profile, needs)
-
-    chip = limits["cores"] or total
-    placement.notes += [
-        "greedy placement: populations in topological order, one population per core; each core takes the "
-        "longest range of neurons (C-major) that satisfies neurons_per_core, fan-in and synapse memory "
-        "(binary search on the range length); then cores whose fan-out exceeds the limit are split, last "
-        "layer first",
-        f"cores laid out on the {width}-wide mesh ({cpt} core(s) per tile) in serpentine tile order so that "
-        f"consecutive layers sit on the same or neighbouring tiles; the input enters at tile 0",
-        "convolutions are expanded to explicit synapses per core (nengo-loihi style): a kernel is stored on "
-        "every core that uses it",
-        "synapse memory per core and per synapse node: the cheaper of sparse (weight + index bits) and dense "
-        f"(weight bits) runs of <= {MAX_SYNAPSES_PER_RUN} synapses with a {mem.header_bits}-bit header, "
-        f"rounded to {mem.word_bits}-bit words",
-    ]
-    for layer in layers.values():
-        sizes = [b - a for a, b in layer.ranges]
-        placement.notes.append(f"{layer.name}: {layer.neurons} neurons on {len(sizes)} core(s), "
-                               f"{min(sizes)}-{max(sizes)} per core, bound by {layer.binding}")
-        if not all(p.exact for p in layer.paths):
-            placement.notes.append(f"{layer.name}: an overlapping or padded pool before its synapse is composed "
-                                   f"conservatively (border fan-in is an upper bound)")
-    if total > chip:
-        placement.notes.append(f"{total} cores exceed the chip's {chip}: cores beyond it continue on virtual "
-                               f"mesh rows below (another chip), {math.ceil(total / chip)} chips in all")
-
-    totals = {"profile": profile.name, "cores_used": total, "cores_available": limits["cores"],
-              "chips_needed": math.ceil(total / chip) if chip else 1, "tiles_used": len(placement.tiles_used),
-              "neurons": sum(l.neurons for l in layers.values()), "synapses": stored,
-              "synapse_bits": sum(u.synapse_bits for u in usage),
-              "cores_per_layer": {n: len(l.ranges) for n, l in layers.items()}}
-    return MappingResult(placement=placement, fits=not violations, violations=violations, usage=usage,
-                         totals=totals, limits=limits, needs=needs)
+    stored = sum(int(p.per_neuron_synapses().sum()) for l in layers.values() for p in l.paths)
+    totals = {"profile": profile.name, "synapse_model": model, "cores_used": total,
+              "cores_available": limits["cores"], "chips_needed": tm.totals["chips_needed"],
+              "tiles_used": len(placement.tiles_used), "neurons": sum(l.neurons for l in layers.values()),
+              "synapses": stored, "synapse_bits": sum(u.synapse_bits for u in tm.usage),
+              "lower_bound_cores": tm.totals["lower_bound_cores"], "bound_ratio": tm.totals["bound_ratio"],
+              "cores_per_layer": {n: len(placement.layers[n].tiles) for n in layers}}
+    return MappingResult(placement=placement, fits=not violations, violations=violations, usage=tm.usage,
+                         totals=totals, limits=limits, needs=needs, bounds=tm.bounds, tilings=tm.tilings)

@@ -180,7 +180,7 @@ def digits():
 
 
 def test_digits_fits_loihi(digits):
-    res = map_graph(digits, "loihi")
+    res = map_graph(digits, "loihi", synapse_model="expanded")
     assert res.fits and res.violations == []
     _check_placement(res, digits)
     # sn0: 16x8x8 = 1024 neurons, 9 synapses each -> one full core (1024 = neurons_per_core)
@@ -193,12 +193,22 @@ def test_digits_fits_loihi(digits):
     # serpentine: consecutive cores, tile 0 and 1 (4 cores per tile)
     assert res.placement.cores_used == [0, 1, 2, 3, 4, 5] and res.placement.tiles_used == [0, 1]
     assert any("serpentine" in n for n in res.placement.notes)
-    assert res.usage[0].fan_out == 4096 and res.usage[0].destination_cores == 4   # each sn0 neuron feeds 4 sn1 cores
+    # sn1 is tiled 2 x 2 boxes (of 2 x 2 positions, 32 channels: 128 neurons each). An sn0 row y reaches sn1 rows
+    # yo with 2 yo - 2 <= y <= 2 yo + 3 (2x2 pool then 3x3 conv, padding 1): rows 0, 1, 6, 7 one box row, rows
+    # 2-5 both; so 1.5 boxes per axis, 2.25 destination cores per sn0 neuron: 1024 x 2.25 = 2304 output axons
+    assert res.usage[0].fan_out == 2304 and res.usage[0].destination_cores == 4
+    # the shared model (the loihi default): one sn1 core holds all 512 neurons (population axons: 8 x 8 pixels
+    # of sn0 reach it, each tap pattern's weights stored once); never more cores than expanded
+    shared = map_graph(digits, "loihi")
+    assert shared.totals["synapse_model"] == "shared" and shared.fits
+    _check_placement(shared, digits)
+    assert shared.totals["cores_per_layer"] == {"sn0": 1, "sn1": 1, "readout": 1}
+    assert shared.totals["lower_bound_cores"] <= shared.totals["cores_used"] <= res.totals["cores_used"]
 
 
 def test_tiny_cores_report_every_violation_with_suggestions(digits):
     p = profile(cores=4, npc=64, mem=20000, fan_in=300, fan_out=4096)
-    res = map_graph(digits, p)
+    res = map_graph(digits, p, synapse_model="expanded")
     assert not res.fits
     rules = {v.rule for v in res.violations}
     assert {"check_fan_in", "check_synapse_memory", "check_total_cores"} <= rules
@@ -253,13 +263,18 @@ def test_vgg16_on_loihi_reports_cores():
         if isinstance(n, N.Input):
             n.step = 1 / 255
     g = snn2hw.convert(g, "loihi").graph
-    res = map_graph(g, "loihi")
+    res = map_graph(g, "loihi", synapse_model="expanded")
     assert not res.fits
     tot = next(v for v in res.violations if v.rule == "check_total_cores")
     assert tot.needed == res.totals["cores_used"] > 128 and tot.available == 128
     # 512 input channels x 3x3 on a 4x4 map: an interior neuron needs 4608 axons > 4096
     fi = {v.layer: v for v in res.violations if v.rule == "check_fan_in"}
     assert fi["sn11"].needed > 4096 and "455 of 512 input channels" in fi["sn11"].suggestion
+    assert res.totals["lower_bound_cores"] <= res.totals["cores_used"]
+    # population axons (one per source pixel) lift the fan-in problem and shared weight sets need fewer cores
+    shared = map_graph(g, "loihi")
+    assert not any(v.rule == "check_fan_in" for v in shared.violations)
+    assert shared.totals["lower_bound_cores"] <= shared.totals["cores_used"] < res.totals["cores_used"]
     print(res.summary())
 
 
@@ -315,3 +330,21 @@ def test_memory_model_selector_defaults_to_synapse_list():
     d["capacity"]["kernel_memory_entries_per_core"] = {"value": 1, "per_core": [16384] * 9, "source": "x y z"}
     with pytest.raises(Exception, match="smallest"):
         type(load_profile("speck")).model_validate(d)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("model", ["expanded", "shared"])
+def test_lower_bound_never_above_the_mapping(seed, model):
+    """On random conv / residual / dense networks and random small cores, every layer's lower bound is at most
+    the cores the partitioner found, under either synapse model; so is the network's."""
+    from tests.helpers.random_graphs import random_graph
+    rng = np.random.default_rng(seed)
+    g = snn2hw.convert(random_graph(rng, step=1 / 16, resets=("zero",), compares=("ge",), models=("if", "lif")),
+                       "loihi").graph
+    p = profile(cores=256, npc=int(rng.integers(4, 48)), mem=int(rng.integers(2000, 20000)),
+                fan_in=int(rng.integers(20, 120)), fan_out=int(rng.integers(10, 80)), word=int(rng.choice([1, 64])))
+    res = map_graph(g, p, synapse_model=model)
+    _check_placement(res, g)
+    for name, b in res.bounds.items():
+        assert b.cores <= res.totals["cores_per_layer"][name], (name, b, res.totals["cores_per_layer"])
+    assert res.totals["lower_bound_cores"] <= res.totals["cores_used"]

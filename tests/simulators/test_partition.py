@@ -186,3 +186,24 @@ def test_shared_model_needs_match_enumeration(seed):
         assert got.fan_in == fan_in and np.array_equal(got.sources["src"], pixels), (seed, t)
         if "conv2" not in g.nodes:
             assert got.synapse_bits == bits, (seed, t)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_partner_union_floor_never_above_brute_force(seed):
+    """The fan-in bound's per-neuron floor on the union with any partner is <= the true minimum union."""
+    from snn2hw.simulators.lower_bound import partner_union_floor
+    g = _random_case(seed)
+    if "conv2" in g.nodes:
+        return
+    prof = profile()
+    layer = layer_needs(g, prof)["sn"]
+    prepare_layer(layer, g.nodes["sn"].output_shape)
+    m = _connectivity(g)
+    n = m.sum(1)
+    U = n[:, None] + n[None, :] - (m.astype(np.int64) @ m.T.astype(np.int64))
+    np.fill_diagonal(U, np.iinfo(np.int64).max)
+    truth = U.min(1)
+    floor = partner_union_floor(layer.paths[0])
+    assert (floor <= truth + 1e-9).all()
+    if "pool" not in g.nodes:   # same-position partners are exact: the floor meets the truth somewhere
+        assert np.isclose(floor, truth).any()

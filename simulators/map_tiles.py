@@ -1,0 +1,153 @@
+"""Synapse-list mapping by spatial tiles: partition every population, lay the tiles' cores on the mesh, and
+tabulate each core's usage, the lower bounds and the notes that :func:`~snn2hw.simulators.mapping.map_graph`
+returns for a ``synapse_list`` profile.
+
+Cores are numbered layer by layer in topological order, a layer's tiles in raster order of their boxes (a
+box's channel chunks together), and laid on the mesh's tiles in serpentine order (row 0 left to right, row 1
+right to left, ...), so consecutive layers and neighbouring boxes sit on the same or neighbouring tiles. A
+network needing more cores than the chip continues on virtual rows below the mesh (the next chip)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from snn2hw.simulators.design_rules import CoreUsage
+from snn2hw.simulators.lower_bound import layer_bounds
+from snn2hw.simulators.partition import Tile, partition_network, prepare_layer, shared_model, tile_needs
+from snn2hw.simulators.placement import LayerPlacement, Placement
+
+#: nengo-loihi ``SynapseConfig``: a 6-bit synapse count per run, so at most 64 synapses per run
+MAX_SYNAPSES_PER_RUN = 64
+
+
+@dataclass
+class TiledMapping:
+    """What :func:`map_tiles` found: the placement, one :class:`CoreUsage` per core in core order, the
+    per-layer lower bounds and tilings, totals and notes."""
+
+    placement: Placement
+    usage: list
+    bounds: dict
+    tilings: dict
+    totals: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+
+def serpentine_core(slot: int, width: int, cores_per_tile: int) -> int:
+    """The core id of the ``slot``-th core laid on a ``width``-wide mesh in serpentine tile order."""
+    t = slot // cores_per_tile
+    row, col = divmod(t, width)
+    if row % 2:
+        col = width - 1 - col
+    return (row * width + col) * cores_per_tile + slot % cores_per_tile
+
+
+def _model_needs(layer, mem, wbits) -> None:
+    """A layer's worst single neuron under the synapse model (its fan-in and memory: the smallest unit a core
+    can hold; the relaxed limits and the design rules read them)."""
+    ln = layer.needs
+    if not layer.paths:
+        return
+    per = sum(p.per_neuron_synapses() for p in layer.paths)
+    worst = int(np.argmax(per))
+    C, (H, W) = layer.channels, layer.hw
+    c, rest = divmod(worst, H * W)
+    y, x = divmod(rest, W)
+    one = tile_needs(layer, Tile(c, c + 1, y, y + 1, x, x + 1), mem, wbits)
+    ln.one_fan_in, ln.one_synapse_bits = one.fan_in, one.synapse_bits
+
+
+def _utilisation(t, usage_rows, limits) -> dict:
+    """The largest use of each per-core limit over a layer's cores (fraction of the limit)."""
+    out = {}
+    for key, attr in (("neurons_per_core", "neurons"), ("fan_in", "fan_in"), ("synapse_bits", "synapse_bits"),
+                      ("fan_out", "fan_out")):
+        lim = limits[key]
+        if np.isfinite(lim) and usage_rows:
+            out[key] = max(getattr(u, attr) for u in usage_rows) / lim
+    return out
+
+
+def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int, progress=None) -> TiledMapping:
+    """Map the mapping ``layers`` (from :func:`~snn2hw.simulators.mapping.layer_needs`) of ``graph`` onto
+    ``profile``'s cores by spatial tiles under ``synapse_model`` ('expanded' | 'shared')."""
+    cap = profile.capacity
+    inf = float("inf")
+
+    def lim(f):
+        return inf if f is None else float(f.value)
+    limits = {"neurons_per_core": int(cap.neurons_per_core.value), "fan_in": lim(cap.fan_in_axons_per_core),
+              "synapse_bits": lim(cap.synapse_memory_bits_per_core), "fan_out": lim(cap.fan_out_axons_per_core)}
+    mem.synapse_model, mem.run = synapse_model, MAX_SYNAPSES_PER_RUN
+    for name, layer in layers.items():
+        prepare_layer(layer, graph.nodes[name].output_shape)
+        if shared_model(mem):
+            _model_needs(layer, mem, wbits)
+    tiled = partition_network(layers, limits, mem, wbits, progress)
+    bounds = layer_bounds(layers, limits, mem, wbits)
+
+    total = sum(len(t.tiles) for t in tiled.values())
+    chip = int(cap.cores.value) if cap.cores is not None else total
+    if cap.mesh is not None:
+        width, cpt = cap.mesh.width, cap.mesh.cores_per_tile
+    else:
+        width, cpt = max(1, math.ceil(math.sqrt(max(total, chip or 1)))), 1
+    placement = Placement(profile=profile.name, mesh_width=width, cores_per_tile=cpt, input_tile=0)
+    usage, slot, per_layer = [], 0, {}
+    for name, t in tiled.items():
+        layer = layers[name]
+        placed, rows = [], []
+        for i, tile in enumerate(t.tiles):
+            core = serpentine_core(slot, width, cpt)
+            slot += 1
+            placed.append((core, tile.as_tuple()))
+            rows.append(CoreUsage(core=core, layer=name, start=0, stop=0, tile=tile.as_tuple(),
+                                  fan_in=int(t.fan_in[i]), synapse_bits=int(t.synapse_bits[i]),
+                                  storage=dict(t.storage[i]), fan_out=int(t.fan_out[i]),
+                                  destination_cores=int(t.destination_cores[i])))
+        placement.layers[name] = LayerPlacement.from_tiles(name, layer.shape, placed)
+        layer.needs.one_fan_out = t.one_fan_out
+        util = _utilisation(t, rows, limits)
+        layer.needs.bound_by = max(util, key=util.get) if util else ""
+        per_layer[name] = {"utilisation": util, "grid": t.grid}
+        usage += rows
+    usage.sort(key=lambda u: u.core)
+    placement.synapse_unit = {u.core: "sparse" if "sparse" in u.storage.values() else "dense" for u in usage}
+
+    bound = sum(b.cores for b in bounds.values())
+    notes = [
+        f"spatial tiles ({synapse_model} synapses): each population's output volume is cut into boxes of a "
+        "ty x tx grid and each box's channels into chunks, one tile per core; per layer the grid with the fewest "
+        "cores (plus input axons over the fan-out limit, NxTF's cost) is chosen over every distinct box size; "
+        "layers are tiled last first so each knows its output-axon entries",
+        f"cores laid out on the {width}-wide mesh ({cpt} core(s) per tile) in serpentine tile order, layer by "
+        "layer, boxes in raster order; the input enters at tile 0",
+        ("conv layers store each distinct tap pattern's weight set once per core and receive a population axon "
+         "per source pixel (NxTF / nengo-loihi weight sharing); dense layers keep expanded synapses"
+         if synapse_model == "shared" else
+         "convolutions are expanded to explicit synapses per core (nengo-loihi style): a kernel is stored on "
+         "every core that uses it, a discrete axon per source neuron"),
+        "synapse memory per core and per synapse node: the cheaper of sparse (weight + index bits) and dense "
+        f"(weight bits) runs of <= {MAX_SYNAPSES_PER_RUN} synapses with a {mem.header_bits}-bit header, "
+        f"rounded to {mem.word_bits}-bit words",
+        f"lower bound {bound} cores (sum over layers of the largest of neurons, synapse memory and output "
+        f"axons, one population per core); this mapping uses {total} ({total / max(bound, 1):.2f}x)",
+    ]
+    for name, t in tiled.items():
+        b = bounds[name]
+        relaxed = f"; tiled as if {', '.join(b.relaxed)} were lifted (one neuron exceeds it)" if b.relaxed else ""
+        sizes = sorted({tt.neurons for tt in t.tiles})
+        notes.append(f"{name}: {layers[name].neurons} neurons on {len(t.tiles)} core(s) (bound {b.cores}, "
+                     f"{b.binding}), grid {t.grid[0]}x{t.grid[1]}, {sizes[0]}-{sizes[-1]} neurons per core, "
+                     f"most used: {layers[name].needs.bound_by or '-'}{relaxed}")
+        if not all(p.exact for p in layers[name].paths):
+            notes.append(f"{name}: an overlapping or padded pool before its synapse is composed conservatively "
+                         f"(border fan-in is an upper bound)")
+    if total > chip:
+        notes.append(f"{total} cores exceed the chip's {chip}: cores beyond it continue on virtual mesh rows "
+                     f"below (another chip), {math.ceil(total / chip)} chips in all")
+    totals = {"cores_used": total, "lower_bound_cores": bound, "bound_ratio": round(total / max(bound, 1), 4),
+              "synapse_model": synapse_model, "chips_needed": math.ceil(total / chip) if chip else 1}
+    return TiledMapping(placement, usage, bounds, per_layer, totals, notes)

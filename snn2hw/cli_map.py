@@ -1,0 +1,39 @@
+"""``snn2hw map``: does a network fit a chip, on how many cores and chips, and how close to the lower bound."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("map")
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.option("--profile", default="loihi", show_default=True, help="hardware profile name or YAML file")
+@click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
+              help="how conv synapses are stored (default: the profile's; 'shared': weight sets stored once, "
+                   "population axons)")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
+              help="also write the summary as JSON to this file")
+@click.option("--factory", default=None, help="module:function that builds the torch model (plain state dicts)")
+@click.option("--data", "data_spec", default=None, help="calibration data for converting a float checkpoint")
+@click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="the input lattice: integer input = round(x / step)")
+def map_cmd(model_file, profile, synapse_model, json_out, factory, data_spec, input_step):
+    """Map a model onto a profile's cores: per-layer table, totals, lower bound and every violation."""
+    from snn2hw.cli import _load_integer
+    from snn2hw.hw_profiles import load_profile
+    from snn2hw.report.mapping_summary import format_mapping, mapping_summary
+    from snn2hw.simulators.mapping import map_graph
+    from snn2hw.util.atomic import write_text
+    prof = load_profile(profile)
+    g, _ = _load_integer(model_file, profile, factory, data_spec, input_step)
+    res = map_graph(g, prof, synapse_model=synapse_model)
+    other = None
+    if prof.memory_model == "synapse_list" and len(prof.synapse_models.available) > 1:
+        alt = next(m for m in prof.synapse_models.available if m != res.totals["synapse_model"])
+        other = map_graph(g, prof, synapse_model=alt)
+    doc = mapping_summary(res, other)
+    click.echo(format_mapping(doc))
+    if json_out:
+        write_text(json_out, json.dumps(doc, indent=1))
+        click.echo(f"wrote {json_out}")
