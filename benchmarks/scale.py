@@ -11,8 +11,9 @@ the stage, added MB = peak - RSS before the stage.
 Stages: ``trace`` (build the torch model + torch.fx front end), ``convert`` (fold +
 quantize for loihi), ``export_nir`` / ``export_lava`` / ``export_onnx`` (one format
 each, with the bytes written), ``ref_float`` / ``ref_int`` (reference simulator),
-``map`` (mapping on loihi alone), ``event`` (the report build: mapping again + event
-simulator + costs). With ``--linear`` the event simulator alone (on the sequential
+``map`` / ``map_expanded`` (mapping on loihi alone with the shared (the profile's default) or
+expanded synapse model: cores, lower bound, mapping / bound, chips), ``event`` / ``event_expanded``
+(the report build: that mapping again + event simulator + costs). With ``--linear`` the event simulator alone (on the sequential
 placement, layers on fresh cores in order, so that the numbers are the simulator's) and
 the integer reference simulator also run at several sample counts with a fixed
 batch size, and the peak memory per sample count and its slope per sample are
@@ -34,10 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGES = ("trace", "convert", "map", "export_nir", "export_lava", "export_onnx", "ref_float", "ref_int", "event")
+STAGES = ("trace", "convert", "map", "map_expanded", "export_nir", "export_lava", "export_onnx", "ref_float",
+          "ref_int", "event", "event_expanded")
 NEEDS = {"convert": "trace", "ref_float": "trace", "export_nir": "convert", "export_lava": "convert",
          "export_onnx": "convert", "ref_int": "convert", "event": "convert", "map": "convert",
-         "event_sim": "convert"}
+         "map_expanded": "convert", "event_expanded": "convert", "event_sim": "convert"}
 #: what a stage leaves in the work folder; a prerequisite whose file is there is not run again
 PRODUCES = {"trace": "{m}_float.s2h", "convert": "{m}_int.s2h", "map": "{m}_placement.pkl"}
 T, CLASSES, SIZE, SEED = 4, 10, 32, 0
@@ -70,7 +72,8 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
     prep = {}
     if stage in ("convert", "ref_float"):
         prep["g"] = load_graph(f_float)
-    elif stage in ("map", "export_nir", "export_lava", "export_onnx", "ref_int", "event", "event_sim"):
+    elif stage in ("map", "map_expanded", "export_nir", "export_lava", "export_onnx", "ref_int", "event",
+                   "event_expanded", "event_sim"):
         prep["g"] = load_graph(f_int)
     if stage.startswith(("ref", "event")):
         prep["x"] = _inputs(samples)
@@ -103,15 +106,20 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
         from snn2hw.simulators.reference import simulate
         r = simulate(prep["g"], prep["x"], mode=stage[4:], batch_size=batch)
         extra = f"{sum(float(v.sum()) for v in r.layer_spikes.values()) / samples:.0f} spikes/sample"
-    elif stage == "map":
+    elif stage in ("map", "map_expanded"):
         from snn2hw.simulators.mapping import map_graph
-        mres = map_graph(prep["g"], "loihi")
-        with open(f_place, "wb") as fh:
-            pickle.dump(mres.placement, fh)
-        extra = f"{len(mres.placement.cores_used)} cores"
-    elif stage == "event":
+        mres = map_graph(prep["g"], "loihi", synapse_model="expanded" if stage == "map_expanded" else None)
+        if stage == "map":
+            with open(f_place, "wb") as fh:
+                pickle.dump(mres.placement, fh)
+        t = mres.totals
+        extra = (f"{t['synapse_model']}: {t['cores_used']} cores on {t['chips_needed']} chips, lower bound "
+                 f"{t['lower_bound_cores']} (mapping / bound {t['bound_ratio']:.2f}), {len(mres.violations)} "
+                 f"violations")
+    elif stage in ("event", "event_expanded"):
         from snn2hw.report.build import build_report
-        rep = build_report(prep["g"], prep["x"], ["loihi"], batch_size=batch)
+        rep = build_report(prep["g"], prep["x"], ["loihi"], batch_size=batch,
+                           synapse_model="expanded" if stage == "event_expanded" else None)
         run = rep["runs"][0]
         extra = (f"report build incl. mapping; {run.get('cores_used')} cores, "
                  f"{run['totals']['synops_per_sample']:.3g} synops/sample")

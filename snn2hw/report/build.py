@@ -160,7 +160,7 @@ def _latency_block(ev) -> dict:
 
 
 def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False,
-                torch_nb=None, timing: str = "detailed") -> dict:
+                torch_nb=None, timing: str = "detailed", synapse_model=None) -> dict:
     from snn2hw.simulators.costs import literature_sops, neurobench_metrics
     from snn2hw.simulators.event import sequential_placement, simulate_events
     from snn2hw.simulators.mapping import map_graph
@@ -173,10 +173,13 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         gi, conv_notes = res.graph, res.approximations + res.refusals
     run = {"profile": prof.name, "description": prof.description.strip(), "conversion": conv_notes}
     if prof.capacity is not None:
-        mapping = map_graph(gi, prof)
+        mapping = map_graph(gi, prof, synapse_model=synapse_model if prof.memory_model == "synapse_list" else None)
         placement = mapping.placement
         run.update({"fits": mapping.fits, "cores_used": mapping.totals.get("cores_used"),
                     "cores_available": mapping.totals.get("cores_available"),
+                    "chips": mapping.totals.get("chips_needed"),
+                    "synapse_model": mapping.totals.get("synapse_model", mapping.totals.get("memory_model")),
+                    "lower_bound_cores": mapping.totals.get("lower_bound_cores"),
                     "violations": [v.to_dict() for v in mapping.violations],
                     "cores": [_core_row(u, placement, mapping.limits) for u in mapping.usage],
                     "memory": {"synapse_bits": mapping.totals.get("synapse_bits"),
@@ -219,11 +222,12 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
 
 
 def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
-                 batch_size=None, progress=False, model=None, timing: str = "detailed") -> dict:
+                 batch_size=None, progress=False, model=None, timing: str = "detailed", synapse_model=None) -> dict:
     """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy; ``model``: the torch
     module the graph came from (NeuroBench's footprint, sparsities, float synaptic operations; run on ``x``
     in batches of ``batch_size``), or None; ``timing``: the headline timing model (``"detailed"`` or
-    ``"simple"``; the simple one is always computed too)."""
+    ``"simple"``; the simple one is always computed too); ``synapse_model``: how a synapse-list chip stores conv
+    synapses (``"expanded"`` | ``"shared"``; None: each profile's default)."""
     from snn2hw.simulators.reference import simulate
     T, B = int(x.shape[0]), int(x.shape[1])
     report = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "snn2hw_version": __version__,
@@ -248,7 +252,7 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
         torch_nb = torch_model_metrics(model, x, batch_size=batch_size)
     for p in profiles:
         run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress, torch_nb=torch_nb,
-                          timing=timing)
+                          synapse_model=synapse_model, timing=timing)
         if labels is not None:
             report["accuracy"][f"int ({run['profile']})"] = run.pop("int_accuracy")
         report["runs"].append(run)
