@@ -99,6 +99,16 @@ def _add_core_events(rows: list, ev, costs):
             row[f"energy_{cls}_pj_per_sample"] = v
 
 
+def _mesh(profile, placement) -> dict:
+    """The chip mesh the placement's cores lie on (the HTML occupancy picture; cores beyond a chip's count are
+    on the next chip)."""
+    cap = profile.capacity
+    w, cpt = placement.mesh_width, placement.cores_per_tile
+    cores = int(cap.cores.value)
+    h = cap.mesh.height if cap.mesh is not None else max(1, -(-cores // (w * cpt)))
+    return {"width": w, "height": h, "cores_per_tile": cpt, "cores_per_chip": w * h * cpt}
+
+
 def _core_row(u, placement, limits) -> dict:
     """One core's usage next to its limits; a shared-kernel chip (Speck) reports its memory entries."""
     if u.kernel_limit:
@@ -180,6 +190,7 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
                     "chips": mapping.totals.get("chips_needed"),
                     "synapse_model": mapping.totals.get("synapse_model", mapping.totals.get("memory_model")),
                     "lower_bound_cores": mapping.totals.get("lower_bound_cores"),
+                    "mesh": _mesh(prof, placement),
                     "violations": [v.to_dict() for v in mapping.violations],
                     "cores": [_core_row(u, placement, mapping.limits) for u in mapping.usage],
                     "memory": {"synapse_bits": mapping.totals.get("synapse_bits"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from html import escape
 
 from snn2hw.report.layer_table import format_table
-from snn2hw.report.svg import bar_chart
+from snn2hw.report.svg import bar_chart, core_map
 
 
 def _num(v, digits: int = 4) -> str:
@@ -129,6 +129,10 @@ CSS = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
        ".bad{color:#b00}")
 
 
+#: runs with more cores show the occupancy picture only, not one utilisation bar group per core
+MAX_CORE_BARS = 64
+
+
 def plots(report: dict) -> list:
     runs = report["runs"]
     if not runs:
@@ -148,7 +152,12 @@ def plots(report: dict) -> list:
                               for r in runs}, "pJ"))
     for r in runs:
         cores = r.get("cores") or []
-        if cores:
+        mesh = r.get("mesh")
+        if cores and mesh:
+            out.append(core_map(f"Core occupancy on {r['profile']} (cores coloured by layer)",
+                                [(c["core"], c["layer"]) for c in cores], mesh["width"], mesh["height"],
+                                mesh["cores_per_tile"]))
+        if cores and len(cores) <= MAX_CORE_BARS:
             lab = [f"core {c['core']}" for c in cores]
             series = {}
             for key, lim in (("neurons", "neurons_limit"), ("synapse_bits", "synapse_bits_limit"),
