@@ -138,24 +138,48 @@ def _tile_neurons(t):
 
 
 @njit(cache=True)
+def conv_tile_stats(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, valid, all_valid, sparse_table, dense_table):
+    """(axons, sparse bits, dense bits) of a conv path on one tile. ``sparse_table[k]`` / ``dense_table[k]``: the
+    bits of an axon with ``k`` synapses in each format (:func:`axon_bit_table`). A one-position tile reaches
+    each source neuron through one tap at most, so its counts are read off the kernel sums directly."""
+    n = (c1 - c0) * (y1 - y0) * (x1 - x0)
+    axons = 0
+    sparse = 0
+    if (y1 - y0) * (x1 - x0) == 1:
+        cin, KH, KW = cum.shape[1], cum.shape[2], cum.shape[3]
+        for ci in range(cin):
+            for i in range(KH):
+                y = sy * y0 + i - py
+                if y < 0 or y >= H:
+                    continue
+                for j in range(KW):
+                    x = sx * x0 + j - px
+                    if x < 0 or x >= W or not (all_valid or valid[y, x]):
+                        continue
+                    k = cum[c1, ci, i, j] - cum[c0, ci, i, j]
+                    if k > 0:
+                        axons += 1
+                        sparse += sparse_table[k]
+        return axons, sparse, axons * dense_table[n]
+    counts, _, _ = conv_window_counts(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, valid, all_valid)
+    flat = counts.ravel()
+    for k in range(flat.size):
+        c = flat[k]
+        if c > 0:
+            axons += 1
+            sparse += sparse_table[c]
+    return axons, sparse, axons * dense_table[n]
+
+
+@njit(cache=True)
 def conv_tiles_stats(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, sparse_table, dense_table):
-    """(axons, sparse bits, dense bits) of a conv path on every tile of ``tiles [n, 6]`` (rows
-    ``c0 c1 y0 y1 x0 x1``), as ``[n, 3]``. ``sparse_table[k]`` / ``dense_table[k]``: the bits of an axon
-    with ``k`` synapses in each format (:func:`axon_bit_table`)."""
+    """:func:`conv_tile_stats` of every tile of ``tiles [n, 6]`` (rows ``c0 c1 y0 y1 x0 x1``), as ``[n, 3]``."""
     out = np.zeros((tiles.shape[0], 3), np.int64)
     for t in range(tiles.shape[0]):
         tt = tiles[t]
-        counts, _, _ = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
-                                          valid, all_valid)
-        flat = counts.ravel()
-        axons = 0
-        sparse = 0
-        for k in range(flat.size):
-            c = flat[k]
-            if c > 0:
-                axons += 1
-                sparse += sparse_table[c]
-        out[t, 0], out[t, 1], out[t, 2] = axons, sparse, axons * dense_table[_tile_neurons(tt)]
+        a, s, d = conv_tile_stats(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W, valid,
+                                  all_valid, sparse_table, dense_table)
+        out[t, 0], out[t, 1], out[t, 2] = a, s, d
     return out
 
 
@@ -263,20 +287,58 @@ def shared_model(mem) -> bool:
     return getattr(mem, "synapse_model", "expanded") == "shared"
 
 
+def _tables(p, mem, wbits: int, n: int) -> tuple:
+    """The (sparse, dense) axon-bit tables of path ``p`` covering axons of up to ``n`` synapses (cached)."""
+    wb = p.weight_bits or wbits
+    key = (wb, mem.index_bits, mem.header_bits, mem.word_bits, _run(mem))
+    tab = p.__dict__.setdefault("_bit_tables", {})
+    if key not in tab or tab[key][0].size <= n:
+        m = max(n, 1024)
+        tab[key] = (axon_bit_table(m, wb + mem.index_bits, mem), axon_bit_table(m, wb, mem))
+    return tab[key]
+
+
+def needs_function(layer, mem, wbits: int, max_neurons: int):
+    """``f(c0, c1, y0, y1, x0, x1) -> (fan_in, synapse_bits)`` of a tile of ``layer`` with at most ``max_neurons``
+    neurons: :func:`tile_needs` without building objects (the packer calls it many times)."""
+    if layer.shared_sources:
+        def slow(c0, c1, y0, y1, x0, x1):
+            t = tile_needs(layer, Tile(c0, c1, y0, y1, x0, x1), mem, wbits)
+            return t.fan_in, t.synapse_bits
+        return slow
+    shared = shared_model(mem)
+    parts = []
+    for p in layer.paths:
+        if p.kind == "conv":
+            parts.append((shared_tile_stats if shared else conv_tile_stats,
+                          (*_geometry(p), *_tables(p, mem, wbits, max_neurons)), p.cum_int))
+        else:
+            wb = p.weight_bits or wbits
+            parts.append((None, (wb + mem.index_bits, wb, mem.header_bits, mem.word_bits, _run(mem)), p))
+
+    def f(c0, c1, y0, y1, x0, x1):
+        fan_in = bits = 0
+        for kern, args, data in parts:
+            if kern is None:
+                a, sp, de = count_stats(data.nz_rows(c0, c1), c1 - c0, *args)
+            else:
+                a, sp, de = kern(data, c0, c1, y0, y1, x0, x1, *args)
+            fan_in += a
+            bits += min(sp, de)
+        return fan_in, bits
+    return f
+
+
 def path_stats(p, tiles: np.ndarray, mem, wbits: int) -> np.ndarray:
     """``[n, 3]`` (axons, sparse bits, dense bits) of one path on each tile (rows ``c0 c1 y0 y1 x0 x1``)."""
     wb = p.weight_bits or wbits
     args = (wb + mem.index_bits, wb, mem.header_bits, mem.word_bits, _run(mem))
     if p.kind == "conv":
         n = int(((tiles[:, 1] - tiles[:, 0]) * (tiles[:, 3] - tiles[:, 2]) * (tiles[:, 5] - tiles[:, 4])).max(initial=1))
-        key = (wb, mem.index_bits, mem.header_bits, mem.word_bits, _run(mem))
-        tab = p.__dict__.setdefault("_bit_tables", {})
-        if key not in tab or tab[key][0].size <= n:
-            m = max(n, 1024)
-            tab[key] = (axon_bit_table(m, wb + mem.index_bits, mem), axon_bit_table(m, wb, mem))
+        tab = _tables(p, mem, wbits, n)
         if shared_model(mem):
-            return shared_tiles_stats(p.cum_int, tiles, *_geometry(p), *tab[key])
-        return conv_tiles_stats(p.cum_int, tiles, *_geometry(p), *tab[key])
+            return shared_tiles_stats(p.cum_int, tiles, *_geometry(p), *tab)
+        return conv_tiles_stats(p.cum_int, tiles, *_geometry(p), *tab)
     out = np.zeros((len(tiles), 3), dtype=np.int64)
     for t, row in enumerate(tiles):
         out[t] = count_stats(p.nz_rows(int(row[0]), int(row[1])), int(row[1] - row[0]), *args)
@@ -494,14 +556,15 @@ def pack_channels(layer, box, limits: Limits, mem, wbits: int, box_fan_out=None,
         fo_shared = box_fan_out[1]
     seen = {}
     out = Packing([], [])
+    needs = needs_function(layer, mem, wbits, npc * area)
 
     def ok(c0, c1):
         if fo is not None and fo[c1] - fo[c0] + fo_shared > limits.fan_out:
             out.fan_out_bound = True
             return False
-        t = tile_needs(layer, Tile(c0, c1, y0, y1, x0, x1), mem, wbits)
-        seen[c1 - c0] = t.fan_in
-        return t.fan_in <= limits.fan_in and t.synapse_bits <= limits.synapse_bits
+        fi, bits = needs(c0, c1, y0, y1, x0, x1)
+        seen[c1 - c0] = fi
+        return fi <= limits.fan_in and bits <= limits.synapse_bits
 
     def longest(c, hi, hint):
         """The largest m <= hi with ok(c, c + m), 0 if none; ``hint``: the previous chunk's length."""
@@ -534,7 +597,7 @@ def pack_channels(layer, box, limits: Limits, mem, wbits: int, box_fan_out=None,
                 return None
             m = 1   # one neuron alone exceeds a core: a core of its own (a violation the rules report)
         if m not in seen:
-            seen[m] = tile_needs(layer, Tile(c, c + m, y0, y1, x0, x1), mem, wbits).fan_in
+            seen[m] = needs(c, c + m, y0, y1, x0, x1)[0]
         out.chunks.append((c, c + m))
         out.fan_in.append(seen[m])
         if budget is not None and len(out.chunks) > budget:
@@ -599,6 +662,7 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
     floor = grid_floor(layer, limits, mem, wbits)
     grids = sorted((floor(ty, tx), ty, tx) for ty in distinct_sizes(H) for tx in distinct_sizes(W)
                    if ty * tx <= limits.neurons)
+    grids.sort(key=lambda g: (g[1], g[2]) != (1, 1))   # one position per box first: a strong first incumbent
     best, best_cost, tried = None, None, 0
     for lb, ty, tx in grids:
         if best_cost is not None and lb >= best_cost:

@@ -101,13 +101,13 @@ def test_tile_needs_match_brute_force(seed):
         c0 = int(rng.integers(0, C)); c1 = int(rng.integers(c0 + 1, C + 1))
         y0 = int(rng.integers(0, H)); y1 = int(rng.integers(y0 + 1, H + 1))
         x0 = int(rng.integers(0, W)); x1 = int(rng.integers(x0 + 1, W + 1))
-        t = Tile(c0, c1, y0, y1, x0, x1)
-        got = tile_needs(layer, t, mem, 8, sources=True)
-        fan_in, bits, idx = _brute_needs(g, t, shape, mem)
-        assert got.fan_in == fan_in, (seed, t)
-        assert np.array_equal(got.sources["src"], idx), (seed, t)
-        if "conv2" not in g.nodes:       # one path: its memory is the brute-force storage of the tile's rows
-            assert got.synapse_bits == bits, (seed, t)
+        for t in (Tile(c0, c1, y0, y1, x0, x1), Tile(c0, c1, y0, y0 + 1, x0, x0 + 1)):   # (one position: fast path)
+            got = tile_needs(layer, t, mem, 8, sources=True)
+            fan_in, bits, idx = _brute_needs(g, t, shape, mem)
+            assert got.fan_in == fan_in, (seed, t)
+            assert np.array_equal(got.sources["src"], idx), (seed, t)
+            if "conv2" not in g.nodes:       # one path: its memory is the brute-force storage of the tile's rows
+                assert got.synapse_bits == bits, (seed, t)
 
 
 @pytest.mark.parametrize("seed", range(6))
