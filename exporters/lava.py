@@ -112,7 +112,7 @@ import numpy as np
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import depths
+from snn2hw.ir.topology import POPULATIONS, depths, walk
 from snn2hw.util.atomic import write_bytes, write_text
 
 MODEL_FILE = "model.net"
@@ -247,19 +247,12 @@ def dense_mantissa(w: np.ndarray) -> Optional[tuple]:
 # ----------------------------------------------------------------------------- planning
 def _input_synapses(graph: Graph, neuron: str) -> tuple:
     """``(synapses, problems)``: the synapses whose currents a neuron sums (through ``Add`` nodes only)."""
-    syns, probs, seen = [], [], set()
-    stack = list(graph.predecessors(neuron))
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        node = graph.nodes[n]
-        if isinstance(node, N.SYNAPSES):
+    syns, probs = [], []
+    for end in walk(graph, neuron, "up", through=(N.Add,), stop_at=N.SYNAPSES):
+        n, node = end.node, graph.nodes[end.node]
+        if end.kind == "stop":
             syns.append(n)
-        elif isinstance(node, N.Add):
-            stack.extend(graph.predecessors(n))
-        elif isinstance(node, (N.Input, N.Neuron)):
+        elif isinstance(node, POPULATIONS):
             probs.append(f"population '{n}' reaches neuron '{neuron}' without a synapse (run snn2hw convert: "
                          f"it inserts identity synapses)")
         else:
@@ -271,19 +264,14 @@ def _input_synapses(graph: Graph, neuron: str) -> tuple:
 
 def _glue_chain(graph: Graph, synapse: str) -> tuple:
     """``(source population, [glue nodes from the population to the synapse], problem or None)``."""
-    glue, n = [], synapse
-    while True:
-        pred = graph.predecessors(n)
-        if len(pred) != 1:
-            return None, glue, f"node '{n}' has {len(pred)} inputs on the way to synapse '{synapse}'"
-        n = pred[0]
-        node = graph.nodes[n]
-        if isinstance(node, (N.Input, N.Neuron)):
-            return n, list(reversed(glue)), None
-        if not isinstance(node, (N.SumPool2d, N.Flatten)):
-            return None, glue, (f"node '{n}' ({type(node).__name__}) before synapse '{synapse}' is not supported "
-                                f"by the Lava exporter")
-        glue.append(n)
+    (end,) = walk(graph, synapse, "up", through=(N.SumPool2d, N.Flatten), stop_at=POPULATIONS, fork="end")
+    n, glue = end.node, list(end.path)
+    if end.kind == "fork":
+        return None, glue, f"node '{n}' has {len(graph.predecessors(n))} inputs on the way to synapse '{synapse}'"
+    if end.kind == "other":
+        return None, glue, (f"node '{n}' ({type(graph.nodes[n]).__name__}) before synapse '{synapse}' is not "
+                            f"supported by the Lava exporter")
+    return n, glue[::-1], None
 
 
 def _plan_synapse(graph: Graph, syn_name: str, neu_name: str, src: str, glue: list, probs: list,

@@ -51,6 +51,7 @@ from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import depths as _depths
+from snn2hw.ir.topology import synapse_paths
 from snn2hw.simulators import fixed_point as fp
 from snn2hw.simulators.event import RESET_POP
 from snn2hw.simulators.placement import place_inputs
@@ -231,7 +232,7 @@ def _write_net(f, graph: Graph, placement, plans: dict, proto, height: int, dept
     # -- edges
     f.write("  edges:\n")
     for syn in [n for n in graph.topological_order() if isinstance(graph.nodes[n], N.SYNAPSES)]:
-        info = _syn_info(graph, syn)
+        info = synapse_paths(graph, syn)
         src, tgt = info["source"], info["target"]
         scale = 2.0 ** int(graph.nodes[syn].weight_exp)
         chunks = list(composite_connections(graph, syn, {syn: info}))
@@ -291,13 +292,6 @@ def _edge(f, src: str, tgt: str, sr, tg, ws):
     pairs = np.stack([np.asarray(sr, dtype=np.int64), np.asarray(tg, dtype=np.int64)], 1).tolist()
     f.write(f"    - {src} -> {tgt}: [type: sparse, source_target_pairs: {_j(pairs)}, "
             f"weight: {_j([float(w) for w in ws])}]\n")
-
-
-def _syn_info(graph: Graph, syn: str) -> dict:
-    from snn2hw.ir.topology import chain_down, chain_up, population_of, source_of
-    tgt = population_of(graph, syn)
-    return {"source": source_of(graph, syn), "target": tgt, "chain_up": chain_up(graph, syn),
-            "chain_down": chain_down(graph, syn, tgt)}
 
 
 # ----------------------------------------------------------------------------- architecture

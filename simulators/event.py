@@ -66,7 +66,7 @@ import torch.nn.functional as F
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import chain_down, chain_up, population_of, source_of, synapses_from
+from snn2hw.ir.topology import synapse_paths, synapses_from
 from snn2hw.ir.topology import depths as _depths
 from snn2hw.simulators import fixed_point as fp
 from snn2hw.simulators.event_kernels import (MESSAGE_COUNTS, count_messages, neuron_layer, sender_soma,
@@ -380,8 +380,8 @@ class _EventRunner:
             ones = torch.ones((1,) + tuple(node.input_shape), requires_grad=True)
             _syn_apply(node, ones, wb).sum().backward()  # per input element: the outputs its nonzero weights reach
             self.fanout[name] = ones.grad.reshape(-1).double()
-            src, tgt = source_of(graph, name), population_of(graph, name)
-            up = chain_up(graph, name)
+            paths = synapse_paths(graph, name)
+            src, tgt = paths["source"], paths["target"]
             ones = torch.ones((1,) + tuple(node.input_shape))
             dense = float(_syn_apply(node, ones, torch.ones_like(wb)).sum())
             self.syn_info[name] = {"source": src, "target": tgt, "graded": isinstance(graph.nodes[src], N.Input),
@@ -390,7 +390,7 @@ class _EventRunner:
                                    "weights_nonzero": int(np.count_nonzero(node.weight_int)),
                                    "input_elements": int(np.prod(node.input_shape)),
                                    "flops_per_step": flops_per_step(node), "dense_ops_per_step": dense,
-                                   "chain_up": up, "chain_down": chain_down(graph, name, tgt)}
+                                   "chain_up": paths["chain_up"], "chain_down": paths["chain_down"]}
         # neuron layers whose every neuron has a bias are updated on every step: no need to know what they received
         self.needs_received = {}
         for name in pops:

@@ -88,7 +88,7 @@ from snn2hw.errors import GraphError, Snn2hwError
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import synapses_into
+from snn2hw.ir.topology import POPULATIONS, synapses_into, walk
 from snn2hw.simulators.design_rules import (CoreUsage, LayerNeeds, Needs, assign_cores, check_design_rules,
                                             core_tables, feasible_cores, kernel_entries, neuron_entries)
 from snn2hw.simulators.placement import LayerPlacement, Placement, place_inputs
@@ -416,20 +416,15 @@ def _mark_outputs(needs: dict):
 
 def _chain_to_source(graph: Graph, syn_name: str) -> tuple:
     """``(source population or input, glue nodes from the synapse back to it)``."""
-    chain, n = [], syn_name
-    while True:
-        pred = graph.predecessors(n)
-        if len(pred) != 1:
-            raise MappingError(f"synapse '{syn_name}' has no single source population (node '{n}' has "
-                               f"{len(pred)} inputs)")
-        n = pred[0]
-        node = graph.nodes[n]
-        if isinstance(node, (N.Input, N.Neuron)):
-            return n, chain
-        if not isinstance(node, (N.SumPool2d, N.AvgPool2d, N.Flatten, N.BatchNorm)):
-            raise MappingError(f"cannot map '{n}' ({type(node).__name__}) between a population and "
-                               f"synapse '{syn_name}'")
-        chain.append(node)
+    (end,) = walk(graph, syn_name, "up", through=(N.SumPool2d, N.AvgPool2d, N.Flatten, N.BatchNorm),
+                  stop_at=POPULATIONS, fork="end")
+    if end.kind == "fork":
+        raise MappingError(f"synapse '{syn_name}' has no single source population (node '{end.node}' has "
+                           f"{len(graph.predecessors(end.node))} inputs)")
+    if end.kind == "other":
+        raise MappingError(f"cannot map '{end.node}' ({type(graph.nodes[end.node]).__name__}) between a "
+                           f"population and synapse '{syn_name}'")
+    return end.node, [graph.nodes[n] for n in end.path]
 
 
 # ---------------------------------------------------------------- shared-kernel model (Speck)

@@ -35,7 +35,7 @@ import numpy as np
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import GLUE, population_of, source_of, synapses_into
+from snn2hw.ir.topology import GLUE, chain_up, population_of, source_of, synapses_into, walk
 from snn2hw.errors import PassError
 from snn2hw.passes.base import Pass, PassResult
 
@@ -74,15 +74,9 @@ def search_scale(w_rows: np.ndarray, qmax: int, extra=()) -> tuple:
 
 def _sum_pools_between(graph: Graph, syn: str, neuron: str) -> list:
     """The SumPool2d nodes on the glue path from a synapse to the neuron its current drives."""
-    stack = [(syn, [])]
-    while stack:
-        n, pools = stack.pop()
-        for s in graph.successors(n):
-            if s == neuron:
-                return pools
-            node = graph.nodes[s]
-            if isinstance(node, GLUE):
-                stack.append((s, pools + [s] if isinstance(node, N.SumPool2d) else pools))
+    for end in walk(graph, syn, "down", through=GLUE, stop_at=neuron):
+        if end.kind == "stop":
+            return [n for n in end.path if isinstance(graph.nodes[n], N.SumPool2d)]
     return []
 
 
@@ -166,12 +160,10 @@ class QuantizePass(Pass):
         src = source_of(graph, syn_name)
         snode = graph.nodes[src]
         m = float(max(abs(v) for v in snode.int_range())) if isinstance(snode, N.Input) else 1.0
-        n = graph.predecessors(syn_name)[0]
-        while n != src:
+        for n in chain_up(graph, syn_name):
             node = graph.nodes[n]
             if isinstance(node, N.SumPool2d):
                 m *= node.kernel_size[0] * node.kernel_size[1]
-            n = graph.predecessors(n)[0]
         return m
 
     def _neuron(self, graph, name, result):
