@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snn2hw.simulators.shared_synapses import (POP_AXON_ENTRIES, shared_tiles_destinations,
+from snn2hw.simulators.shared_synapses import (POP_AXON_ENTRIES, shared_tile_stats, shared_tiles_destinations,
                                                shared_tiles_pixel_fan_out, shared_tiles_stats)
 from snn2hw.simulators.timing import njit
 
