@@ -56,7 +56,8 @@ def inspect(model_file, factory):
               help="weight scale granularity (default: the profile's)")
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
 @click.option("--data", "data_spec", default=None,
-              help="calibration data ('digits' or a .npz) for the input step when the checkpoint does not record it")
+              help="calibration data ('digits', a .npz or random[:density=D,seed=S]) for the input step when the "
+                   "checkpoint does not record it")
 @click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None,
               help="the input lattice: integer input = round(x / step)")
 def convert(model_file, profile, out, granularity, factory, data_spec, input_step):
@@ -108,7 +109,7 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
 @click.option("--data", "data_spec", default=None,
               help="calibration data when the input step is not recorded; for sanafe the samples' data set "
-                   "('digits' or a .npz file; default digits)")
+                   "('digits', a .npz file or random[:density=D,seed=S]; default digits)")
 @click.option("--samples", type=click.IntRange(min=1), default=10, show_default=True,
               help="sanafe: test samples whose input spikes the network carries")
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="sanafe: default the model's")
@@ -132,7 +133,8 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, samples, t
 
 @cli.command("run-lava")
 @click.argument("export_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")
+@click.option("--data", "data_spec", default="digits", show_default=True,
+              help="'digits', a .npz file or random[:density=D,seed=S] (seeded random inputs, no labels)")
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="seconds")
@@ -152,16 +154,18 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
     check_export_dir(root)  # sizes and sha256 as in manifest.json, then the Lava files' structure
     g = load_graph(root / "ir" / "model.s2h")
     x, y, T = model_inputs(g, load_dataset(data_spec), samples, timesteps)
-    n = len(y)
+    n = int(x.shape[1])
     ref = simulate(g, x, mode="int")
     res = run_lava(root / "lava", quantize_input(g, x.numpy()), timeout=timeout)
     lava_out = torch.as_tensor(res["output"], dtype=torch.float64)
-    lava_acc = float((lava_out.argmax(1).numpy() == y).mean())
     same = bool(torch.equal(lava_out, ref.output))
     click.echo(f"{n} samples, T = {T}, {res['lava_steps']} Lava steps in {res['lava_run_s']:.2f} s "
                f"({res['wall_s']:.2f} s with start-up)")
-    click.echo(f"Lava accuracy              {lava_acc:.4f}")
-    click.echo(f"reference int accuracy     {ref.accuracy(y):.4f}")
+    if y is None:  # random inputs: no labels
+        click.echo("accuracy                   not applicable (the data has no labels)")
+    else:
+        click.echo(f"Lava accuracy              {float((lava_out.argmax(1).numpy() == y).mean()):.4f}")
+        click.echo(f"reference int accuracy     {ref.accuracy(y):.4f}")
     click.echo(f"outputs identical to the reference integer simulator: {'yes' if same else 'NO'} "
                f"(max abs difference {float((lava_out - ref.output).abs().max()):.0f})")
     if not same:
@@ -172,7 +176,9 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @click.option("--profile", "profiles", default="loihi", show_default=True,
               help="profile name(s) or YAML path(s), comma-separated")
-@click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file (x, y)")
+@click.option("--data", "data_spec", default="digits", show_default=True,
+              help="'digits', a .npz file (x, y) or random[:density=D,seed=S] (seeded random inputs of the model's "
+                   "shape, density 0.5 by default; no labels, so no accuracy)")
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
@@ -196,7 +202,8 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
         if g.nodes[n].step is None and data.input_step:
             g.nodes[n].step = float(data.input_step)
     x, y, _ = model_inputs(g, data, samples, timesteps)
-    rep = build_report(g, x, names, labels=y, source=Path(model_file).name, data_name=Path(data_spec).name,
+    rep = build_report(g, x, names, labels=y, source=Path(model_file).name,
+                       data_name=getattr(data, "report_name", None) or Path(data_spec).name,
                        batch_size=batch_size, progress=True, model=module, timing=timing)
     paths = write_report(rep, out_dir)
     from snn2hw.report.render import comparison_rows
@@ -304,6 +311,8 @@ cli.add_command(profiles)
 from snn2hw.cli_compress import compress as _compress, finetune as _finetune  # noqa: E402
 cli.add_command(_compress)
 cli.add_command(_finetune)
+from snn2hw.cli_init import init as _init  # noqa: E402  (the 'snn2hw init' command)
+cli.add_command(_init)
 
 
 def main(argv=None):

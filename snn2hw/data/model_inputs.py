@@ -7,20 +7,36 @@ import torch
 from snn2hw.errors import Snn2hwError
 
 from .encoding import direct
+from .random_data import DEFAULT_STEP, RandomInputs
 
 
 def model_inputs(graph, data, samples: int, timesteps=None) -> tuple:
-    """``(x [T, N, *input_shape] float64, labels [N], T)``: the first ``samples`` test samples of ``data``
-    (a :class:`Dataset`) for ``graph``'s input, direct-encoded over ``timesteps`` steps (default: the
-    model's recorded ``timesteps``, else 4). Flat samples are reshaped when the element counts agree;
-    otherwise a clear error names both shapes."""
+    """``(x [T, N, *input_shape] float64, labels [N] or None, T)``: the first ``samples`` test samples of
+    ``data`` (a :class:`Dataset`) for ``graph``'s input, direct-encoded over ``timesteps`` steps (default:
+    the model's recorded ``timesteps``, else 4). Flat samples are reshaped when the element counts agree;
+    otherwise a clear error names both shapes.
+
+    ``data`` may also be :class:`~snn2hw.data.random_data.RandomInputs` (``--data random``): then
+    ``samples`` random samples are drawn for the graph's Input shape, on its lattice ``step`` and within its
+    integer range; an Input without a step gets 1/255 first (written into the graph, so that converting it
+    uses the same lattice). ``labels`` is None when the data has none (every label -1, as random data):
+    accuracy does not apply."""
     T = int(timesteps or graph.metadata.get("timesteps", 4))
+    node = graph.nodes[graph.inputs[0]]
+    shape = tuple(node.shape)
+    if isinstance(data, RandomInputs):
+        for name in graph.inputs:
+            if graph.nodes[name].step is None:
+                graph.nodes[name].step = DEFAULT_STEP
+        data = data.for_shape(shape, int(samples), step=node.step, hi=node.int_range()[1])
     n = min(int(samples), len(data.y_test))
-    shape = tuple(graph.nodes[graph.inputs[0]].shape)
     xs = data.x_test[:n]
     if tuple(xs.shape[1:]) != shape:
         if int(np.prod(xs.shape[1:])) != int(np.prod(shape)):
             raise Snn2hwError(f"the model expects inputs of shape {shape}, the data '{data.name}' has "
-                              f"{tuple(xs.shape[1:])}")
+                              f"{tuple(xs.shape[1:])} (a model without a data set of its shape can be costed on "
+                              f"--data random)")
         xs = xs.reshape((n,) + shape)
-    return direct(torch.as_tensor(xs, dtype=torch.float64), T), np.asarray(data.y_test[:n]), T
+    y = np.asarray(data.y_test[:n])
+    labels = None if len(y) and bool((y < 0).all()) else y
+    return direct(torch.as_tensor(xs, dtype=torch.float64), T), labels, T
