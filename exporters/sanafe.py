@@ -9,7 +9,7 @@ documented YAML formats):
   its integer weights times ``2^weight_exp``, pools/flatten/adds after it: one sparse edge per
   (source, target) pair, weights of parallel paths summed), each neuron mapped to the tile and
   core of the placement (SANA-FE numbers tile ``(x, y)`` as ``x * height + y``), each core's
-  synapse unit (dense or sparse, as the mapping stored it), and the samples' input spikes.
+  synapse unit (dense, sparse or conv, as the mapping stored it), and the samples' input spikes.
 * ``expected.json``: snn2hw's event simulator run on that exact network and input
   (``simulate_events(..., reset='neuron')``): the device steps SANA-FE must simulate, energy by
   SANA-FE's classes (J) and simulated time (s) under both timing models; beside it the same
@@ -63,7 +63,7 @@ RESET_GROUP = "snn2hw_reset"
 REVERSE_THRESHOLD = -(2.0 ** 30)
 #: SANA-FE 2.x's Loihi architecture: soma units per core for input neurons (``loihi_inputs[0..1023]``)
 INPUT_SOMAS = 1024
-LOIHI_UNITS = {"dense": "loihi_dense_synapse", "sparse": "loihi_sparse_synapse"}
+LOIHI_UNITS = {"dense": "loihi_dense_synapse", "sparse": "loihi_sparse_synapse", "conv": "loihi_conv_synapse"}
 
 
 # ----------------------------------------------------------------------------- checks
@@ -354,6 +354,10 @@ def _write_arch(path: Path, profile) -> None:
         "              attributes: {model: current_based, energy_process_spike: "
         f"{(c.synop_sparse_energy_pj or c.synop_energy_pj).value * 1e-12!r}, latency_process_spike: "
         f"{(c.synop_sparse_latency_ns or c.synop_latency_ns).value * 1e-9!r}}}",
+        "            - name: loihi_conv_synapse",
+        "              attributes: {model: current_based, energy_process_spike: "
+        f"{(c.synop_conv_energy_pj or c.synop_energy_pj).value * 1e-12!r}, latency_process_spike: "
+        f"{(c.synop_conv_latency_ns or c.synop_latency_ns).value * 1e-9!r}}}",
         "          axon_out:",
         "            - name: axon_out",
         f"              attributes: {{energy_message_out: {fig('message_out_energy_pj') * 1e-12!r}, "

@@ -157,6 +157,8 @@ class Costs(_Strict):
     (out and in); ``hop_ew``/``hop_ns``: one NoC hop east-west / north-south;
     ``synop_sparse``: one synaptic event on a core whose synapses are stored sparse (index
     per synapse; ``synop`` is the dense unit and the default when this is missing);
+    ``synop_conv``: one synaptic event on a core whose conv synapses are shared weight sets
+    (the ``shared`` synapse model; the dense unit when missing);
     ``barrier_latency_ns``: end-of-step synchronisation, by number of tiles used (tiles
     holding any neuron, input senders included): the largest key not above the tiles
     used applies, the smallest key below it (SANA-FE's ``latency_sync`` table); ``mac`` / ``ac``: the
@@ -167,6 +169,8 @@ class Costs(_Strict):
     synop_latency_ns: Optional[Figure] = None
     synop_sparse_energy_pj: Optional[Figure] = None
     synop_sparse_latency_ns: Optional[Figure] = None
+    synop_conv_energy_pj: Optional[Figure] = None
+    synop_conv_latency_ns: Optional[Figure] = None
     neuron_active_energy_pj: Optional[Figure] = None
     neuron_active_latency_ns: Optional[Figure] = None
     neuron_inactive_energy_pj: Optional[Figure] = None

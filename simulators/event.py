@@ -22,7 +22,8 @@ per device step and per core of the :class:`~snn2hw.simulators.placement.Placeme
   Identity synapses of residual adds are ordinary one-to-one synapses. ``synops_graded`` is the
   subset from the graph input (graded values). Events are charged to the destination core on the
   device step the message travels (the sender's step), at that core's synapse unit
-  (``Placement.synapse_unit``: ``synop_sparse_*`` for a core storing sparse synapses).
+  (``Placement.synapse_unit``: ``synop_sparse_*`` for a core storing sparse synapses, ``synop_conv_*`` for a
+  core storing shared conv weight sets).
 * ``spikes_in``: messages received by a core.
 * ``neuron_updates_active`` / ``neuron_updates_inactive``: every neuron on the chip is accessed on
   every device step; the access is an *update* when the neuron received a synaptic event for this
@@ -288,16 +289,22 @@ def barrier_ns(costs, tiles: int):
     return float(table[below[-1] if below else keys[0]].value)
 
 
-def _synop_costs(costs, sparse: torch.Tensor, which: int):
-    """Per-core synaptic-event cost ``[C]`` (``which`` 0: energy, 1: latency): the sparse unit where a core stores
-    its synapses sparse and the profile prices it, else the (dense) ``synop`` figure; ``None`` when missing."""
+#: synapse units a core may use (``Placement.synapse_unit``) and their cost fields after the dense ``synop``
+SYNAPSE_UNITS = ("dense", "sparse", "conv")
+
+
+def _synop_costs(costs, unit: torch.Tensor, which: int):
+    """Per-core synaptic-event cost ``[C]`` (``which`` 0: energy, 1: latency): each core's synapse unit
+    (``unit``: index into :data:`SYNAPSE_UNITS`) where the profile prices it, else the (dense) ``synop`` figure;
+    ``None`` when missing."""
     dense = _figure(costs, _COST_FIELDS["synops"][which])
     if dense is None:
         return None
-    sp = _figure(costs, ("synop_sparse_energy_pj", "synop_sparse_latency_ns")[which])
-    out = torch.full(sparse.shape, dense, dtype=torch.float64)
-    if sp is not None:
-        out[sparse] = sp
+    out = torch.full(unit.shape, dense, dtype=torch.float64)
+    for k, name in enumerate(SYNAPSE_UNITS[1:], start=1):
+        fig = _figure(costs, (f"synop_{name}_energy_pj", f"synop_{name}_latency_ns")[which])
+        if fig is not None:
+            out[unit == k] = fig
     return out
 
 
@@ -367,8 +374,8 @@ class _EventRunner:
             self.before[name] = tuple(q for q in pops if self.rank[q] < self.rank[name]
                                       and len(np.intersect1d(used[name], used[q], assume_unique=True)))
         self.block_pops = sorted({q for v in self.before.values() for q in v}, key=self.rank.get)
-        self.sparse_cores = torch.tensor([placement.synapse_unit.get(c) == "sparse" for c in self.core_ids],
-                                         dtype=torch.bool)
+        self.unit_of_core = torch.tensor([SYNAPSE_UNITS.index(placement.synapse_unit.get(c, "dense"))
+                                          for c in self.core_ids], dtype=torch.int64)
         # binarised synapses and their static properties
         self.wb, self.fanout, self.syn_info = {}, {}, {}
         for name in self.order:
@@ -793,7 +800,7 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
     proto = RunProtocol(timesteps=T, depth=runner.D, samples=B, reset=reset)
     C = runner.C
     lat = {ev: _figure(costs, f[1]) for ev, f in _COST_FIELDS.items()}
-    lat["synops"] = _synop_costs(costs, runner.sparse_cores, 1)
+    lat["synops"] = _synop_costs(costs, runner.unit_of_core, 1)
     core_lat_fields = ("neuron_updates_active", "neuron_updates_inactive", "spikes_out", "messages_out",
                        "spikes_in", "synops")
     lat_missing = [_COST_FIELDS[e][1] for e in core_lat_fields if lat[e] is None]
@@ -873,14 +880,14 @@ def _result(graph, prof, runner, proto, tl, acc, out, output_kind, layer_spikes,
     held = {**placement.layers, **placement.inputs}
     for j, c in enumerate(runner.core_ids):
         d = {"tile": placement.tile_of(c), "layers": [n for n, lp in held.items() if c in lp.cores],
-             "synapse_unit": "sparse" if bool(runner.sparse_cores[j]) else "dense"}
+             "synapse_unit": SYNAPSE_UNITS[int(runner.unit_of_core[j])]}
         for e in CORE_EVENTS + ("hops_ew", "hops_ns"):  # hops: of the messages the core sends
             d[f"{e}_per_sample"] = float(per_core[e][j])
             d[f"{e}_per_step"] = d[f"{e}_per_sample"] / T
         cores[c] = d
 
     # -------------------------------------------------------------- energy
-    syn_e = _synop_costs(costs, runner.sparse_cores, 0)
+    syn_e = _synop_costs(costs, runner.unit_of_core, 0)
     energy = {}
     for cls, evs in _ENERGY_CLASSES.items():
         miss = [_COST_FIELDS[e][0] for e in evs if getattr(costs, _COST_FIELDS[e][0]) is None]

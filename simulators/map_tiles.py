@@ -114,7 +114,9 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
         per_layer[name] = {"utilisation": util, "grid": t.grid}
         usage += rows
     usage.sort(key=lambda u: u.core)
-    placement.synapse_unit = {u.core: "sparse" if "sparse" in u.storage.values() else "dense" for u in usage}
+    conv_layers = {n for n, l in layers.items() if shared_model(mem) and any(p.kind == "conv" for p in l.paths)}
+    placement.synapse_unit = {u.core: "conv" if u.layer in conv_layers else
+                              "sparse" if "sparse" in u.storage.values() else "dense" for u in usage}
 
     bound = sum(b.cores for b in bounds.values())
     notes = [

@@ -11,9 +11,10 @@ generators (SANA-FE's ``input`` somas, Loihi's embedded spike injection) live on
 a core: :func:`place_inputs` puts each ``Input`` population on the cores of
 ``input_tile`` with room left (then the next cores), so the messages it sends
 have a sending core whose serial work they take, and its tile's hops. A core's
-synapse unit (``synapse_unit``: core -> ``'dense'`` | ``'sparse'``) is the storage
-format the mapping chose for the synapses it holds (``'sparse'`` when any
-synapse node on it is stored sparse); it selects the per-event synapse cost.
+synapse unit (``synapse_unit``: core -> ``'dense'`` | ``'sparse'`` | ``'conv'``) is the storage
+format the mapping chose for the synapses it holds (``'conv'`` for a conv layer's
+shared weight sets under the shared synapse model, ``'sparse'`` when any synapse
+node on it is stored sparse); it selects the per-event synapse cost.
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class Placement:
     input_tile: int = 0
     notes: list = field(default_factory=list)    # how the heuristic decided, in words
     inputs: dict = field(default_factory=dict)   # Input node name -> LayerPlacement (see place_inputs)
-    synapse_unit: dict = field(default_factory=dict)  # core -> 'dense' | 'sparse' (empty: the profile's default)
+    synapse_unit: dict = field(default_factory=dict)  # core -> 'dense' | 'sparse' | 'conv' (empty: dense)
 
     def tile_of(self, core: int) -> int:
         return int(core) // self.cores_per_tile
