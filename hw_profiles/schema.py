@@ -205,7 +205,7 @@ class SynapseModels(_Strict):
       a discrete axon per source neuron (the Capacity docstring);
     * ``shared`` (NxTF's weight sharing, nengo-loihi's population weights): a population axon per source
       pixel, each distinct tap pattern's weight set stored once per core
-      (:mod:`snn2hw.simulators.shared_synapses`).
+      (:mod:`snn2hw.simulators.mapping.shared_synapses`).
 
     ``default``: what mapping uses when the user does not choose."""
 

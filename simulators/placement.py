@@ -27,7 +27,7 @@ import numpy as np
 class LayerPlacement:
     """``ranges``: ``(core, start, stop)`` triples; neurons ``[start, stop)`` of the layer live on ``core``.
 
-    A layer placed by spatial tiles (:mod:`snn2hw.simulators.partition`) also keeps them: ``tiles`` lists
+    A layer placed by spatial tiles (:mod:`snn2hw.simulators.mapping.partition`) also keeps them: ``tiles`` lists
     ``(core, (c0, c1, y0, y1, x0, x1))`` over its output ``shape``; its ``ranges`` are then the runs of
     consecutive neurons (C-major) on one core, so readers of ranges see the same placement."""
 

@@ -313,6 +313,8 @@ cli.add_command(_compress)
 cli.add_command(_finetune)
 from snn2hw.cli_init import init as _init  # noqa: E402  (the 'snn2hw init' command)
 cli.add_command(_init)
+from snn2hw.cli_map import map_cmd as _map  # noqa: E402  (the 'snn2hw map' command)
+cli.add_command(_map)
 
 
 def main(argv=None):

@@ -18,9 +18,11 @@ def _pj(costs, key):
 
 
 def unit_pj(costs, unit: str):
-    """Energy of one synaptic event at a synapse unit (``'dense'`` or ``'sparse'``), pJ."""
-    if unit == "sparse" and costs.synop_sparse_energy_pj is not None:
-        return float(costs.synop_sparse_energy_pj.value)
+    """Energy of one synaptic event at a synapse unit (``'dense'``, ``'sparse'`` or ``'conv'``; the dense figure
+    where the profile does not price the unit), pJ."""
+    fig = getattr(costs, f"synop_{unit}_energy_pj", None) if unit in ("sparse", "conv") else None
+    if fig is not None:
+        return float(fig.value)
     return _pj(costs, "synop_energy_pj")
 
 

@@ -40,8 +40,13 @@ def test_report_content(reports):
     assert davies["totals"]["synops_per_sample"] == loihi["totals"]["synops_per_sample"]
     syn = loihi["totals"]["synops_per_sample"]
     assert davies["energy_pj_per_sample"]["synapse"] == pytest.approx(23.6 * syn, rel=1e-9)
-    # SANA-FE's Loihi prices each core at its storage's synapse unit: sparse 33.6 pJ, dense 35.5 pJ
-    assert 33.6 * syn - 1e-6 <= loihi["energy_pj_per_sample"]["synapse"] <= 35.5 * syn + 1e-6
+    # SANA-FE's Loihi prices each core at its storage's synapse unit: conv 24.0 pJ (shared conv weight sets, the
+    # loihi default synapse model), sparse 33.6 pJ, dense 35.5 pJ
+    assert loihi["synapse_model"] == "shared"
+    assert 24.0 * syn - 1e-6 <= loihi["energy_pj_per_sample"]["synapse"] <= 35.5 * syn + 1e-6
+    conv = [c for c in loihi["cores"] if c.get("synapse_unit") == "conv"]
+    assert conv and all(c["energy_synapse_pj_per_sample"] == pytest.approx(24.0 * c["synops_per_sample"], rel=1e-9)
+                        for c in conv)
     assert cmos["fits"] is None  # no capacity model: said, not invented
     assert rep["accuracy"]["float"] >= 0.9 and rep["accuracy"]["int (loihi)"] >= 0.9
     assert any("SANA-FE" in a for a in loihi["assumptions"])
@@ -93,4 +98,4 @@ def test_energy_per_layer_and_per_core_adds_up_to_the_run(tmp_path):
         by_layer = sum(L[f"energy_{cls}_pj_per_sample"] for L in run["layers"])
         by_core = sum(c[f"energy_{cls}_pj_per_sample"] for c in run["cores"])
         assert by_layer == pytest.approx(total, rel=1e-9) and by_core == pytest.approx(total, rel=1e-9), cls
-    assert all(c["synapse_unit"] in ("dense", "sparse") for c in run["cores"])
+    assert all(c["synapse_unit"] in ("dense", "sparse", "conv") for c in run["cores"])

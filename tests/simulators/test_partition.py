@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.simulators.mapping import _mem_model, axon_bits, layer_needs, signed_bits
-from snn2hw.simulators.partition import Limits, Tile, partition_layer, prepare_layer, tile_needs
+from snn2hw.simulators.mapping.partition import Limits, partition_layer, prepare_layer
+from snn2hw.simulators.mapping.tile_needs import Tile, tile_needs
 
 from tests.simulators.test_mapping import neuron, profile
 
@@ -191,7 +192,7 @@ def test_shared_model_needs_match_enumeration(seed):
 @pytest.mark.parametrize("seed", range(10))
 def test_partner_union_floor_never_above_brute_force(seed):
     """The fan-in bound's per-neuron floor on the union with any partner is <= the true minimum union."""
-    from snn2hw.simulators.lower_bound import partner_union_floor
+    from snn2hw.simulators.mapping.lower_bound import partner_union_floor
     g = _random_case(seed)
     if "conv2" in g.nodes:
         return

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snn2hw.simulators.design_rules import CoreUsage
-from snn2hw.simulators.lower_bound import layer_bounds
-from snn2hw.simulators.partition import Tile, partition_network, prepare_layer, shared_model, tile_needs
 from snn2hw.simulators.placement import LayerPlacement, Placement
 
-#: nengo-loihi ``SynapseConfig``: a 6-bit synapse count per run, so at most 64 synapses per run
-MAX_SYNAPSES_PER_RUN = 64
+from .lower_bound import layer_bounds
+from .memory import MAX_SYNAPSES_PER_RUN
+from .partition import partition_network, prepare_layer
+from .tile_needs import Tile, shared_model, tile_needs
 
 
 @dataclass
@@ -52,7 +52,7 @@ def _model_needs(layer, mem, wbits) -> None:
         return
     per = sum(p.per_neuron_synapses() for p in layer.paths)
     worst = int(np.argmax(per))
-    C, (H, W) = layer.channels, layer.hw
+    H, W = layer.hw
     c, rest = divmod(worst, H * W)
     y, x = divmod(rest, W)
     one = tile_needs(layer, Tile(c, c + 1, y, y + 1, x, x + 1), mem, wbits)

@@ -119,7 +119,7 @@ def shared_tile_stats(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, valid, 
 @njit(cache=True)
 def _table(table, n):
     """``table[n]`` for an axon-bits table, extended past its end by whole runs (the table's last entry is a
-    whole number of runs long: see :func:`~snn2hw.simulators.partition.axon_bit_table`)."""
+    whole number of runs long: see :func:`~snn2hw.simulators.mapping.tile_counts.axon_bit_table`)."""
     last = table.size - 1
     if n <= last:
         return table[n]

@@ -10,7 +10,7 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   under the shared model (a weight set is stored once per core, so each weight at least
   once), and ``b`` the fewest bits any stored synapse can take (the best bits-per-synapse
   of an axon's run over every run length:
-  :func:`~snn2hw.simulators.partition.min_bits_per_synapse`);
+  :func:`~snn2hw.simulators.mapping.partition.min_bits_per_synapse`);
 * ``output_axons``: every (source neuron, destination core) pair takes one output-axon
   entry on the source's core (every (source pixel, destination core) pair 2 entries, for a
   population axon under the shared model), and each destination core of a consumer listens
@@ -83,7 +83,7 @@ def _fewest_sources(p, shared: bool) -> tuple:
     if shared and p.kind == "conv":
         import torch
         import torch.nn.functional as F
-        from snn2hw.simulators.shared_synapses import POP_AXON_ENTRIES
+        from .shared_synapses import POP_AXON_ENTRIES
         taps = torch.from_numpy((p.cum_int[-1] > 0).any(0).astype(np.float64))[None, None]
         valid = torch.from_numpy(p.valid_np.astype(np.float64))[None, None]
         per = F.conv2d(valid, taps, stride=tuple(p.stride), padding=tuple(p.padding))
@@ -179,8 +179,9 @@ def partner_union_floor(p) -> np.ndarray:
 
 def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
     """``{name: LayerBound}`` for the mapping layers (with their synapse ``paths`` and ``needs``, prepared by
-    :func:`~snn2hw.simulators.partition.prepare_layer`), in order."""
-    from snn2hw.simulators.partition import min_bits_per_synapse, shared_model
+    :func:`~snn2hw.simulators.mapping.partition.prepare_layer`), in order."""
+    from .partition import min_bits_per_synapse
+    from .tile_needs import shared_model
     shared = shared_model(mem)
     fo_lim = limits["fan_out"]
     out = {}
