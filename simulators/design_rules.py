@@ -146,6 +146,7 @@ class Needs:
     cores_needed: int = 0
     memory_model: str = "synapse_list"
     assignment: dict = field(default_factory=dict)     # shared_kernel: layer -> core (matched layers only)
+    synapse_model: str = "expanded"                    # synapse_list: how conv synapses are stored
 
 
 def _fmt(x) -> str:
@@ -301,6 +302,20 @@ def check_neurons_per_core(graph, profile, needs: Needs) -> list:
     return out
 
 
+def _fan_in_ways_out(profile, needs: Needs, ln: LayerNeeds) -> str:
+    """The other ways out the profile allows for a neuron whose inputs exceed a core's axons."""
+    out = ""
+    models = getattr(profile, "synapse_models", None)
+    if (models is not None and needs.synapse_model == "expanded" and "shared" in models.available
+            and ln.one_positions):
+        out += (f"; or --synapse-model shared: a population axon per source pixel, {ln.one_positions} axons for "
+                f"this neuron (NxTF / nengo-loihi weight sharing)")
+    if profile.name.startswith("loihi"):
+        out += ("; splitting the neuron's inputs over dendritic compartments (Loihi's multi-compartment neurons, "
+                "Davies et al. 2018) does not help: a neuron's compartments share its core's input axons")
+    return out
+
+
 def check_fan_in(graph, profile, needs: Needs) -> list:
     """Every core receives from at most ``fan_in_axons_per_core`` distinct source neurons."""
     lim = _limit(profile, "fan_in_axons_per_core")
@@ -319,6 +334,7 @@ def check_fan_in(graph, profile, needs: Needs) -> list:
                 ratio = 1 - lim / ln.one_fan_in
                 sug = (f"prune the inputs of each neuron to <= {lim} of {ln.one_fan_in} "
                        f"(structured ratio r >= {ratio:.3f} of input neurons)")
+            sug += _fan_in_ways_out(profile, needs, ln)
             out.append(Violation("check_fan_in", name, "input axons per core (fan-in of one neuron)",
                                  ln.one_fan_in, lim, sug, "a single neuron already exceeds a core"))
             continue

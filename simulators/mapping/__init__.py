@@ -91,7 +91,8 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
                  limits["neurons_per_core"] or 1024)
     placement.notes += tm.notes
     total = tm.totals["cores_used"]
-    needs = Needs(layers={n: l.needs for n, l in layers.items()}, cores=tm.usage, cores_needed=total)
+    needs = Needs(layers={n: l.needs for n, l in layers.items()}, cores=tm.usage, cores_needed=total,
+                  synapse_model=model)
     violations = check_design_rules(graph, profile, needs)
     stored = sum(int(p.per_neuron_synapses().sum()) for l in layers.values() for p in l.paths)
     totals = {"profile": profile.name, "synapse_model": model, "cores_used": total,

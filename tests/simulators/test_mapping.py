@@ -270,6 +270,8 @@ def test_vgg16_on_loihi_reports_cores():
     # 512 input channels x 3x3 on a 4x4 map: an interior neuron needs 4608 axons > 4096
     fi = {v.layer: v for v in res.violations if v.rule == "check_fan_in"}
     assert fi["sn11"].needed > 4096 and "455 of 512 input channels" in fi["sn11"].suggestion
+    # the other way out on Loihi: population axons (3 x 3 source pixels), not dendritic compartments
+    assert "--synapse-model shared" in fi["sn11"].suggestion and "9 axons" in fi["sn11"].suggestion
     assert res.totals["lower_bound_cores"] <= res.totals["cores_used"]
     # population axons (one per source pixel) lift the fan-in problem and shared weight sets need fewer cores
     shared = map_graph(g, "loihi")
