@@ -186,16 +186,22 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
 @click.option("--timing", type=click.Choice(["detailed", "simple"]), default="detailed", show_default=True,
               help="the headline timing model (SANA-FE's detailed or simple model; simple is always reported too)")
-def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, timing):
+@click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
+              help="how conv synapses are stored on synapse-list chips (default: each profile's; see snn2hw map)")
+def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, timing,
+             synapse_model):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
     from snn2hw.data import load_dataset, model_inputs
     from snn2hw.frontends.load import load_with_module
     from snn2hw.hw_profiles import load_profile
     from snn2hw.report.build import build_report
     from snn2hw.report.write import write_report
+    from snn2hw.simulators.mapping import synapse_model_of
     names = [p.strip() for p in str(profiles).split(",") if p.strip()]
     for p in names:
-        load_profile(p)  # every profile checked before any work
+        prof = load_profile(p)  # every profile (and the synapse model it must offer) checked before any work
+        if synapse_model and prof.memory_model == "synapse_list" and prof.capacity is not None:
+            synapse_model_of(prof, synapse_model)
     data = load_dataset(data_spec)
     g, module = load_with_module(model_file, model=factory)
     for n in g.inputs:
@@ -204,7 +210,8 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     x, y, _ = model_inputs(g, data, samples, timesteps)
     rep = build_report(g, x, names, labels=y, source=Path(model_file).name,
                        data_name=getattr(data, "report_name", None) or Path(data_spec).name,
-                       batch_size=batch_size, progress=True, model=module, timing=timing)
+                       batch_size=batch_size, progress=True, model=module, timing=timing,
+                       synapse_model=synapse_model)
     paths = write_report(rep, out_dir)
     from snn2hw.report.render import comparison_rows
     from snn2hw.report.layer_table import format_table

@@ -63,10 +63,13 @@ def format_mapping(doc: dict) -> str:
                     f"{'x'.join(map(str, lay['grid'])):>6} {lay['largest_tile']:>12} "
                     f"{_pct(u, 'neurons_per_core'):>7} {_pct(u, 'fan_in'):>7} {_pct(u, 'synapse_bits'):>7} "
                     f"{_pct(u, 'fan_out'):>7}{rel}")
-    ratio = doc.get("bound_ratio")
+    ratio, bound = doc.get("bound_ratio"), doc.get("lower_bound_cores")
     rows.append("")
-    rows.append(f"{doc['profile']} ({doc['synapse_model']} synapses): {doc['cores']:,} cores on {doc['chips']} "
-                f"chip(s) of {doc['cores_available']:,}; lower bound {doc['lower_bound_cores']:,} cores"
+    model = doc["synapse_model"]
+    kind = f"{model} synapses" if model in ("expanded", "shared") else f"{model} memory model"
+    rows.append(f"{doc['profile']} ({kind}): {doc['cores']:,} cores on {doc['chips']} "
+                f"chip(s) of {doc['cores_available']:,}"
+                + (f"; lower bound {bound:,} cores" if bound is not None else "")
                 + (f" (mapping / bound = {ratio:.2f})" if ratio is not None else "")
                 + f"; {'fits' if doc['fits'] else 'does not fit'}")
     alt = doc.get("other_synapse_model")

@@ -1,0 +1,38 @@
+"""snn2hw map: the per-layer table and JSON of a mapping, both synapse models, clear errors."""
+import json
+import subprocess
+import sys
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "snn2hw", "map", *args], capture_output=True, text=True)
+
+
+def test_map_digits_table_and_json(tmp_path):
+    out = tmp_path / "m.json"
+    r = _run("examples/digits_lif.pt", "--profile", "loihi", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert {"cores", "chips", "lower_bound_cores", "layers", "violations"} <= set(doc)
+    # loihi's default is the shared model: one core per layer; expanded needs 6 (shown because they differ)
+    assert doc["synapse_model"] == "shared" and doc["cores"] == 3 and doc["chips"] == 1 and doc["fits"]
+    assert doc["other_synapse_model"] == {"synapse_model": "expanded", "cores": 6, "lower_bound_cores": 4,
+                                          "fits": True, "violations": 0}
+    assert [lay["layer"] for lay in doc["layers"]] == ["sn0", "sn1", "readout"]
+    assert sum(lay["cores"] for lay in doc["layers"]) == doc["cores"]
+    assert all(lay["lower_bound_cores"] <= lay["cores"] for lay in doc["layers"])
+    assert doc["layers"][0]["utilisation"]["neurons_per_core"] == 1.0      # 16 x 8 x 8 = 1024 neurons on one core
+    assert "with expanded synapses: 6 cores" in r.stdout and "lower bound 3 cores" in r.stdout
+
+
+def test_map_refuses_a_model_the_profile_lacks(tmp_path):
+    out = tmp_path / "m.json"
+    r = _run("examples/digits_lif.pt", "--profile", "loihi2", "--synapse-model", "shared", "--json", str(out))
+    assert r.returncode == 2 and "loihi2" in r.stderr and "'shared'" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_map_on_a_shared_kernel_chip():
+    r = _run("examples/digits_lif.pt", "--profile", "speck")
+    assert r.returncode == 0, r.stderr
+    assert "speck" in r.stdout and "3 cores" in r.stdout
