@@ -13,8 +13,8 @@ quantize for loihi), ``export_nir`` / ``export_lava`` / ``export_onnx`` (one for
 each, with the bytes written), ``ref_float`` / ``ref_int`` (reference simulator),
 ``map`` / ``map_expanded`` (mapping on loihi alone with the shared (the profile's default) or
 expanded synapse model: cores, lower bound, mapping / bound, chips), ``event`` / ``event_expanded``
-(the report build: that mapping again + event simulator + costs). With ``--linear`` the event simulator alone (on the sequential
-placement, layers on fresh cores in order, so that the numbers are the simulator's) and
+(the report build: that mapping again + event simulator + costs). With ``--linear`` the event simulator alone (on the
+loihi mapping, made before the measurement) and
 the integer reference simulator also run at several sample counts with a fixed
 batch size, and the peak memory per sample count and its slope per sample are
 printed: streaming keeps it flat but for the small per-sample outputs.
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ NEEDS = {"convert": "trace", "ref_float": "trace", "export_nir": "convert", "exp
          "export_onnx": "convert", "ref_int": "convert", "event": "convert", "map": "convert",
          "map_expanded": "convert", "event_expanded": "convert", "event_sim": "convert"}
 #: what a stage leaves in the work folder; a prerequisite whose file is there is not run again
-PRODUCES = {"trace": "{m}_float.s2h", "convert": "{m}_int.s2h", "map": "{m}_placement.pkl"}
+PRODUCES = {"trace": "{m}_float.s2h", "convert": "{m}_int.s2h"}
 T, CLASSES, SIZE, SEED = 4, 10, 32, 0
 INPUT_STEP = 1 / 255
 
@@ -68,7 +67,7 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
     import snn2hw
     from snn2hw.ir.io import load_graph, save_graph
     torch.manual_seed(SEED)
-    f_float, f_int, f_place = work / f"{model}_float.s2h", work / f"{model}_int.s2h", work / f"{model}_placement.pkl"
+    f_float, f_int = work / f"{model}_float.s2h", work / f"{model}_int.s2h"
     prep = {}
     if stage in ("convert", "ref_float"):
         prep["g"] = load_graph(f_float)
@@ -77,9 +76,9 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
         prep["g"] = load_graph(f_int)
     if stage.startswith(("ref", "event")):
         prep["x"] = _inputs(samples)
-    if stage == "event_sim":
-        from snn2hw.simulators.event import sequential_placement
-        prep["placement"] = sequential_placement(prep["g"], profile="loihi")
+    if stage == "event_sim":   # the loihi mapping (default synapse model), made before the measurement
+        from snn2hw.simulators.mapping import map_graph
+        prep["placement"] = map_graph(prep["g"], "loihi").placement
     base = _status_mb("VmRSS")
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")  # the peak resident set size (VmHWM) restarts from the current one
@@ -109,9 +108,6 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
     elif stage in ("map", "map_expanded"):
         from snn2hw.simulators.mapping import map_graph
         mres = map_graph(prep["g"], "loihi", synapse_model="expanded" if stage == "map_expanded" else None)
-        if stage == "map":
-            with open(f_place, "wb") as fh:
-                pickle.dump(mres.placement, fh)
         t = mres.totals
         extra = (f"{t['synapse_model']}: {t['cores_used']} cores on {t['chips_needed']} chips, lower bound "
                  f"{t['lower_bound_cores']} (mapping / bound {t['bound_ratio']:.2f}), {len(mres.violations)} "
