@@ -78,6 +78,7 @@ from snn2hw.errors import GraphError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.checks import quantization_problems
 from snn2hw.ir.graph import Graph
+from snn2hw.ir.topology import ANY, walk
 from snn2hw.simulators import fixed_point as fp
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -239,16 +240,9 @@ def _pool(node, lo, hi) -> tuple:
 
 
 def _layer_of(graph: Graph, name: str) -> str:
-    """The neuron a synapse or Add drives (following glue), or '' if none."""
-    n = name
-    for _ in range(len(graph.nodes)):
-        succ = graph.successors(n)
-        if len(succ) != 1:
-            return ""
-        n = succ[0]
-        if isinstance(graph.nodes[n], N.Neuron):
-            return n
-    return ""
+    """The neuron a synapse or Add drives (following a chain of single successors), or '' if none."""
+    (end,) = walk(graph, name, "down", through=ANY, stop_at=(N.Neuron,), fork="end")
+    return end.node if end.kind == "stop" else ""
 
 
 # ----------------------------------------------------------------------------- neurons

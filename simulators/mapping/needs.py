@@ -11,7 +11,7 @@ from snn2hw.errors import GraphError
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import synapses_into
+from snn2hw.ir.topology import ANY, synapses_into, walk
 from snn2hw.simulators.design_rules import LayerNeeds
 
 from .errors import MappingError
@@ -65,16 +65,12 @@ def layer_needs(graph: Graph, profile) -> dict:
         if bare:
             raise MappingError(f"population '{name}' receives spikes from {bare} without a synapse; run "
                                f"snn2hw.convert (it inserts identity synapses) before mapping")
-        stack, seen = list(graph.predecessors(name)), set()
-        while stack:  # only index-preserving glue (Add, Flatten, BatchNorm) may sit between synapse and neuron
-            m = stack.pop()
-            if m in seen or isinstance(graph.nodes[m], (N.Dense, N.Conv2d, N.Input, N.Neuron)):
-                continue
-            seen.add(m)
-            if isinstance(graph.nodes[m], (N.SumPool2d, N.AvgPool2d)):
-                raise MappingError(f"cannot map pooling '{m}' between a synapse and population '{name}': pool "
+        # only index-preserving glue (Add, Flatten, BatchNorm) may sit between synapse and neuron
+        for end in walk(graph, name, "up", through=ANY, stop_at=(N.Dense, N.Conv2d, N.Input, N.Neuron)):
+            pool = next((m for m in end.path if isinstance(graph.nodes[m], (N.SumPool2d, N.AvgPool2d))), None)
+            if pool is not None:
+                raise MappingError(f"cannot map pooling '{pool}' between a synapse and population '{name}': pool "
                                    f"the spikes of a population instead (between a neuron and the next synapse)")
-            stack.extend(graph.predecessors(m))
         paths = [Path(graph, s, name) for s in syns]
         n = int(np.prod(node.output_shape))
         ln = LayerNeeds(layer=name, neurons=n, synapses=list(syns),
