@@ -46,6 +46,20 @@ def _core_needs(layer: _Layer, a: int, b: int, mem: _Mem, wbits: int):
     return fan_in, bits, storage, by_src
 
 
+def populations(graph: Graph):
+    """``(name, node, synapses into it)`` of every ``Neuron`` in topological order; a population that receives
+    spikes without a synapse is refused (``snn2hw.convert`` inserts identity synapses)."""
+    for name in graph.topological_order():
+        node = graph.nodes[name]
+        if not isinstance(node, N.Neuron):
+            continue
+        syns, bare = synapses_into(graph, name)
+        if bare:
+            raise MappingError(f"population '{name}' receives spikes from {bare} without a synapse; run "
+                               f"snn2hw.convert (it inserts identity synapses) before mapping")
+        yield name, node, syns
+
+
 def layer_needs(graph: Graph, profile) -> dict:
     """Each population's needs (per-neuron worst case included), keyed by layer name, as :class:`_Layer`."""
     profile = load_profile(profile)
@@ -57,14 +71,7 @@ def layer_needs(graph: Graph, profile) -> dict:
     mem = _mem_model(profile)
     wbits = int(profile.formats.weight_bits)
     layers = {}
-    for name in graph.topological_order():
-        node = graph.nodes[name]
-        if not isinstance(node, N.Neuron):
-            continue
-        syns, bare = synapses_into(graph, name)
-        if bare:
-            raise MappingError(f"population '{name}' receives spikes from {bare} without a synapse; run "
-                               f"snn2hw.convert (it inserts identity synapses) before mapping")
+    for name, node, syns in populations(graph):
         # only index-preserving glue (Add, Flatten, BatchNorm) may sit between synapse and neuron
         for end in walk(graph, name, "up", through=ANY, stop_at=(N.Dense, N.Conv2d, N.Input, N.Neuron)):
             pool = next((m for m in end.path if isinstance(graph.nodes[m], (N.SumPool2d, N.AvgPool2d))), None)

@@ -9,14 +9,13 @@ from snn2hw.errors import GraphError
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import synapses_into
 from snn2hw.simulators.design_rules import (CoreUsage, LayerNeeds, Needs, assign_cores, check_design_rules,
                                             core_tables, feasible_cores, kernel_entries, neuron_entries)
 from snn2hw.simulators.placement import LayerPlacement, Placement
 
 from .errors import MappingError
 from .memory import signed_bits
-from .needs import _mark_outputs
+from .needs import _mark_outputs, populations
 from .paths import _chain_to_source
 from .result import MappingResult
 
@@ -37,14 +36,7 @@ def shared_kernel_needs(graph: Graph, profile) -> dict:
         raise GraphError(problems)
     out = {}
     pools = {}
-    for name in graph.topological_order():
-        node = graph.nodes[name]
-        if not isinstance(node, N.Neuron):
-            continue
-        syns, bare = synapses_into(graph, name)
-        if bare:
-            raise MappingError(f"population '{name}' receives spikes from {bare} without a synapse; run "
-                               f"snn2hw.convert (it inserts identity synapses) before mapping")
+    for name, node, syns in populations(graph):
         shape = tuple(int(d) for d in node.output_shape)
         ln = LayerNeeds(layer=name, neurons=int(np.prod(shape)), synapses=list(syns), n_synapses=len(syns))
         ln.channels = shape[0] if shape else 1

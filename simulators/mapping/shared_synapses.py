@@ -167,35 +167,46 @@ def _reached_pixels(cum, tt, sy, sx, py, px, H, W, valid, all_valid, out):
 
 
 @njit(cache=True)
-def shared_tiles_pixel_fan_out(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, pixel_fan_out):
-    """Add one to ``pixel_fan_out [H * W]`` for every tile each source pixel reaches."""
+def _pixels_of_tiles(cum, tiles, sy, sx, py, px, H, W, valid, all_valid):
+    """``(ptr, pixels)``: the source pixels reaching each tile, tile ``t``'s in ``pixels[ptr[t]:ptr[t + 1]]``."""
     stamp = np.full(H * W, -1, np.int64)
     tt = np.empty(7, np.int64)
+    ptr = np.zeros(tiles.shape[0] + 1, np.int64)
+    out = []
     for t in range(tiles.shape[0]):
         tt[:6] = tiles[t]
         tt[6] = t
         _reached_pixels(cum, tt, sy, sx, py, px, H, W, valid, all_valid, stamp)
         for q in range(H * W):
             if stamp[q] == t:
-                pixel_fan_out[q] += 1
+                out.append(q)
+        ptr[t + 1] = len(out)
+    pixels = np.empty(len(out), np.int64)
+    for k in range(len(out)):
+        pixels[k] = out[k]
+    return ptr, pixels
+
+
+@njit(cache=True)
+def shared_tiles_pixel_fan_out(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, pixel_fan_out):
+    """Add one to ``pixel_fan_out [H * W]`` for every tile each source pixel reaches."""
+    _, pixels = _pixels_of_tiles(cum, tiles, sy, sx, py, px, H, W, valid, all_valid)
+    for q in pixels:
+        pixel_fan_out[q] += 1
 
 
 @njit(cache=True)
 def shared_tiles_destinations(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, pix_lo, pix_hi, n_source_tiles):
     """Per source tile, how many of ``tiles`` it reaches: a source tile is reached through any of its pixels
     (``pix_lo[q] .. pix_hi[q]``: the source tiles holding pixel ``q``, contiguous)."""
+    ptr, pixels = _pixels_of_tiles(cum, tiles, sy, sx, py, px, H, W, valid, all_valid)
     dest = np.zeros(n_source_tiles, np.int64)
     seen = np.full(n_source_tiles, -1, np.int64)
-    stamp = np.full(H * W, -1, np.int64)
-    tt = np.empty(7, np.int64)
     for t in range(tiles.shape[0]):
-        tt[:6] = tiles[t]
-        tt[6] = t
-        _reached_pixels(cum, tt, sy, sx, py, px, H, W, valid, all_valid, stamp)
-        for q in range(H * W):
-            if stamp[q] == t:
-                for st in range(pix_lo[q], pix_hi[q]):
-                    if seen[st] != t:
-                        seen[st] = t
-                        dest[st] += 1
+        for k in range(ptr[t], ptr[t + 1]):
+            q = pixels[k]
+            for st in range(pix_lo[q], pix_hi[q]):
+                if seen[st] != t:
+                    seen[st] = t
+                    dest[st] += 1
     return dest

@@ -137,17 +137,20 @@ def axon_bit_table(n: int, bits_per_synapse: int, mem) -> np.ndarray:
 
 
 @njit(cache=True)
+def conv_tile_sources(cum, tt, sy, sx, py, px, H, W, valid, all_valid):
+    """The source neurons (C-major flat indices) reaching tile ``tt`` (``c0 c1 y0 y1 x0 x1``) of a conv path."""
+    counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
+                                          valid, all_valid)
+    ci, r, c = np.nonzero(counts)
+    return (ci * H + r + ry0) * W + c + rx0
+
+
+@njit(cache=True)
 def conv_tiles_fan_out(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, fan_out):
     """Add one to ``fan_out`` (per source neuron, C-major) for every tile each source neuron reaches."""
     for t in range(tiles.shape[0]):
-        tt = tiles[t]
-        counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
-                                              valid, all_valid)
-        for ci in range(counts.shape[0]):
-            for r in range(counts.shape[1]):
-                for c in range(counts.shape[2]):
-                    if counts[ci, r, c] > 0:
-                        fan_out[(ci * H + r + ry0) * W + c + rx0] += 1
+        for q in conv_tile_sources(cum, tiles[t], sy, sx, py, px, H, W, valid, all_valid):
+            fan_out[q] += 1
 
 
 @njit(cache=True)
@@ -156,16 +159,10 @@ def conv_tiles_destinations(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, 
     dest = np.zeros(n_source_tiles, np.int64)
     stamp = np.full(n_source_tiles, -1, np.int64)
     for t in range(tiles.shape[0]):
-        tt = tiles[t]
-        counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
-                                              valid, all_valid)
-        for ci in range(counts.shape[0]):
-            for r in range(counts.shape[1]):
-                for c in range(counts.shape[2]):
-                    if counts[ci, r, c] > 0:
-                        st = tile_of[(ci * H + r + ry0) * W + c + rx0]
-                        if stamp[st] != t:
-                            stamp[st] = t
-                            dest[st] += 1
+        for q in conv_tile_sources(cum, tiles[t], sy, sx, py, px, H, W, valid, all_valid):
+            st = tile_of[q]
+            if stamp[st] != t:
+                stamp[st] = t
+                dest[st] += 1
     return dest
 

@@ -208,3 +208,55 @@ def test_partner_union_floor_never_above_brute_force(seed):
     assert (floor <= truth + 1e-9).all()
     if "pool" not in g.nodes:   # same-position partners are exact: the floor meets the truth somewhere
         assert np.isclose(floor, truth).any()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 7, 8])
+@pytest.mark.parametrize("model", ["expanded", "shared"])
+def test_fan_out_and_destinations_match_brute_force(seed, model):
+    """The output-axon counts the consumer's tiles give its source (per neuron, or per pixel under the shared
+    model) and the destination cores of each source tile equal a count from the explicit connectivity."""
+    from snn2hw.simulators.mapping.tile_needs import FanOut, add_fan_out, destinations
+    from snn2hw.simulators.mapping.partition import _tile_index
+    g = _random_case(seed)
+    if "conv2" in g.nodes:
+        return
+    prof = profile()
+    mem = _mem_model(prof)
+    mem.synapse_model = model
+    layer = layer_needs(g, prof)["sn"]
+    prepare_layer(layer, g.nodes["sn"].output_shape)
+    rng = np.random.default_rng(300 + seed)
+    C, H, W = layer.shape
+    # a random tiling of the consumer: random box grid, random channel cuts per box
+    ty, tx = int(rng.integers(1, H + 1)), int(rng.integers(1, W + 1))
+    tiles = []
+    for y0 in range(0, H, ty):
+        for x0 in range(0, W, tx):
+            cuts = sorted(set(rng.integers(1, C, size=int(rng.integers(0, 3))).tolist()) | {0, C})
+            tiles += [Tile(a, b, y0, min(H, y0 + ty), x0, min(W, x0 + tx)) for a, b in zip(cuts, cuts[1:])]
+    arr = np.array([t.as_tuple() for t in tiles], dtype=np.int64)
+    src = g.nodes["src"].output_shape
+    cin, SH, SW = src
+
+    class Src:                        # the source as a tiled layer: each input channel alone, whole map
+        name, neurons, channels, hw, shape = "src", int(np.prod(src)), cin, (SH, SW), tuple(src)
+    stiles = [Tile(c, c + 1, 0, SH, 0, SW) for c in range(cin)]
+    st_of, lo, hi = _tile_index(Src, stiles)
+    Src.tile_of, Src.pix_lo, Src.pix_hi = st_of, lo, hi
+    fo = {"src": FanOut.zeros(Src)}
+    add_fan_out(layer, arr, fo, mem)
+    dest = destinations(layer, arr, Src, mem, len(stiles))
+    m = _connectivity(g)                                 # [dst, src]
+    reach = np.array([m[t.flat(layer.shape)].any(0) for t in tiles])          # [tiles, source neurons]
+    if model == "expanded":
+        assert np.array_equal(fo["src"].neuron, reach.sum(0)) and not fo["src"].pixel.any()
+    else:
+        pix = reach.reshape(len(tiles), cin, SH * SW).any(1)
+        assert np.array_equal(fo["src"].pixel, pix.sum(0)) and not fo["src"].neuron.any()
+    # a source tile (one input channel) is a destination of each consumer tile that one of its neurons reaches
+    # (shared: any neuron at a pixel the tile listens to, whatever its channel)
+    if model == "expanded":
+        brute = np.array([reach[:, st_of == k].any(1).sum() for k in range(len(stiles))])
+    else:
+        brute = np.full(len(stiles), pix.any(1).sum())
+    assert np.array_equal(dest, brute)
