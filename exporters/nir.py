@@ -82,7 +82,7 @@ import numpy as np
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import GLUE, synapses_into
+from snn2hw.ir.topology import GLUE, sum_pools_between, synapses_into
 from snn2hw.util.atomic import write_bytes
 
 DT = 1e-4
@@ -238,17 +238,12 @@ class _Writer:
                 continue
             bias = np.asarray(node.bias_mant, dtype=np.float64) * 2.0 ** (node.bias_exp - 6)
             s = syns[0]
-            k, n = 1, s
-            while True:
-                nxt = g.successors(n)
-                if not nxt or nxt[0] == name:
-                    break
-                n = nxt[0]
-                if isinstance(g.nodes[n], N.SumPool2d):
-                    k *= g.nodes[n].kernel_size[0] * g.nodes[n].kernel_size[1]
-                    if any(g.nodes[n].padding):
-                        self.notes.append(f"neuron '{name}': its bias passes the padded sum pool '{n}', border "
-                                          f"neurons get fewer bias terms; not exact")
+            k = 1
+            for n in sum_pools_between(g, s, name):
+                k *= g.nodes[n].kernel_size[0] * g.nodes[n].kernel_size[1]
+                if any(g.nodes[n].padding):
+                    self.notes.append(f"neuron '{name}': its bias passes the padded sum pool '{n}', border "
+                                      f"neurons get fewer bias terms; not exact")
             C = g.nodes[s].out_channels
             self.bias_into[s] = np.broadcast_to(bias, (C,)) / k
             if node.model == "cuba" or (node.du is not None and node.du != 4095):

@@ -176,3 +176,11 @@ def synapse_paths(graph: Graph, syn: str) -> dict:
     tgt = population_of(graph, syn)
     return {"source": up.node, "target": tgt, "chain_up": list(up.path[::-1]),
             "chain_down": chain_down(graph, syn, tgt)}
+
+
+def sum_pools_between(graph: Graph, syn: str, neuron: str) -> list:
+    """The SumPool2d nodes on the glue path from a synapse to the neuron its current drives."""
+    for end in walk(graph, syn, "down", through=GLUE, stop_at=neuron):
+        if end.kind == "stop":
+            return [n for n in end.path if isinstance(graph.nodes[n], N.SumPool2d)]
+    return []

@@ -35,7 +35,7 @@ import numpy as np
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
-from snn2hw.ir.topology import GLUE, chain_up, population_of, source_of, synapses_into, walk
+from snn2hw.ir.topology import chain_up, population_of, source_of, sum_pools_between, synapses_into
 from snn2hw.errors import PassError
 from snn2hw.passes.base import Pass, PassResult
 
@@ -70,14 +70,6 @@ def search_scale(w_rows: np.ndarray, qmax: int, extra=()) -> tuple:
         if best is None or err < best[1] - 1e-18 or (abs(err - best[1]) <= 1e-18 and d > best[0]):
             best = (d, err, int(np.sum(np.abs(w_rows / d) > qmax + 0.5)))
     return best
-
-
-def _sum_pools_between(graph: Graph, syn: str, neuron: str) -> list:
-    """The SumPool2d nodes on the glue path from a synapse to the neuron its current drives."""
-    for end in walk(graph, syn, "down", through=GLUE, stop_at=neuron):
-        if end.kind == "stop":
-            return [n for n in end.path if isinstance(graph.nodes[n], N.SumPool2d)]
-    return []
 
 
 class QuantizePass(Pass):
@@ -211,7 +203,7 @@ class QuantizePass(Pass):
         bias = np.zeros(C)
         window = {}  # elements each neuron sums of a synapse's output (sum pools between them)
         for s in syns:
-            pools = _sum_pools_between(graph, s, name)
+            pools = sum_pools_between(graph, s, name)
             window[s] = k = int(np.prod([graph.nodes[p].kernel_size[0] * graph.nodes[p].kernel_size[1]
                                          for p in pools]))
             b = graph.nodes[s].bias
