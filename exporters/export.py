@@ -24,7 +24,7 @@ from snn2hw import __version__
 from snn2hw.errors import OutputError, Snn2hwError
 from snn2hw.ir.checks import quantization_problems
 from snn2hw.ir.graph import Graph
-from snn2hw.util.atomic import commit_files
+from snn2hw.util.atomic import check_output_folder, commit_files
 from snn2hw.util.faults import deferred_interrupts, fault_point
 
 FORMATS = ("nir", "lava", "onnx", "sanafe")
@@ -38,6 +38,13 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def check_export_dir(out_dir, formats, label: str | None = "--out") -> Path:
+    """Refuse, before any work, an export folder (or ``manifest.json`` / a format folder in it) that is a device,
+    fifo, socket, file or bad symbolic link (:func:`~snn2hw.util.atomic.check_output_target`); return the
+    folder to write."""
+    return check_output_folder(out_dir, files=("manifest.json",), folders=("ir", *formats), label=label)
 
 
 def is_quantized(graph: Graph) -> bool:
@@ -103,7 +110,7 @@ def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, 
     if not is_quantized(graph):
         raise Snn2hwError("export needs an integer graph: convert the model first (snn2hw convert, or give "
                           "snn2hw export a checkpoint and --profile)")
-    out_dir = Path(out_dir)
+    out_dir = check_export_dir(out_dir, fmts, label=None)
     tmp, done = None, False
     made = [p for p in out_dir.parents if not p.exists()]  # removed again if the export fails
     try:

@@ -113,7 +113,7 @@ from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import POPULATIONS, depths, walk
-from snn2hw.util.atomic import write_bytes, write_text
+from snn2hw.util.atomic import check_output_folder, write_bytes, write_text
 
 MODEL_FILE = "model.net"
 MANIFEST_FILE = "model.lava.json"
@@ -515,7 +515,7 @@ def export_lava(graph: Graph, out_dir) -> dict:
     if refusals:
         raise Snn2hwError("the Lava exporter refuses this graph (nothing written):\n"
                           + "\n".join(f"  - {r}" for r in refusals))
-    out = Path(out_dir)
+    out = check_output_folder(out_dir, files=(MODEL_FILE, MANIFEST_FILE))
     out.mkdir(parents=True, exist_ok=True)
     inp = graph.nodes[graph.inputs[0]]
     in_shape = tuple(inp.shape) if len(inp.shape) == 3 else (int(np.prod(inp.shape)), 1, 1)

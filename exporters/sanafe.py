@@ -389,6 +389,8 @@ def export_sanafe(graph: Graph, x, out_dir, profile="loihi", placement=None, bat
     from snn2hw.hw_profiles import load_profile
     from snn2hw.simulators.event import simulate_events
     from snn2hw.simulators.mapping import map_graph
+    from snn2hw.util.atomic import check_output_folder
+    out_dir = check_output_folder(out_dir, files=("net.yaml", "arch.yaml", "expected.json"))
     prof = load_profile(profile)
     probs = sanafe_problems(graph, prof)
     if probs:
@@ -412,7 +414,6 @@ def export_sanafe(graph: Graph, x, out_dir, profile="loihi", placement=None, bat
     sizes = {n: int(np.prod(graph.nodes[n].output_shape)) for n in graph.inputs}
     sizes[RESET_POP] = D
     place_inputs(pl, sizes, npc, copies={n: p["copies"] for n, p in plans.items()})
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     height = int(prof.capacity.mesh.height)
     with open(out_dir / "net.yaml", "w") as f:

@@ -14,6 +14,7 @@ import click
 
 from snn2hw import __version__
 from snn2hw.errors import Snn2hwError
+from snn2hw.util.atomic import output_option
 
 
 def _kv(items) -> dict:
@@ -51,7 +52,8 @@ def inspect(model_file, factory):
 @cli.command()
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="output .s2h file")
+@click.option("--out", "out", required=True, type=click.Path(), help="output .s2h file",
+              callback=output_option("file"))
 @click.option("--granularity", type=click.Choice(["layer", "channel"]), default=None,
               help="weight scale granularity (default: the profile's)")
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
@@ -105,7 +107,8 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
 @click.option("--format", "formats", default="all", show_default=True,
               help="nir, lava, onnx, sanafe, all (comma list; 'all' = nir, lava, onnx)")
 @click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="output folder",
+              callback=output_option("folder"))
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
 @click.option("--data", "data_spec", default=None,
               help="calibration data when the input step is not recorded; for sanafe the samples' data set "
@@ -116,8 +119,9 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
 @click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None)
 def export(model_file, formats, profile, out_dir, factory, data_spec, samples, timesteps, input_step):
     """Write NIR, Lava (netx HDF5 + runner), ONNX and SANA-FE artifacts plus manifest.json."""
-    from snn2hw.exporters.export import export as run_export, parse_formats
+    from snn2hw.exporters.export import check_export_dir, export as run_export, parse_formats
     fmts = parse_formats(formats)
+    check_export_dir(out_dir, fmts)  # manifest.json and the format folders inside it, before any work
     g, conv = _load_integer(model_file, profile, factory, data_spec, input_step)
     inputs = None
     if "sanafe" in fmts:
@@ -182,7 +186,8 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(), callback=output_option("folder"),
+              help="output folder (report.json, report.md, report.html)")
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
 @click.option("--timing", type=click.Choice(["detailed", "simple"]), default="detailed", show_default=True,
               help="the headline timing model (SANA-FE's detailed or simple model; simple is always reported too)")
@@ -197,6 +202,9 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     from snn2hw.report.build import build_report
     from snn2hw.report.write import write_report
     from snn2hw.simulators.mapping import synapse_model_of
+    from snn2hw.util.atomic import check_output_folder
+    from snn2hw.demo import REPORT_FILES
+    check_output_folder(out_dir, files=REPORT_FILES, label="--out")  # the report files too, before any work
     names = [p.strip() for p in str(profiles).split(",") if p.strip()]
     for p in names:
         prof = load_profile(p)  # every profile (and the synapse model it must offer) checked before any work
@@ -232,7 +240,8 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
 @cli.command()
 @click.argument("report_file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
-@click.option("--out", "out", default=None, type=click.Path(dir_okay=False), help="file to write (default: stdout)")
+@click.option("--out", "out", default=None, type=click.Path(), callback=output_option("file"),
+              help="file to write (default: stdout)")
 def report(report_file, fmt, out):
     """Re-render a report.json as Markdown or HTML."""
     from snn2hw.report.render import to_html, to_markdown
@@ -263,7 +272,8 @@ def report(report_file, fmt, out):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--neuron", type=click.Choice(["lif", "if", "atlif", "cuba"]), default="lif", show_default=True)
 @click.option("--arch-kw", multiple=True, help="extra architecture kwargs, key=value (JSON values)")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output checkpoint (.pt)")
+@click.option("--out", required=True, type=click.Path(), help="output checkpoint (.pt)",
+              callback=output_option("file"))
 def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch_kw, out):
     """Train a built-in architecture and save a snn2hw checkpoint."""
     import torch
@@ -300,7 +310,8 @@ def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch
 
 
 @cli.command()
-@click.option("--out", "out_dir", default="demo_out", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default="demo_out", show_default=True, type=click.Path(),
+              callback=output_option("folder"))
 @click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
               help="checkpoint to use instead of the shipped examples/digits_lif.pt")
 @click.option("--retrain", is_flag=True, help="train the demo model instead of loading the shipped one")

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from snn2hw.errors import Snn2hwError
+from snn2hw.util.atomic import output_option
 
 CARRY = ("input_step", "timesteps", "encoding", "dataset")
 
@@ -62,7 +63,8 @@ def _meta(ck, data, data_spec, **extra):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
               help="test samples for the SOP / firing-rate measurement")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output checkpoint")
+@click.option("--out", required=True, type=click.Path(), help="output checkpoint",
+              callback=output_option("file"))
 def compress(ckpt, method, ratio, bits, data_spec, finetune_epochs, regen_ratio, n_prune, lam, protect, lr, seed,
              samples, out):
     """Compress a checkpoint (QP-SNN, AT-LIF, criticality, magnitude, L1) and save a checkpoint."""
@@ -99,7 +101,8 @@ def compress(ckpt, method, ratio, bits, data_spec, finetune_epochs, regen_ratio,
               help="L1 on BatchNorm scales (network slimming, 1e-4 in the criticality paper)")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output checkpoint")
+@click.option("--out", required=True, type=click.Path(), help="output checkpoint",
+              callback=output_option("file"))
 def finetune(ckpt, data_spec, epochs, optimizer, lr, weight_decay, decay_on, bn_l1, batch_size, seed, out):
     """Fine-tune a (compressed) checkpoint: cosine LR, progress bar, masks kept fixed."""
     from snn2hw.compress.pipeline import save_compressed

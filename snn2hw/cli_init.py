@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import click
 
+from snn2hw.util.atomic import output_option
+
 
 @click.command("init")
 @click.option("--arch", required=True,
@@ -22,7 +24,8 @@ import click
 @click.option("--timesteps", "-T", type=int, default=4, show_default=True, help="recorded as the model's default T")
 @click.option("--input-step", type=float, default=1 / 255, show_default="1/255",
               help="the input lattice recorded in the checkpoint (integer input = x / step)")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="output checkpoint (.pt)")
+@click.option("--out", required=True, type=click.Path(), help="output checkpoint (.pt)",
+              callback=output_option("file"))
 def init(arch, input_shape, classes, seed, neuron, arch_kw, timesteps, input_step, out):
     """Write a seeded random-weight (untrained) checkpoint of a built-in architecture, calibrated so that its
     neurons fire; cost it with 'snn2hw simulate FILE --data random'."""

@@ -5,6 +5,8 @@ import json
 
 import click
 
+from snn2hw.util.atomic import output_option
+
 
 @click.command("map")
 @click.argument("model_file", type=click.Path(dir_okay=False))
@@ -12,7 +14,7 @@ import click
 @click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
               help="how conv synapses are stored (default: the profile's; 'shared': weight sets stored once, "
                    "population axons)")
-@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
+@click.option("--json", "json_out", default=None, type=click.Path(), callback=output_option("file"),
               help="also write the summary as JSON to this file")
 @click.option("--factory", default=None, help="module:function that builds the torch model (plain state dicts)")
 @click.option("--data", "data_spec", default=None, help="calibration data for converting a float checkpoint")

@@ -27,6 +27,11 @@ from snn2hw.util.atomic import write_text
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "examples" / "digits_lif.pt"
+#: the files ``snn2hw simulate`` (:func:`snn2hw.report.write.write_report`) writes into its output folder
+REPORT_FILES = ("report.json", "report.md", "report.html")
+#: what :func:`run_demo` writes into its folder (``digits_lif.pt`` only when it trains), all checked before any work
+DEMO_FILES = ("model.s2h", "convert_log.txt", "demo_results.json", "demo_results.md", "digits_lif.pt",
+              *(f"report/{f}" for f in REPORT_FILES))
 DEMO_TRAIN = dict(arch="digits_conv", epochs=40, timesteps=4, lr=5e-3, batch_size=64, seed=0)
 
 
@@ -51,7 +56,8 @@ def train_digits(out: Path, log=print, **overrides) -> Path:
 
 
 def run_demo(out_dir, checkpoint=None, retrain: bool = False, profile: str = "loihi", log=print) -> dict:
-    out_dir = Path(out_dir)
+    from snn2hw.util.atomic import check_output_folder
+    out_dir = check_output_folder(out_dir, files=DEMO_FILES, folders=("report",))
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = Path(checkpoint) if checkpoint else SHIPPED
     if retrain or not ckpt.is_file():

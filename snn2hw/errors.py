@@ -56,3 +56,14 @@ class OutputError(Snn2hwError):
         self.path, self.errno = path, cause.errno
         why = os.strerror(cause.errno) if cause.errno else str(cause)
         super().__init__(f"cannot write {path}: {why}; what was there before is unchanged")
+
+
+class OutputTargetError(Snn2hwError):
+    """An output path names something snn2hw must not replace: a device, fifo, socket, a symbolic link to one
+    (or to nothing), a file where a folder is expected or a folder where a file is expected. Raised before any
+    work and before any temporary file (see :func:`snn2hw.util.atomic.check_output_target`). ``path`` is the
+    output as given."""
+
+    def __init__(self, path, message: str):
+        self.path = path
+        super().__init__(message)
