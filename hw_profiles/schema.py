@@ -6,7 +6,9 @@ A profile has five sections:
 * ``semantics``: neuron knobs (reset, comparison); the arithmetic is the same for all;
 * ``capacity``: what one core (and the chip) can hold, for mapping and fit checks;
 * ``costs``: per-event energies and latencies, units in the key names;
-* ``sources``: citations for whole sections.
+* ``sources``: citations for whole sections;
+* ``system`` (optional): a board of several such chips whose meshes join into one
+  (:class:`System`: chips, chip mesh, inter-chip link energy and latency).
 
 ``memory_model`` (top level, default ``synapse_list``) selects how mapping counts
 core memory; ``shared_kernel`` (Speck) reads the per-core tables
@@ -106,6 +108,40 @@ class Mesh(_Strict):
     estimate: bool = False  # added for loihi2 (an unverified mesh layout); like Figure.estimate
     #: messages a router link buffers (the detailed timing model's blocking threshold); None: not modelled
     link_buffer_size: Optional[Figure] = None
+
+
+class System(_Strict):
+    """A system of identical chips (a board) whose meshes join into one, for networks that need several chips.
+
+    ``chips`` chips sit on a ``chips_x x chips_y`` chip mesh (``source``/``estimate``: where that arrangement
+    comes from); each chip's mesh links to its neighbours' at its four edges (Loihi's off-chip interfaces
+    "extend the mesh in 4 planar directions", Davies et al. 2018). ``interchip_energy_pj`` /
+    ``interchip_latency_ns``: one spike message crossing one chip boundary (the link between two neighbouring
+    chips), on top of its on-chip hops. How mapping lays chips out and routes across them:
+    :mod:`snn2hw.simulators.placement`; how the event simulator charges the crossings: ``docs/COST_MODEL.md``.
+    A profile without a system is one chip: a network that needs more cores is still placed (on virtual chips
+    below it) and its chip crossings counted, but not priced."""
+
+    name: str = Field(min_length=1, description="the board, e.g. 'Nahuku-32'")
+    chips: Figure
+    chips_x: int = Field(ge=1, description="chips per row of the chip mesh")
+    chips_y: int = Field(ge=1, description="rows of the chip mesh")
+    source: str = Field(min_length=3, description="where the chip mesh arrangement comes from")
+    estimate: bool = False
+    interchip_energy_pj: Optional[Figure] = None
+    interchip_latency_ns: Optional[Figure] = None
+
+    @model_validator(mode="after")
+    def _chips_fit_the_mesh(self):
+        n = self.chips.value
+        if not (math.isfinite(n) and float(n).is_integer() and 1 <= n <= self.chips_x * self.chips_y):
+            raise ValueError(f"chips must be a whole number from 1 to chips_x x chips_y = "
+                             f"{self.chips_x * self.chips_y}, got {n!r}")
+        for key in ("interchip_energy_pj", "interchip_latency_ns"):
+            f = getattr(self, key)
+            if f is not None and not (math.isfinite(f.value) and f.value >= 0):
+                raise ValueError(f"{key} must be a finite number >= 0, got {f.value!r}")
+        return self
 
 
 class Capacity(_Strict):
@@ -230,6 +266,7 @@ class Profile(_Strict):
     sources: dict[str, str] = Field(description="where each section's numbers come from")
     notes: list[str] = Field(default_factory=list, description="assumptions a report must state")
     synapse_models: SynapseModels = Field(default_factory=SynapseModels)
+    system: Optional[System] = Field(default=None, description="a board of several chips (System); None: one chip")
     memory_model: Literal["synapse_list", "shared_kernel"] = Field(
         default="synapse_list",
         description="how mapping counts core memory: 'synapse_list' (nengo-loihi: synapses expanded per core, "
@@ -243,6 +280,12 @@ class Profile(_Strict):
             if cap is None or cap.kernel_memory_entries_per_core is None or cap.neuron_memory_entries_per_core is None:
                 raise ValueError("memory_model 'shared_kernel' needs capacity.kernel_memory_entries_per_core and "
                                  "capacity.neuron_memory_entries_per_core")
+        return self
+
+    @model_validator(mode="after")
+    def _system_needs_a_mesh(self):
+        if self.system is not None and (self.capacity is None or self.capacity.mesh is None):
+            raise ValueError("system needs capacity.mesh (chips join at their mesh edges)")
         return self
 
     @field_validator("sources")

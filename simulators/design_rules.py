@@ -450,8 +450,23 @@ def _uniform_prune(needs: Needs, lim: int) -> Optional[tuple]:
 
 
 def check_total_cores(graph, profile, needs: Needs) -> list:
-    """The placement uses at most the chip's ``cores`` (shared_kernel: one layer per core)."""
+    """The placement uses at most the chip's ``cores`` (shared_kernel: one layer per core), or with a multi-chip
+    ``system`` (a board) the system's ``chips x cores``: a network on several of its chips fits."""
     lim = _limit(profile, "cores")
+    system = getattr(profile, "system", None)
+    if lim is not None and system is not None and not _shared(profile):
+        board = int(system.chips.value)
+        total = lim * board
+        n = needs.cores_needed
+        if n <= total:
+            return []
+        r = 1 - total / n
+        return [Violation("check_total_cores", None, f"cores ({system.name}: {board} chips x {lim})", n, total,
+                          f"needs {n} cores ({math.ceil(n / lim)} chips); the {system.name} system has {board} chips "
+                          f"of {lim} cores = {total}: use a larger system (edit the profile's system), or shrink the "
+                          f"per-core load by r >= {r:.3f} (structured pruning of that fraction of channels, or fewer "
+                          f"weight bits where synapse memory binds)",
+                          suggested={"chips": math.ceil(n / lim)})]
     if lim is None or needs.cores_needed <= lim:
         return []
     n = needs.cores_needed

@@ -31,7 +31,10 @@ per device step and per core of the :class:`~snn2hw.simulators.placement.Placeme
 * ``spikes_out``: neurons that fired (a readout never fires).
 * ``messages_out``: one per (traveling element, destination core). Input elements are sent by the
   cores ``place_inputs`` gives the ``Input`` population (SANA-FE's input neurons: no soma cost).
-* ``hops_ew`` / ``hops_ns``: per message, the east-west / north-south mesh hops (dimension order).
+* ``hops_ew`` / ``hops_ns``: per message, the east-west / north-south on-chip mesh hops (dimension order).
+* ``chip_hops`` / ``messages_crossing_chips`` (placements over several chips only): per message, the chip
+  boundaries it crosses, and the messages crossing at least one (``Placement.chip_hops``; the routing on
+  the system mesh of joined chips: ``simulators/placement.py``).
 * ``membrane_updates``: NeuroBench's count over the ``T`` frames (v changed, all neurons at step 0).
 
 With ``reset='neuron'`` the run is the one ``exporters/sanafe.py`` writes: one reset neuron per
@@ -44,11 +47,13 @@ Costs (``profile.costs``; energies pJ, latencies ns, power mW):
 * energy per class: ``synapse`` = sum over cores of synops x the core's synapse unit; ``neuron`` =
   active x neuron_active + inactive x neuron_inactive; ``spike`` = spikes_out x spike_out;
   ``network`` = messages_out x message_out + spikes_in x message_in + hops x hop energies;
-  ``static`` = static_power x latency. (SANA-FE's classes: soma = neuron + spike, network, synapse,
-  dendrite = 0.) A class with a missing cost is ``None`` with a note; the total then excludes it.
+  ``interchip`` = chip_hops x the system's ``interchip_energy_pj`` (0 on one chip; ``None`` with a note
+  when messages cross chips of a profile without a ``system``: not priced); ``static`` = static_power x
+  latency. (SANA-FE's classes: soma = neuron + spike, network, synapse, dendrite = 0.) A class with a missing cost is ``None`` with a note; the total then excludes it.
 * latency: per device step, by the models of ``simulators/timing.py``: ``simple`` (the slowest
   core's neuron side or message side, plus the barrier) and ``detailed`` (every message scheduled
-  on the mesh); ``timing`` picks which ones are computed and which one the headline uses.
+  on the mesh; a chip boundary takes the system's ``interchip_latency_ns``, and the simple model adds
+  each step's farthest crossing); ``timing`` picks which ones are computed and which one the headline uses.
 
 Per-sample figures are the run's totals divided by the samples; "per step" counts and energies are
 per *input* timestep (per sample / T). Latency is given per sample, per input step (/ T) and per
@@ -70,12 +75,12 @@ from snn2hw.ir.graph import Graph
 from snn2hw.ir.topology import synapse_paths, synapses_from
 from snn2hw.ir.topology import depths as _depths
 from snn2hw.simulators import fixed_point as fp
-from snn2hw.simulators.event_kernels import (MESSAGE_COUNTS, count_messages, neuron_layer, sender_soma,
+from snn2hw.simulators.event_kernels import (count_sender_messages, message_counts, neuron_layer, sender_soma,
                                              source_major)
 from snn2hw.simulators.event_timeline import Timeline
 from snn2hw.simulators.placement import LayerPlacement, Placement, place_inputs
 from snn2hw.simulators.reference import _chan, _linear, _Runner, network_output
-from snn2hw.simulators.routing import build_route
+from snn2hw.simulators.routing import build_route, source_hops
 from snn2hw.simulators.run_protocol import RunProtocol
 
 #: per-core event classes reported per core
@@ -98,6 +103,10 @@ _ENERGY_CLASSES = {
     "spike": ("spikes_out",),
     "network": ("messages_out", "spikes_in", "hops_ew", "hops_ns"),
 }
+#: per-sender counts that go with the messages (reported per core and per layer): hops, and chip crossings
+#: when the placement spans several chips
+SENDER_EVENTS = ("hops_ew", "hops_ns")
+CHIP_EVENTS = ("chip_hops", "messages_crossing_chips")
 TIMING_MODELS = ("simple", "detailed")
 #: the reset population of ``reset='neuron'`` runs (one neuron per depth 1..D), placed like an input
 RESET_POP = "__reset__"
@@ -114,10 +123,11 @@ class EventResult:
     * ``synapses``: synapse node -> NeuroBench / literature inputs over the T frames
       (``effective_ops_per_sample``, ``effective_acs_per_sample``, ``effective_macs_per_sample``,
       ``dense_ops_per_sample``, ``flops_per_step``, ...) and ``synops_per_sample`` (the chip run).
-    * ``cores``: core id -> counts per sample / per step, ``tile``, ``layers``, ``synapse_unit``.
-    * ``totals``: whole chip, ``<event>_per_sample`` and ``<event>_per_step``.
+    * ``cores``: core id -> counts per sample / per step, ``tile``, ``chip``, ``layers``, ``synapse_unit``.
+    * ``totals``: whole chip, ``<event>_per_sample`` and ``<event>_per_step``; ``chips`` (chips holding a
+      core of the run).
     * ``energy``: ``<class>_pj_per_sample`` / ``<class>_pj_per_step`` for synapse, neuron, spike,
-      network, static, total (``None`` where the profile lacks a cost).
+      network, interchip, static, total (``None`` where the profile lacks a cost).
     * ``latency``: the headline model's ``latency_ns_per_sample``, ``latency_ns_per_input_step``,
       ``latency_ns_per_device_step``, ``latency_ns_per_device_step_max``, ``step_latency_ns`` (every
       device step of the run), ``timing_model``; ``models``: the same per computed model;
@@ -342,6 +352,9 @@ class _EventRunner:
         cidx = {c: i for i, c in enumerate(self.core_ids)}
         self.C = len(self.core_ids)
         self.core_xy = np.array([placement.xy_of_tile(placement.tile_of(c)) for c in self.core_ids]).reshape(-1, 2)
+        self.core_chip = np.array([placement.chip_xy(placement.chip_of(c)) for c in self.core_ids]).reshape(-1, 2)
+        self.chips = len({placement.chip_of(c) for c in self.core_ids})
+        self.sender_events = SENDER_EVENTS + (CHIP_EVENTS if self.chips > 1 else ())
         self.core_off = np.array([c % placement.cores_per_tile for c in self.core_ids], dtype=np.int64)
         # the soma loop's order on a core: input senders, the reset neurons, then layers in topological order
         self.rank = {n: i for i, n in enumerate([n for n in ins if n != RESET_POP] + [RESET_POP] * (RESET_POP in ins)
@@ -415,9 +428,10 @@ class _EventRunner:
                 continue
             n = int(np.prod(node.output_shape))
             syns, _ = synapses_from(g, p)
-            sxy = self.core_xy[self.core_of[p].numpy()].reshape(-1, 2)
-            r = build_route(g, p, syns, self.syn_info, self.core_of, self.C, n, sxy,
-                            self.core_xy.reshape(-1, 2))
+            ci = self.core_of[p].numpy()
+            r = build_route(g, p, syns, self.syn_info, self.core_of, self.C, n, self.core_xy[ci].reshape(-1, 2),
+                            self.core_xy, self.core_chip[ci].reshape(-1, 2), self.core_chip)
+            self._sender_table(r, n)
             r["n_src"] = n
             self.route[p] = r
         if RESET_POP in self.core_of:  # reset neuron d -> every neuron of depth d (one synapse each)
@@ -432,19 +446,27 @@ class _EventRunner:
             order = torch.argsort(keys)
             keys, counts = keys[order], counts[order]
             core, src = keys // self.D, keys % self.D
-            sxy = self.core_xy[self.core_of[RESET_POP].numpy()].reshape(-1, 2)
-            z = torch.zeros(self.D, dtype=torch.float64)
-            r = {"deg": z.clone().index_add_(0, src, torch.ones(len(src), dtype=torch.float64)),
-                 "ew": z.clone().index_add_(0, src, torch.as_tensor(
-                     np.abs(sxy[src.numpy(), 0] - self.core_xy[core.numpy(), 0]), dtype=torch.float64)),
-                 "ns": z.clone().index_add_(0, src, torch.as_tensor(
-                     np.abs(sxy[src.numpy(), 1] - self.core_xy[core.numpy(), 1]), dtype=torch.float64)),
+            ci = self.core_of[RESET_POP].numpy()
+            r = {"deg": torch.zeros(self.D, dtype=torch.float64).index_add_(0, src, torch.ones(len(src),
+                                                                                               dtype=torch.float64)),
+                 **source_hops(src, core, self.D, self.core_xy[ci].reshape(-1, 2), self.core_xy,
+                               self.core_chip[ci].reshape(-1, 2), self.core_chip),
                  "pairs": (keys, counts), "n_src": self.D}
+            self._sender_table(r, self.D)
             from snn2hw.simulators.routing import _csr
             r["Rt"] = _csr(keys, torch.ones(len(keys)), self.C, self.D, RESET_POP)
             r["Rc"] = _csr(keys, counts, self.C, self.D, RESET_POP)
             self.route[RESET_POP] = r
         self._message_table()
+
+    def _sender_table(self, r: dict, n: int):
+        """``r["per_src"]``: ``[n, q]`` the per-source counts of :attr:`sender_events` (chip ones 0 where no message
+        of the population crosses a chip)."""
+        cols = [r["ew"], r["ns"]]
+        if len(self.sender_events) > 2:
+            z = torch.zeros(n, dtype=torch.float64)
+            cols += [z if r["chip"] is None else r["chip"], z if r["crossing"] is None else r["crossing"]]
+        r["per_src"] = np.ascontiguousarray(torch.stack(cols, 1).numpy())
 
     def _message_table(self):
         """Source-major view of every population's (core, source) pairs, in one table over global source ids
@@ -694,13 +716,17 @@ class _EventRunner:
         n = r["n_src"]
         k, i = torch.nonzero(data.reshape(len(rows), n), as_tuple=True)
         ptr, dcore, dcnt = r["by_src"]
-        counts, ff, bb, ii = count_messages(rows[k].numpy(), i.numpy(), Bv, S, self._ran(d).numpy(), ptr, dcore,
-                                            dcnt, r["ew"].numpy(), r["ns"].numpy(), self.core_of[name].numpy(), self.C)
-        per_core = dict(zip(MESSAGE_COUNTS, torch.from_numpy(counts)))
+        counts, ff, bb, ii = count_sender_messages(rows[k].numpy(), i.numpy(), Bv, S, self._ran(d).numpy(), ptr,
+                                                   dcore, dcnt, r["per_src"], self.core_of[name].numpy(), self.C)
+        per_core = dict(zip(message_counts(len(self.sender_events)), torch.from_numpy(counts)))
         L = acc["layer"].setdefault(name, {})
-        for ev in ("messages_out", "hops_ew", "hops_ns"):
+        for ev in ("messages_out",) + self.sender_events:
             tl.add(ev, self.tau_first + d, per_core[ev])
             L[ev] = L.get(ev, 0.0) + float(per_core[ev].sum())
+        if r.get("chip_max") is not None and len(ii):  # the steps' farthest crossing (simple timing)
+            span = np.zeros(Bv * S)
+            np.maximum.at(span, bb * S + ff, r["chip_max"].numpy()[ii])
+            tl.add_span(self.tau_first + d, span)
         syn_in = per_core["synops"]
         tl.add("spikes_in", self.tau_first + d, per_core["spikes_in"])
         tl.add("synops", self.tau_first + d, syn_in)
@@ -751,8 +777,10 @@ class _EventRunner:
                 m_in = (r["Rt"] @ vec.to(torch.float32).reshape(-1, 1)).double().reshape(1, -1)
                 tl.add("spikes_in", int(t), m_in)
                 tl.add("synops", int(t), (r["Rc"] @ vec.to(torch.float32).reshape(-1, 1)).double().reshape(1, -1))
-                tl.add("hops_ew", int(t), (sc * r["ew"][dd - 1]).reshape(1, -1))
-                tl.add("hops_ns", int(t), (sc * r["ns"][dd - 1]).reshape(1, -1))
+                for q, ev in enumerate(self.sender_events):
+                    tl.add(ev, int(t), (sc * float(r["per_src"][dd - 1, q])).reshape(1, -1))
+                if r.get("chip_max") is not None:
+                    tl.add_span(int(t), np.array([float(r["chip_max"][dd - 1])]))
             ptr = r["by_src"][0]
             if tl.detailed is not None and ptr[dd] > ptr[dd - 1]:
                 k = len(steps)
@@ -808,6 +836,7 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
     barrier = barrier_ns(costs, tiles) if tiles else 0.0
     timed = not lat_missing and barrier is not None
     runner.lat = lat
+    chip = _chip_timing(prof, placement, runner.chips, notes)
     det = None
     if timed and runner.detailed:
         width = int(mesh.width if mesh is not None else placement.mesh_width)
@@ -816,9 +845,10 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
                "hop_latency": (lat["hops_ew"] or 0.0, lat["hops_ns"] or 0.0), "buffer_size": float(buffer_size.value),
                "core_x": runner.core_xy[:, 0], "core_y": runner.core_xy[:, 1], "core_off": runner.core_off,
                "out_lat": lat["messages_out"], "in_lat": lat["spikes_in"], "syn_lat": lat["synops"].numpy(),
-               "msg_table": next(iter(runner.route.values()))["msg_table"]}
+               "msg_table": next(iter(runner.route.values()))["msg_table"], "chip": chip}
     tl = Timeline(proto.steps, C, {e: lat[e] for e in core_lat_fields} if timed else None,
-                  barrier if timed else None, det, runner.block_pops)
+                  barrier if timed else None, det, runner.block_pops, chips=runner.chips > 1,
+                  chip_latency=chip[2] if chip is not None else None)
     acc = {"layer": {}, "syn": {}}
     bs = B if not batch_size else int(batch_size)
     chunks = range(0, B, bs)
@@ -841,16 +871,44 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
                    timing, lat_missing, barrier, tiles)
 
 
+def _chip_timing(prof, placement, chips: int, notes: list):
+    """``(chip width, chip height, ns per chip boundary)`` of a run over several chips (the timing models'
+    ``chip``), ``None`` on one chip; the boundary costs 0 ns, with a note, where the profile does not price it."""
+    if chips <= 1:
+        return None
+    fig = prof.system.interchip_latency_ns if prof.system is not None else None
+    if fig is None:
+        notes.append(f"the placement spans {chips} chips but profile '{prof.name}' has no "
+                     f"{'system section' if prof.system is None else 'system.interchip_latency_ns'}: "
+                     f"inter-chip latency is not modelled (a chip boundary costs 0 ns)")
+    return placement.mesh_width, placement.mesh_height, 0.0 if fig is None else float(fig.value)
+
+
+def _interchip_energy(prof, chip_hops: float, notes: list):
+    """Inter-chip energy per sample: chip boundaries crossed x the system's ``interchip_energy_pj``; 0 when no
+    message crosses a chip; ``None`` (not priced, with a note) when some do and the profile has no figure."""
+    fig = prof.system.interchip_energy_pj if prof.system is not None else None
+    if fig is not None:
+        return chip_hops * float(fig.value)
+    if not chip_hops:
+        return 0.0
+    notes.append(f"energy 'interchip' not modelled: messages cross chips but profile '{prof.name}' has no "
+                 f"{'system section' if prof.system is None else 'system.interchip_energy_pj'} (inter-chip traffic "
+                 f"is not priced)")
+    return None
+
+
 def _result(graph, prof, runner, proto, tl, acc, out, output_kind, layer_spikes, spikes, notes, timing,
             lat_missing, barrier, tiles) -> EventResult:
     """Per-sample figures of the run, energy and latency."""
     costs, placement = prof.costs, runner.pl
     T, B, S, C = proto.timesteps, proto.samples, proto.frames, runner.C
     per_core = {e: tl.core_total[e] / B for e in tl.core_total}  # [C] per sample
-    totals = {f"{e}_per_sample": float(per_core[e].sum()) for e in CORE_EVENTS + ("hops_ew", "hops_ns")}
+    totals = {f"{e}_per_sample": float(per_core[e].sum()) for e in CORE_EVENTS + runner.sender_events}
     for k in list(totals):
         totals[k.replace("_per_sample", "_per_step")] = totals[k] / T
     totals["device_steps_per_sample"] = S
+    totals["chips"] = runner.chips
     sizes = {n: int(np.prod(graph.nodes[n].output_shape)) for n in graph.nodes if isinstance(graph.nodes[n], N.Neuron)}
     layers = {}
     for name, d in acc["layer"].items():
@@ -879,9 +937,10 @@ def _result(graph, prof, runner, proto, tl, acc, out, output_kind, layer_spikes,
     cores = {}
     held = {**placement.layers, **placement.inputs}
     for j, c in enumerate(runner.core_ids):
-        d = {"tile": placement.tile_of(c), "layers": [n for n, lp in held.items() if c in lp.cores],
+        d = {"tile": placement.tile_of(c), "chip": placement.chip_of(c),
+             "layers": [n for n, lp in held.items() if c in lp.cores],
              "synapse_unit": SYNAPSE_UNITS[int(runner.unit_of_core[j])]}
-        for e in CORE_EVENTS + ("hops_ew", "hops_ns"):  # hops: of the messages the core sends
+        for e in CORE_EVENTS + runner.sender_events:  # hops, chip crossings: of the messages the core sends
             d[f"{e}_per_sample"] = float(per_core[e][j])
             d[f"{e}_per_step"] = d[f"{e}_per_sample"] / T
         cores[c] = d
@@ -899,6 +958,7 @@ def _result(graph, prof, runner, proto, tl, acc, out, output_kind, layer_spikes,
         else:
             energy[f"{cls}_pj_per_sample"] = sum(totals[f"{e}_per_sample"] * _figure(costs, _COST_FIELDS[e][0])
                                                  for e in evs)
+    energy["interchip_pj_per_sample"] = _interchip_energy(prof, totals.get("chip_hops_per_sample", 0.0), notes)
 
     # -------------------------------------------------------------- latency
     latency = {"barrier_latency_ns": barrier, "tiles_used": tiles, "device_steps": S, "timesteps": T,
@@ -932,7 +992,7 @@ def _result(graph, prof, runner, proto, tl, acc, out, output_kind, layer_spikes,
         notes.append("static energy not computed: no latency")
     else:
         energy["static_pj_per_sample"] = pw * latency["latency_ns_per_sample"]  # mW x ns = pJ
-    classes = ("synapse", "neuron", "spike", "network", "static")
+    classes = ("synapse", "neuron", "spike", "network", "interchip", "static")
     known = [energy[f"{c}_pj_per_sample"] for c in classes if energy[f"{c}_pj_per_sample"] is not None]
     excluded = [c for c in classes if energy[f"{c}_pj_per_sample"] is None]
     energy["total_pj_per_sample"] = float(sum(known)) if known else None

@@ -1,7 +1,8 @@
 """Compiled inner loops of the event simulator (``simulators/event.py``), one pass over the data each.
 
-* :func:`count_messages`: the per-(device step, core) counts of a population's senders and their
-  messages (messages out, hops, messages in, synaptic events), walking each sender's destination
+* :func:`count_sender_messages` (:func:`count_messages` on one chip): the per-(device step, core) counts of a
+  population's senders and their messages (messages out, hops, chip crossings, messages in, synaptic events),
+  walking each sender's destination
   cores in the source-major routing table.
 * :func:`neuron_layer`: a neuron layer over the S aligned frames of a chunk (``fixed_point.cuba_step``
   element by element, the run protocol's edits, the per-core counts).
@@ -16,20 +17,40 @@ import numpy as np
 
 from snn2hw.simulators.timing import njit, prange
 
-#: rows of :func:`count_messages`' output
-MESSAGE_COUNTS = ("messages_out", "hops_ew", "hops_ns", "spikes_in", "synops")
+#: per-source quantities :func:`count_sender_messages` can sum on the sending core (the first two always, the
+#: chip ones when the placement spans several chips)
+SENDER_COUNTS = ("hops_ew", "hops_ns", "chip_hops", "messages_crossing_chips")
+
+
+def message_counts(k: int) -> tuple:
+    """Rows of :func:`count_sender_messages`' output with ``k`` per-source quantities (the first ``k`` of
+    :data:`SENDER_COUNTS`)."""
+    return ("messages_out",) + SENDER_COUNTS[:k] + ("spikes_in", "synops")
+
+
+#: rows of :func:`count_messages`' output on a single chip
+MESSAGE_COUNTS = message_counts(2)
+
+
+def count_messages(rows, src, Bv, S, ran, ptr, dcore, dcnt, ew, ns, core, n_cores):
+    """:func:`count_sender_messages` with the per-source hops ``ew``, ``ns`` (``[n]``) as its quantities: rows
+    :data:`MESSAGE_COUNTS`."""
+    return count_sender_messages(rows, src, Bv, S, ran, ptr, dcore, dcnt,
+                                 np.ascontiguousarray(np.stack([ew, ns], 1), dtype=np.float64), core, n_cores)
 
 
 @njit(cache=True)
-def count_messages(rows, src, Bv, S, ran, ptr, dcore, dcnt, ew, ns, core, n_cores):
+def count_sender_messages(rows, src, Bv, S, ran, ptr, dcore, dcnt, per_src, core, n_cores):
     """Per-(device step row, core) counts of senders: element ``src[k]`` sends in frame-major row ``rows[k]``
     (frame ``rows[k] // Bv`` of sample ``rows[k] % Bv``) when its frame runs (``ran [S, Bv]``).
 
-    Returns ``[5, Bv * S, n_cores]`` float64 counts (:data:`MESSAGE_COUNTS`) on sample-major rows ``b * S + f``:
-    per sending core ``core[i]``, its messages (destinations ``ptr[i + 1] - ptr[i]``) and their hops
-    (``ew[i]``, ``ns[i]``); per destination core ``dcore[j]``, the messages received and the synaptic events
-    ``dcnt[j]``. Also ``(f, b, i)`` of the senders that ran and have a destination (for message lists)."""
-    out = np.zeros((5, Bv * S, n_cores))
+    Returns ``[3 + q, Bv * S, n_cores]`` float64 counts (:func:`message_counts` ``(q)``) on sample-major rows
+    ``b * S + f``: per sending core ``core[i]``, its messages (destinations ``ptr[i + 1] - ptr[i]``) and the
+    ``q`` per-source quantities ``per_src[i]`` (``[n, q]``: hops, chip hops, ...); per destination core
+    ``dcore[j]``, the messages received and the synaptic events ``dcnt[j]``. Also ``(f, b, i)`` of the senders
+    that ran and have a destination (for message lists)."""
+    nq = per_src.shape[1]
+    out = np.zeros((3 + nq, Bv * S, n_cores))
     m = len(rows)
     fs = np.empty(m, np.int64)
     bs = np.empty(m, np.int64)
@@ -46,12 +67,12 @@ def count_messages(rows, src, Bv, S, ran, ptr, dcore, dcnt, ew, ns, core, n_core
         lo = ptr[i]
         hi = ptr[i + 1]
         out[0, r, c] += hi - lo
-        out[1, r, c] += ew[i]
-        out[2, r, c] += ns[i]
+        for q in range(nq):
+            out[1 + q, r, c] += per_src[i, q]
         for j in range(lo, hi):
             d = dcore[j]
-            out[3, r, d] += 1.0
-            out[4, r, d] += dcnt[j]
+            out[1 + nq, r, d] += 1.0
+            out[2 + nq, r, d] += dcnt[j]
         if hi > lo:
             fs[kept] = f
             bs[kept] = b

@@ -28,6 +28,8 @@ from snn2hw.simulators.timing import detailed_latency_of_senders, simple_step_la
 #: per-core event classes of the timeline
 EVENTS = ("synops", "synops_graded", "spikes_in", "neuron_updates_active", "neuron_updates_inactive",
           "spikes_out", "messages_out", "hops_ew", "hops_ns")
+#: added when the placement spans several chips: chip boundaries crossed and messages crossing one (per sender)
+CHIP_EVENTS = ("chip_hops", "messages_crossing_chips")
 
 
 class Timeline:
@@ -37,17 +39,25 @@ class Timeline:
     the neuron side (``neuron_updates_*``, ``spikes_out``, ``messages_out``) and the message side
     (``spikes_in``, ``synops``); ``None`` when the profile lacks one (no latency then).
     ``detailed``: ``None`` or the detailed model's parameters (``mesh``, ``hop_latency``,
-    ``buffer_size``, ``core_x``, ``core_y``, ``core_off``, ``out_lat``, ``in_lat``, ``syn_lat``, ``msg_table``).
+    ``buffer_size``, ``core_x``, ``core_y``, ``core_off``, ``out_lat``, ``in_lat``, ``syn_lat``, ``msg_table``,
+    and ``chip``: ``(chip width, chip height, ns per chip boundary)``).
+    ``chips``: the placement spans several chips: :data:`CHIP_EVENTS` are kept too, and the step's *span*
+    (the most chip boundaries one of its messages crosses, :meth:`add_span`); ``chip_latency``: ns per
+    boundary, which the simple model adds as span x chip_latency per step (None: not priced).
     """
 
-    def __init__(self, steps: int, cores: int, lat, barrier, detailed=None, block_pops=()):
+    def __init__(self, steps: int, cores: int, lat, barrier, detailed=None, block_pops=(), chips: bool = False,
+                 chip_latency=None):
         self.steps, self.C = int(steps), int(cores)
         self.base = 0
         self.rows = 0
-        self.win = {e: torch.zeros(0, self.C, dtype=torch.float64) for e in EVENTS}
+        self.events = EVENTS + (CHIP_EVENTS if chips else ())
+        self.win = {e: torch.zeros(0, self.C, dtype=torch.float64) for e in self.events}
+        self.span = torch.zeros(0, dtype=torch.float64)                   # chip boundaries per step (max)
+        self.chip_latency = chip_latency if chips else None
         self.soma = torch.zeros(0, self.C, dtype=torch.float64)          # soma loop latency per core (ns)
         self.block = {p: torch.zeros(0, self.C, dtype=torch.float64) for p in block_pops}  # per-population soma
-        self.core_total = {e: torch.zeros(self.C, dtype=torch.float64) for e in EVENTS}
+        self.core_total = {e: torch.zeros(self.C, dtype=torch.float64) for e in self.events}
         self.lat = lat
         self.barrier = barrier
         self.detailed = detailed
@@ -61,6 +71,7 @@ class Timeline:
             pad = need - self.rows
             z = lambda t: torch.cat([t, torch.zeros(pad, self.C, dtype=torch.float64)])  # noqa: E731
             self.win = {e: z(t) for e, t in self.win.items()}
+            self.span = torch.cat([self.span, torch.zeros(pad, dtype=torch.float64)])
             self.soma = z(self.soma)
             self.block = {p: z(t) for p, t in self.block.items()}
             self.rows = need
@@ -68,6 +79,16 @@ class Timeline:
     def add(self, event: str, tau_start: int, counts: torch.Tensor):
         """Add ``[rows, C]`` counts on steps ``tau_start ..``; rows before step 0 or after the run are dropped."""
         self._add_to("win", event, tau_start, counts)
+
+    def add_span(self, tau_start: int, span: np.ndarray):
+        """Raise the span (most chip boundaries a message crosses) of steps ``tau_start ..`` to ``span`` ``[rows]``."""
+        lo = max(tau_start, self.base)
+        hi = min(tau_start + len(span), self.steps)
+        if hi <= lo:
+            return
+        self._grow(hi)
+        t = self.span[lo - self.base:hi - self.base]
+        torch.maximum(t, torch.as_tensor(span[lo - tau_start:hi - tau_start], dtype=torch.float64), out=t)
 
     def add_soma(self, pop: str, tau_start: int, ns: torch.Tensor):
         """Soma-loop latency ``[rows, C]`` (ns) of population ``pop`` from step ``tau_start``."""
@@ -113,11 +134,15 @@ class Timeline:
             for e in ("neuron_updates_active", "neuron_updates_inactive", "spikes_out", "messages_out"):
                 neuron += part[e] * self.lat[e]
             message = part["spikes_in"] * self.lat["spikes_in"] + part["synops"] * self.lat["synops"]
-            self.simple_ns.append(simple_step_latency(neuron.numpy(), message.numpy(), self.barrier))
+            simple = simple_step_latency(neuron.numpy(), message.numpy(), self.barrier)
+            if self.chip_latency:  # the step's farthest inter-chip message (nothing added on one chip)
+                simple = simple + self.span[:k].numpy() * self.chip_latency
+            self.simple_ns.append(simple)
             if self.detailed is not None:
                 self.detailed_ns.append(self._detailed(upto, k))
         self.records = [r for r in (self._split(r, upto) for r in self.records) if r is not None]
         self.win = {e: t[k:] for e, t in self.win.items()}
+        self.span = self.span[k:]
         self.soma = self.soma[k:]
         self.block = {p: t[k:] for p, t in self.block.items()}
         self.rows -= k
@@ -159,7 +184,8 @@ class Timeline:
             order = np.lexsort((pos, core, tau))
         return detailed_latency_of_senders(tau[order], core[order], cum[order], src[order], k, p["msg_table"],
                                            p["out_lat"], p["in_lat"], p["syn_lat"], p["core_x"], p["core_y"],
-                                           p["core_off"], p["mesh"], p["hop_latency"], p["buffer_size"], self.barrier)
+                                           p["core_off"], p["mesh"], p["hop_latency"], p["buffer_size"], self.barrier,
+                                           chip=p.get("chip"))
 
     # ------------------------------------------------------------------ results
     def step_latency(self, model: str):

@@ -15,6 +15,31 @@ synapse unit (``synapse_unit``: core -> ``'dense'`` | ``'sparse'`` | ``'conv'``)
 format the mapping chose for the synapses it holds (``'conv'`` for a conv layer's
 shared weight sets under the shared synapse model, ``'sparse'`` when any synapse
 node on it is stored sparse); it selects the per-event synapse cost.
+
+Chips. A placement whose ``cores_per_chip`` is set (mapping sets it for every profile with a mesh) puts
+core ``c`` on chip ``c // cores_per_chip``, at local tile ``(c % cores_per_chip) // cores_per_tile`` of
+that chip's ``mesh_width x mesh_height`` mesh. Chips lie on a chip mesh ``chips_x`` wide in serpentine
+order: chip ``k`` is in row ``k // chips_x``, at column ``k % chips_x`` on even rows and
+``chips_x - 1 - k % chips_x`` on odd rows, so consecutive chips (and the consecutive layers on them) are
+neighbours. Rows beyond ``chips_y`` (the system's) are virtual: the network needs more chips than the system
+has. A profile without a ``system`` is a one-chip system: ``chips_x = 1``, further chips stacked below it,
+which are the virtual mesh rows below the chip that cores beyond it always continued on. ``cores_per_chip = 0``
+(hand-made placements): one chip, every tile on one mesh (``(t % mesh_width, t // mesh_width)``).
+
+The system is one mesh (the chips' edges joined, as Loihi's off-chip interfaces "extend the mesh in 4 planar
+directions", Davies et al. 2018): tile ``(x, y)`` of chip ``(X, Y)`` is at system coordinates
+``(X * mesh_width + x, Y * mesh_height + y)`` (:meth:`Placement.xy_of_tile`). A message is routed in
+dimension order on that mesh, east-west first, then north-south. Of the links it crosses, those between two
+chips are *chip hops*, the rest on-chip hops:
+
+* ``chip_hops(a, b) = |Xa - Xb| + |Ya - Yb|`` (chip coordinates of the two cores' chips);
+* ``hops(a, b) = (|xa - xb| - |Xa - Xb|, |ya - yb| - |Ya - Yb|)`` (system coordinates): the east-west and
+  north-south on-chip hops, i.e. from the source tile to its chip's edge, across every chip it passes
+  through (``mesh_width - 1`` or ``mesh_height - 1`` hops each) and from the entry edge to the destination.
+
+Example: 8 x 4-tile chips, chips 0 and 1 side by side; tile (6, 1) of chip 0 to tile (1, 2) of chip 1 is
+1 on-chip hop to the east edge, 1 chip hop, 1 hop to column 1, then 1 north-south hop: ``hops = (2, 1)``,
+``chip_hops = 1``. Within a chip ``chip_hops = 0`` and ``hops`` is the tile distance, as on one chip.
 """
 from __future__ import annotations
 
@@ -84,17 +109,51 @@ class Placement:
     notes: list = field(default_factory=list)    # how the heuristic decided, in words
     inputs: dict = field(default_factory=dict)   # Input node name -> LayerPlacement (see place_inputs)
     synapse_unit: dict = field(default_factory=dict)  # core -> 'dense' | 'sparse' | 'conv' (empty: dense)
+    cores_per_chip: int = 0     # 0: one chip, no chip geometry (the module docstring)
+    mesh_height: int = 0        # tile rows per chip (with cores_per_chip)
+    chips_x: int = 1            # chips per row of the chip mesh (serpentine order)
+    chips_y: int = 0            # rows of the system's chip mesh (0: no system; rows beyond are virtual chips)
+    system: str = ""            # the profile's system (e.g. 'Nahuku-32'); '' without one
 
     def tile_of(self, core: int) -> int:
         return int(core) // self.cores_per_tile
 
+    def chip_of(self, core: int) -> int:
+        """The chip of a core (0 without chip geometry)."""
+        return int(core) // self.cores_per_chip if self.cores_per_chip else 0
+
+    def chip_xy(self, chip: int) -> tuple:
+        """The chip-mesh coordinates ``(X, Y)`` of chip ``chip`` (serpentine rows of ``chips_x``)."""
+        row, col = divmod(int(chip), max(1, self.chips_x))
+        return (self.chips_x - 1 - col if row % 2 else col), row
+
     def xy_of_tile(self, tile: int) -> tuple:
-        return (int(tile) % self.mesh_width, int(tile) // self.mesh_width)
+        """System coordinates of a tile (its chip's offset plus its place on the chip's mesh)."""
+        tile = int(tile)
+        if not self.cores_per_chip:
+            return tile % self.mesh_width, tile // self.mesh_width
+        chip, local = divmod(tile * self.cores_per_tile, self.cores_per_chip)
+        local //= self.cores_per_tile
+        cx, cy = self.chip_xy(chip)
+        return cx * self.mesh_width + local % self.mesh_width, cy * self.mesh_height + local // self.mesh_width
 
     def hops(self, core_a: int, core_b: int) -> tuple:
-        """``(east-west hops, north-south hops)`` between the tiles of two cores (dimension-order routing)."""
+        """``(east-west, north-south)`` on-chip hops between two cores' tiles (dimension-order routing; links
+        between chips excluded: :meth:`chip_hops`)."""
         (xa, ya), (xb, yb) = self.xy_of_tile(self.tile_of(core_a)), self.xy_of_tile(self.tile_of(core_b))
-        return abs(xa - xb), abs(ya - yb)
+        (cxa, cya), (cxb, cyb) = self.chip_xy(self.chip_of(core_a)), self.chip_xy(self.chip_of(core_b))
+        return abs(xa - xb) - abs(cxa - cxb), abs(ya - yb) - abs(cya - cyb)
+
+    def chip_hops(self, core_a: int, core_b: int) -> int:
+        """Chip boundaries a message from ``core_a`` to ``core_b`` crosses (dimension order over the chip mesh)."""
+        (cxa, cya), (cxb, cyb) = self.chip_xy(self.chip_of(core_a)), self.chip_xy(self.chip_of(core_b))
+        return abs(cxa - cxb) + abs(cya - cyb)
+
+    @property
+    def chips_used(self) -> list:
+        """Chips holding any neuron, the input senders included."""
+        cores = set(self.cores_used) | {c for lp in self.inputs.values() for c in lp.cores}
+        return sorted({self.chip_of(c) for c in cores})
 
     @property
     def cores_used(self) -> list:
@@ -108,6 +167,8 @@ class Placement:
 
     def to_dict(self) -> dict:
         return {"profile": self.profile, "mesh_width": self.mesh_width, "cores_per_tile": self.cores_per_tile,
+                "cores_per_chip": self.cores_per_chip, "mesh_height": self.mesh_height, "chips_x": self.chips_x,
+                "chips_y": self.chips_y, "system": self.system,
                 "input_tile": self.input_tile, "notes": list(self.notes),
                 "inputs": {k: v.to_dict() for k, v in self.inputs.items()},
                 "synapse_unit": {str(k): v for k, v in sorted(self.synapse_unit.items())},

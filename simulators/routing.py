@@ -384,8 +384,33 @@ def _csr(keys: torch.Tensor, values: torch.Tensor, n_cores: int, n_src: int, sou
                                        size=(n_cores, n_src), check_invariants=False)
 
 
+def source_hops(src: torch.Tensor, core: torch.Tensor, n_src: int, src_xy: np.ndarray, core_xy: np.ndarray,
+                src_chip=None, core_chip=None) -> dict:
+    """Per source element, summed over its ``(src, core)`` pairs (one message each): ``ew``, ``ns`` (on-chip
+    hops, :meth:`~snn2hw.simulators.placement.Placement.hops`); with chip coordinates (``src_chip`` ``[n_src, 2]``,
+    ``core_chip`` ``[cores, 2]``) that differ somewhere, also ``chip`` (chip boundaries crossed), ``crossing``
+    (messages to another chip) and ``chip_max`` (the most boundaries one of its messages crosses), else
+    those three are None. ``src_xy`` ``[n_src, 2]``, ``core_xy`` ``[cores, 2]``: system mesh coordinates."""
+    s, c = src.numpy(), core.numpy()
+    z = torch.zeros(n_src, dtype=torch.float64)
+
+    def per_source(v):
+        return z.clone().index_add_(0, src, torch.as_tensor(v, dtype=torch.float64))
+    dx, dy = np.abs(src_xy[s, 0] - core_xy[c, 0]), np.abs(src_xy[s, 1] - core_xy[c, 1])
+    out = {"chip": None, "crossing": None, "chip_max": None}
+    if src_chip is not None and core_chip is not None and len(np.unique(core_chip, axis=0)) > 1:
+        cx, cy = np.abs(src_chip[s, 0] - core_chip[c, 0]), np.abs(src_chip[s, 1] - core_chip[c, 1])
+        dx, dy, k = dx - cx, dy - cy, cx + cy
+        most = np.zeros(n_src)
+        np.maximum.at(most, s, k)
+        out.update(chip=per_source(k), crossing=per_source(k > 0), chip_max=torch.from_numpy(most))
+    out.update(ew=per_source(dx), ns=per_source(dy))
+    return out
+
+
 def build_route(graph, source: str, synapses: list, syn_info: dict, core_of: dict,
-                n_cores: int, n_src: int, src_xy: np.ndarray, core_xy: np.ndarray) -> dict:
+                n_cores: int, n_src: int, src_xy: np.ndarray, core_xy: np.ndarray, src_chip=None,
+                core_chip=None) -> dict:
     """The routing of population ``source``: which cores each of its ``n_src`` elements reaches, and
     over how many synapses.
 
@@ -398,21 +423,19 @@ def build_route(graph, source: str, synapses: list, syn_info: dict, core_of: dic
       population feeds one synapse);
     * ``pairs``: ``(keys, counts)``, the sorted core-major keys ``core * n_src + source`` with their
       synapse counts (for message lists);
-    * per source element ``deg`` (destination cores), ``ew``/``ns`` (hops summed over its
-      destinations); ``n_pairs``: the number of (source, core) pairs.
+    * per source element ``deg`` (destination cores), ``ew``/``ns`` (on-chip hops summed over its
+      destinations) and, when ``src_chip`` / ``core_chip`` (chip-mesh coordinates) put some cores on other
+      chips, ``chip``, ``crossing``, ``chip_max`` (:func:`source_hops`; else None); ``n_pairs``: the number of
+      (source, core) pairs.
     """
     per_syn = {s: _synapse_counts(graph, s, syn_info, core_of, n_src) for s in synapses}
     keys, counts = _merge(list(per_syn.values())) if len(per_syn) != 1 else next(iter(per_syn.values()))
     core, src = keys // n_src, keys % n_src
-    z = torch.zeros(n_src, dtype=torch.float64)
-    deg = z.clone().index_add_(0, src, torch.ones(len(src), dtype=torch.float64))
-    ew = z.clone().index_add_(0, src, torch.as_tensor(
-        np.abs(src_xy[src.numpy(), 0] - core_xy[core.numpy(), 0]), dtype=torch.float64))
-    ns = z.clone().index_add_(0, src, torch.as_tensor(
-        np.abs(src_xy[src.numpy(), 1] - core_xy[core.numpy(), 1]), dtype=torch.float64))
+    deg = torch.zeros(n_src, dtype=torch.float64).index_add_(0, src, torch.ones(len(src), dtype=torch.float64))
+    hops = source_hops(src, core, n_src, src_xy, core_xy, src_chip, core_chip)
     rt = _csr(keys, torch.ones(len(keys)), n_cores, n_src, source)
     rc = _csr(keys, counts, n_cores, n_src, source)
     rc_syn = ({s: rc for s in per_syn} if len(per_syn) == 1 else
               {s: _csr(k, c, n_cores, n_src, source) for s, (k, c) in per_syn.items()})
-    return {"Rt": rt, "Rc": rc, "Rc_syn": rc_syn, "pairs": (keys, counts), "deg": deg, "ew": ew, "ns": ns,
+    return {"Rt": rt, "Rc": rc, "Rc_syn": rc_syn, "pairs": (keys, counts), "deg": deg, **hops,
             "n_pairs": int(len(keys))}

@@ -26,6 +26,13 @@ one synapse lookup per synaptic event (the *processing delay* of a message).
   ``max(core free, sent + network delay)`` for its processing delay; it stays in flight until it is
   received. The step ends at the latest send or processing time, plus the barrier.
 
+Several chips (a placement over a profile's ``system``, ``simulators/placement.py``): the chips' meshes form
+one system mesh on which messages are routed as above; a link between two chips takes the system's
+inter-chip latency instead of a tile hop's (the hop latency is ``on-chip hops x their latencies + chip
+boundaries x inter-chip latency``; congestion and buffers treat it as one more link). The simple model,
+which has no network time on one chip, adds per step the farthest crossing: ``max over the step's messages
+of chip boundaries x inter-chip latency`` (``simulators/event_timeline.py``); on one chip both are unchanged.
+
 Every step is scheduled on its own (nothing carries over from one step to the next), so the compiled
 kernels run the steps in parallel; within a step the schedule is sequential and exact.
 """
@@ -43,6 +50,8 @@ except ImportError:  # pragma: no cover - the package requires numba; keeps the 
 #: router links: north, east, south, west, then one link per core of the tile
 N_DIRECTIONS = 4
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
+#: chip size (tiles) standing for "one chip": every system coordinate // it is 0 (the kernels' default)
+_ONE_CHIP = 1 << 40
 
 
 def simple_step_latency(neuron_side: np.ndarray, message_side: np.ndarray, barrier: float) -> np.ndarray:
@@ -205,15 +214,25 @@ def _leave(mean, in_noc, p):
 
 
 @njit(cache=True)
-def _deliver(t, along, hx, hy, mean, free_d, p, lat_ew, lat_ns, buffer_size):
-    """One message sent at ``t`` whose route already carries ``along`` messages: the send time after any
-    stall (the route's buffers are full), its received time and its core's new free time."""
-    hops = hx + hy
+def _hop_latency(sx, sy, dx, dy, lat_ew, lat_ns, chip_w, chip_h, lat_chip):
+    """The uncongested network delay from tile ``(sx, sy)`` to ``(dx, dy)`` (system coordinates, chips of
+    ``chip_w x chip_h`` tiles): on-chip hops at their latencies plus ``lat_chip`` per chip boundary crossed
+    (:mod:`snn2hw.simulators.placement`; on one chip, the tile hops alone)."""
+    cx = abs(sx // chip_w - dx // chip_w)
+    cy = abs(sy // chip_h - dy // chip_h)
+    return (abs(sx - dx) - cx) * lat_ew + (abs(sy - dy) - cy) * lat_ns + (cx + cy) * lat_chip
+
+
+@njit(cache=True)
+def _deliver(t, along, hops, hop_lat, mean, free_d, p, buffer_size):
+    """One message sent at ``t`` over ``hops`` links (``hop_lat``: their uncongested latency) whose route already
+    carries ``along`` messages: the send time after any stall (the route's buffers are full), its received time
+    and its core's new free time."""
     capacity = (hops + 1.0) * buffer_size
     if along > capacity:
         t += (along - capacity) * mean  # blocked: the sender stalls
     congestion = along * mean / (hops + 1.0)
-    net = max(hx * lat_ew + hy * lat_ns, congestion)
+    net = max(hop_lat, congestion)
     earliest = t + net
     recv = max(free_d, earliest)
     return t, recv, max(free_d, earliest) + p
@@ -221,7 +240,8 @@ def _deliver(t, along, hx, hy, mean, free_d, p, lat_ew, lat_ns, buffer_size):
 
 @njit(cache=True)
 def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
-                       cores_per_tile, lat_ew, lat_ns, buffer_size):
+                       cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w=_ONE_CHIP, chip_h=_ONE_CHIP,
+                       lat_chip=0.0):
     """The end time (ns, before the barrier) of one step's messages ``[lo, hi)`` sorted by source core.
 
     The same schedule as :func:`_detailed_one_step_heap`, organised for speed: the send queue holds one entry
@@ -293,7 +313,8 @@ def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_
             hx, hy = abs(sx - dx), abs(sy - dy)
             hops = hx + hy
             along = _walk(density, sx, sy, dx, dy, core_off[c], height, links, share[hops])
-            t, recv, free[d] = _deliver(t, along, hx, hy, mean, free[d], proc[i], lat_ew, lat_ns, buffer_size)
+            t, recv, free[d] = _deliver(t, along, hops, _hop_latency(sx, sy, dx, dy, lat_ew, lat_ns, chip_w, chip_h,
+                                                                     lat_chip), mean, free[d], proc[i], buffer_size)
             if free[d] > end:
                 end = free[d]
             recv_at[i - lo] = recv
@@ -324,7 +345,8 @@ def _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_
 
 @njit(cache=True)
 def _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
-                       cores_per_tile, lat_ew, lat_ns, buffer_size):
+                            cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w=_ONE_CHIP, chip_h=_ONE_CHIP,
+                            lat_chip=0.0):
     """The end time (ns, before the barrier) of one step's messages ``[lo, hi)`` sorted by source core: the model
     as written, with one heap of every message in flight (:func:`_detailed_one_step` falls back on it)."""
     links = N_DIRECTIONS + cores_per_tile
@@ -370,7 +392,8 @@ def _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_of
             hx, hy = abs(sx - dx), abs(sy - dy)
             hops = hx + hy
             along = _route(density, sx, sy, dx, dy, core_off[c], height, links, 0.0)
-            t, recv, free[d] = _deliver(t, along, hx, hy, mean, free[d], proc[i], lat_ew, lat_ns, buffer_size)
+            t, recv, free[d] = _deliver(t, along, hops, _hop_latency(sx, sy, dx, dy, lat_ew, lat_ns, chip_w, chip_h,
+                                                                     lat_chip), mean, free[d], proc[i], buffer_size)
             if free[d] > end:
                 end = free[d]
             nf = _heap_push(fk, fa, fb, nf, recv, i, 0)
@@ -387,25 +410,26 @@ def _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_of
 
 @njit(cache=True)
 def _one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height, cores_per_tile, lat_ew,
-              lat_ns, buffer_size):
+              lat_ns, buffer_size, chip_w=_ONE_CHIP, chip_h=_ONE_CHIP, lat_chip=0.0):
     """:func:`_detailed_one_step`, or the heap of every message in flight where its per-core order does not hold."""
     end = _detailed_one_step(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
-                             cores_per_tile, lat_ew, lat_ns, buffer_size)
+                             cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w, chip_h, lat_chip)
     if np.isnan(end):
         end = _detailed_one_step_heap(lo, hi, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
-                                      cores_per_tile, lat_ew, lat_ns, buffer_size)
+                                      cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w, chip_h, lat_chip)
     return end
 
 
 @njit(cache=True, parallel=True)
 def _detailed_steps(bounds, src, gen, dst, proc, core_x, core_y, core_off, n_cores, width, height,
-                    cores_per_tile, lat_ew, lat_ns, buffer_size):
+                    cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w=_ONE_CHIP, chip_h=_ONE_CHIP,
+                    lat_chip=0.0):
     """Every step on its own (steps are independent: in parallel)."""
     out = np.zeros(len(bounds) - 1)
     for s in prange(len(bounds) - 1):
         if bounds[s + 1] > bounds[s]:
             out[s] = _one_step(bounds[s], bounds[s + 1], src, gen, dst, proc, core_x, core_y, core_off, n_cores,
-                               width, height, cores_per_tile, lat_ew, lat_ns, buffer_size)
+                               width, height, cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w, chip_h, lat_chip)
     return out
 
 
@@ -452,7 +476,8 @@ def _expand_senders(lo, hi, core, cum, src, ptr, dest, nsyn, out_lat, in_lat, sy
 
 @njit(cache=True, parallel=True)
 def _sender_steps(bounds, core, cum, src, ptr, dest, nsyn, out_lat, in_lat, syn_lat, core_x, core_y, core_off,
-                  n_cores, width, height, cores_per_tile, lat_ew, lat_ns, buffer_size):
+                  n_cores, width, height, cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w=_ONE_CHIP,
+                  chip_h=_ONE_CHIP, lat_chip=0.0):
     """Per step (in parallel): expand its senders into messages, then schedule them."""
     out = np.zeros(len(bounds) - 1)
     for s in prange(len(bounds) - 1):
@@ -461,13 +486,21 @@ def _sender_steps(bounds, core, cum, src, ptr, dest, nsyn, out_lat, in_lat, syn_
                                                       out_lat, in_lat, syn_lat)
             if len(msrc):
                 out[s] = _one_step(0, len(msrc), msrc, mgen, mdst, mproc, core_x, core_y, core_off, n_cores, width,
-                                   height, cores_per_tile, lat_ew, lat_ns, buffer_size)
+                                   height, cores_per_tile, lat_ew, lat_ns, buffer_size, chip_w, chip_h, lat_chip)
     return out
+
+
+
+def _chips(chip) -> tuple:
+    """``(chip width, chip height, ns per chip boundary)`` for the kernels from ``chip`` (``None``: one chip)."""
+    if chip is None:
+        return _ONE_CHIP, _ONE_CHIP, 0.0
+    return int(chip[0]), int(chip[1]), float(chip[2])
 
 
 def detailed_latency_of_senders(step, core, cum, src, n_steps: int, msg_table: tuple, out_lat: float, in_lat: float,
                                 syn_lat, core_x, core_y, core_off, mesh: tuple, hop_latency: tuple,
-                                buffer_size: float, barrier: float) -> np.ndarray:
+                                buffer_size: float, barrier: float, chip=None) -> np.ndarray:
     """``[n_steps]`` latencies (ns) of the detailed model, from the *senders* of each step rather than their
     messages (:func:`detailed_step_latency`).
 
@@ -480,6 +513,7 @@ def detailed_latency_of_senders(step, core, cum, src, n_steps: int, msg_table: t
     is kept when what it carries exceeds 1e-12 ns. Each step's messages are then scheduled as in
     :func:`detailed_step_latency`.
     """
+    chip_w, chip_h, lat_chip = _chips(chip)
     step = np.asarray(step, np.int64)
     bounds = np.searchsorted(step, np.arange(n_steps + 1)).astype(np.int64)
     w, h, cpt = (int(v) for v in mesh)
@@ -489,12 +523,13 @@ def detailed_latency_of_senders(step, core, cum, src, n_steps: int, msg_table: t
                          np.asarray(core_x, np.int64), np.asarray(core_y, np.int64), np.asarray(core_off, np.int64),
                          int(len(core_x)), max(w, int(np.max(core_x, initial=0)) + 1),
                          max(h, int(np.max(core_y, initial=0)) + 1), cpt, float(hop_latency[0]),
-                         float(hop_latency[1]), float(buffer_size))
+                         float(hop_latency[1]), float(buffer_size), chip_w, chip_h, lat_chip)
     return ends + barrier
 
 
+
 def detailed_step_latency(step, src, gen, dst, proc, n_steps: int, core_x, core_y, core_off, mesh: tuple,
-                          hop_latency: tuple, buffer_size: float, barrier: float) -> np.ndarray:
+                          hop_latency: tuple, buffer_size: float, barrier: float, chip=None) -> np.ndarray:
     """``[n_steps]`` latencies (ns) of the detailed model.
 
     Messages are given as parallel arrays sorted by ``(step, src, send order)``: ``step`` (device step
@@ -502,8 +537,11 @@ def detailed_step_latency(step, src, gen, dst, proc, n_steps: int, core_x, core_
     generation delay, ns) and ``proc`` (its processing delay at the destination, ns). ``core_x``,
     ``core_y``: tile coordinates of each core, ``core_off``: its index within the tile; ``mesh``:
     ``(width, height, cores_per_tile)``; ``hop_latency``: ``(east-west, north-south)`` ns per hop;
-    ``buffer_size``: messages a link buffers.
+    ``buffer_size``: messages a link buffers; ``chip``: ``(chip width, chip height, ns per chip boundary)``
+    for a placement over several chips (their boundary links take that latency instead of a tile hop's;
+    ``None``: one chip).
     """
+    chip_w, chip_h, lat_chip = _chips(chip)
     step = np.asarray(step, np.int64)
     bounds = np.searchsorted(step, np.arange(n_steps + 1)).astype(np.int64)
     w, h, cpt = (int(v) for v in mesh)
@@ -511,5 +549,6 @@ def detailed_step_latency(step, src, gen, dst, proc, n_steps: int, core_x, core_
                            np.asarray(dst, np.int64), np.asarray(proc, np.float64), np.asarray(core_x, np.int64),
                            np.asarray(core_y, np.int64), np.asarray(core_off, np.int64), int(len(core_x)),
                            max(w, int(np.max(core_x, initial=0)) + 1), max(h, int(np.max(core_y, initial=0)) + 1),
-                           cpt, float(hop_latency[0]), float(hop_latency[1]), float(buffer_size))
+                           cpt, float(hop_latency[0]), float(hop_latency[1]), float(buffer_size), chip_w, chip_h,
+                           lat_chip)
     return ends + barrier

@@ -5,7 +5,11 @@ returns for a ``synapse_list`` profile.
 Cores are numbered layer by layer in topological order, a layer's tiles in raster order of their boxes (a
 box's channel chunks together), and laid on the mesh's tiles in serpentine order (row 0 left to right, row 1
 right to left, ...), so consecutive layers and neighbouring boxes sit on the same or neighbouring tiles. A
-network needing more cores than the chip continues on virtual rows below the mesh (the next chip)."""
+network needing more cores than the chip continues on the next chip: core ``c`` is on chip
+``c // cores per chip``, and the chips lie on the profile's ``system`` chip mesh in serpentine order
+(:mod:`snn2hw.simulators.placement`), so consecutive layers sit on the same or neighbouring chips. Without a
+system the further chips are stacked below the first (the virtual mesh rows below it), and chips beyond a
+system's count continue on virtual chip-mesh rows below it (both reported in the notes)."""
 from __future__ import annotations
 
 import math
@@ -95,6 +99,11 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
     else:
         width, cpt = max(1, math.ceil(math.sqrt(max(total, chip or 1)))), 1
     placement = Placement(profile=profile.name, mesh_width=width, cores_per_tile=cpt, input_tile=0)
+    system = profile.system
+    if cap.mesh is not None:  # chips explicit (the placement module's geometry)
+        placement.cores_per_chip, placement.mesh_height = width * cap.mesh.height * cpt, cap.mesh.height
+        if system is not None:
+            placement.chips_x, placement.chips_y, placement.system = system.chips_x, system.chips_y, system.name
     usage, slot, per_layer = [], 0, {}
     for name, t in tiled.items():
         layer = layers[name]
@@ -147,9 +156,29 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
         if not all(p.exact for p in layers[name].paths):
             notes.append(f"{name}: an overlapping or padded pool before its synapse is composed conservatively "
                          f"(border fan-in is an upper bound)")
-    if total > chip:
-        notes.append(f"{total} cores exceed the chip's {chip}: cores beyond it continue on virtual mesh rows "
-                     f"below (another chip), {math.ceil(total / chip)} chips in all")
+    chips = math.ceil(total / chip) if chip else 1
+    notes += _chip_notes(placement, system, total, chip, chips)
     totals = {"cores_used": total, "lower_bound_cores": bound, "bound_ratio": round(total / max(bound, 1), 4),
-              "synapse_model": synapse_model, "chips_needed": math.ceil(total / chip) if chip else 1}
+              "synapse_model": synapse_model, "chips_needed": chips}
     return TiledMapping(placement, usage, bounds, per_layer, totals, notes)
+
+
+def _chip_notes(placement, system, total: int, chip: int, chips: int) -> list:
+    """What the notes say about the chips a mapping uses (none for one chip)."""
+    if chips <= 1:
+        return []
+    if not placement.cores_per_chip:  # no mesh: no chip geometry, no crossings counted
+        return [f"{total} cores exceed the chip's {chip}: cores beyond it continue on further chips (no mesh: no "
+                f"chip geometry), {chips} chips in all"]
+    if system is None:
+        return [f"{total} cores exceed the chip's {chip}: {chips} chips, stacked below the first (the profile has "
+                f"no system section); messages crossing chips are counted but inter-chip traffic is not priced"]
+    avail = int(system.chips.value)
+    cx, cy = placement.chip_xy(chips - 1)
+    out = [f"{total} cores on {chips} chips of the {system.name} system ({avail} chips on a {system.chips_x} x "
+           f"{system.chips_y} chip mesh), laid in serpentine chip order (the last at chip-mesh ({cx}, {cy})); "
+           f"a message crossing a chip boundary is charged the system's inter-chip link per boundary"]
+    if chips > avail:
+        out.append(f"{chips} chips exceed the {system.name} system's {avail}: the chips beyond it are virtual, "
+                   f"placed on after it in the same serpentine order")
+    return out

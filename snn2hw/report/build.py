@@ -50,7 +50,7 @@ def _clean(v):
 
 
 def _figures(profile) -> list:
-    """``key = value (source)`` lines for every cost figure the profile has."""
+    """``key = value (source)`` lines for every cost figure the profile has, then its system's."""
     out = []
     for key, fig in profile.costs:
         if fig is None:
@@ -60,12 +60,22 @@ def _figures(profile) -> list:
                 out.append(f"{key}[{tiles} tiles] = {f.value:g}: {f.source}")
         else:
             out.append(f"{key} = {fig.value:g}{' (estimate)' if fig.estimate else ''}: {fig.source}")
+    sysm = profile.system
+    if sysm is not None:
+        out.append(f"system {sysm.name}: {sysm.chips.value:g} chips{' (estimate)' if sysm.chips.estimate else ''}: "
+                   f"{sysm.chips.source}; chip mesh {sysm.chips_x} x {sysm.chips_y}"
+                   f"{' (estimate)' if sysm.estimate else ''}: {sysm.source}")
+        for key in ("interchip_energy_pj", "interchip_latency_ns"):
+            fig = getattr(sysm, key)
+            if fig is not None:
+                out.append(f"system.{key} = {fig.value:g}{' (estimate)' if fig.estimate else ''}: {fig.source}")
     return out
 
 
-def _layer_rows(ev, costs) -> list:
-    """Per population: its counts and its energy per event class (pJ per sample, ``energy_parts``). A layer's
-    synaptic events are priced at the unit of the cores holding it (their mean when they differ)."""
+def _layer_rows(ev, costs, chip_pj=None) -> list:
+    """Per population: its counts and its energy per event class (pJ per sample, ``energy_parts``; ``chip_pj``:
+    one chip boundary crossed). A layer's synaptic events are priced at the unit of the cores holding it (their
+    mean when they differ)."""
     from snn2hw.report.energy_parts import energy_by_class, unit_pj
     rows = []
     for name, L in ev.layers.items():
@@ -73,15 +83,15 @@ def _layer_rows(ev, costs) -> list:
         units = [u for u in units if u is not None]
         syn_pj = sum(units) / len(units) if units else unit_pj(costs, "dense")
         row = {"layer": name, **{k: L.get(k) for k in LAYER_KEYS if k in L}}
-        for cls, v in energy_by_class(L, costs, syn_pj).items():
+        for cls, v in energy_by_class(L, costs, syn_pj, chip_pj).items():
             row[f"energy_{cls}_pj_per_sample"] = v
         rows.append(row)
     return rows
 
 
-def _add_core_events(rows: list, ev, costs):
-    """Per core row of the mapping: its event counts and energy per class (pJ per sample); cores that only send
-    the input get a row of their own."""
+def _add_core_events(rows: list, ev, costs, chip_pj=None):
+    """Per core row of the mapping: its event counts and energy per class (pJ per sample; ``chip_pj``: one chip
+    boundary crossed); cores that only send the input get a row of their own."""
     from snn2hw.report.energy_parts import energy_by_class, unit_pj
     have = {r["core"] for r in rows}
     for core, c in sorted(ev.cores.items()):
@@ -95,18 +105,34 @@ def _add_core_events(rows: list, ev, costs):
                   "spikes_in"):
             row[f"{k}_per_sample"] = c.get(f"{k}_per_sample")
         row["synapse_unit"] = c["synapse_unit"]
-        for cls, v in energy_by_class(c, costs, unit_pj(costs, c["synapse_unit"])).items():
+        row["chip"] = c.get("chip", 0)
+        for cls, v in energy_by_class(c, costs, unit_pj(costs, c["synapse_unit"]), chip_pj).items():
             row[f"energy_{cls}_pj_per_sample"] = v
 
 
 def _mesh(profile, placement) -> dict:
     """The chip mesh the placement's cores lie on (the HTML occupancy picture; cores beyond a chip's count are
-    on the next chip)."""
+    on the next chip) and the system's chip mesh (``chips_x x chips_y``; 1 x 1 without a system)."""
     cap = profile.capacity
     w, cpt = placement.mesh_width, placement.cores_per_tile
     cores = int(cap.cores.value)
     h = cap.mesh.height if cap.mesh is not None else max(1, -(-cores // (w * cpt)))
-    return {"width": w, "height": h, "cores_per_tile": cpt, "cores_per_chip": w * h * cpt}
+    sysm = profile.system
+    return {"width": w, "height": h, "cores_per_tile": cpt, "cores_per_chip": w * h * cpt,
+            "chips_x": sysm.chips_x if sysm is not None else 1, "chips_y": sysm.chips_y if sysm is not None else 1}
+
+
+def _system(profile) -> dict:
+    """The profile's system of chips (``null``: one chip, crossings not priced)."""
+    sysm = profile.system
+    if sysm is None:
+        return None
+
+    def v(f):
+        return None if f is None else f.value
+    return {"name": sysm.name, "chips_available": int(sysm.chips.value), "chips_x": sysm.chips_x,
+            "chips_y": sysm.chips_y, "interchip_energy_pj": v(sysm.interchip_energy_pj),
+            "interchip_latency_ns": v(sysm.interchip_latency_ns)}
 
 
 def _core_row(u, placement, limits) -> dict:
@@ -174,6 +200,7 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
     from snn2hw.simulators.costs import literature_sops, neurobench_metrics
     from snn2hw.simulators.event import sequential_placement, simulate_events
     from snn2hw.simulators.mapping import map_graph
+    from snn2hw.report.energy_parts import interchip_pj
     prof = load_profile(profile_name)
     assumptions = list(prof.notes)
     if is_quantized(graph):
@@ -190,7 +217,7 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
                     "chips": mapping.totals.get("chips_needed"),
                     "synapse_model": mapping.totals.get("synapse_model", mapping.totals.get("memory_model")),
                     "lower_bound_cores": mapping.totals.get("lower_bound_cores"),
-                    "mesh": _mesh(prof, placement),
+                    "mesh": _mesh(prof, placement), "system": _system(prof),
                     "violations": [v.to_dict() for v in mapping.violations],
                     "cores": [_core_row(u, placement, mapping.limits) for u in mapping.usage],
                     "memory": {"synapse_bits": mapping.totals.get("synapse_bits"),
@@ -198,17 +225,21 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         assumptions += list(placement.notes)
     else:
         placement = sequential_placement(gi, profile=prof)
-        run.update({"fits": None, "cores_used": None, "cores_available": None, "violations": [], "cores": []})
+        run.update({"fits": None, "cores_used": None, "cores_available": None, "chips": None, "system": None,
+                    "violations": [], "cores": []})
         assumptions.append(f"profile '{prof.name}' has no capacity model: no mapping or fit check; events are "
                            f"counted on a nominal sequential placement")
     models = (timing,) + (("simple",) if timing != "simple" else ())
     ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size, progress=progress,
                          timing=models)
-    run["layers"] = _layer_rows(ev, prof.costs)
+    chip_pj = interchip_pj(prof)
+    run["layers"] = _layer_rows(ev, prof.costs, chip_pj)
     if run["cores"]:
-        _add_core_events(run["cores"], ev, prof.costs)
+        _add_core_events(run["cores"], ev, prof.costs, chip_pj)
     run["integer_safety"] = integer_safety(gi, ev.wraps, int(x.shape[0]), int(x.shape[1]))
     run["totals"] = dict(ev.totals)
+    run["spikes_crossing_chips_per_sample"] = ev.totals.get("messages_crossing_chips_per_sample", 0.0)
+    run["chip_hops_per_sample"] = ev.totals.get("chip_hops_per_sample", 0.0)
     run["energy_pj_per_sample"] = {k[:-len("_pj_per_sample")]: v for k, v in ev.energy.items()
                                    if k.endswith("_pj_per_sample")}
     run["latency_ns"] = _latency_block(ev)

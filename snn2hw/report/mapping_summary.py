@@ -1,7 +1,9 @@
 """What ``snn2hw map`` prints and writes: a mapping's per-layer table, totals, lower bound and violations.
 
 :func:`mapping_summary` turns a :class:`~snn2hw.simulators.mapping.MappingResult` into the JSON document
-``{"cores", "chips", "lower_bound_cores", "bound_ratio", "layers": [...], "violations": [...], ...}``;
+``{"cores", "chips", "system", "chip_mesh", "lower_bound_cores", "bound_ratio", "layers": [...],
+"violations": [...], ...}`` (``system``: the profile's board of chips or null, ``chip_mesh``: its
+``[chips_x, chips_y]``, ``[1, 1]`` without one);
 :func:`format_mapping` renders it as text. ``utilisation`` is, per limit, the largest use over the layer's
 cores as a fraction of the per-core limit (1.0: some core is full)."""
 from __future__ import annotations
@@ -33,7 +35,9 @@ def mapping_summary(result, other=None) -> dict:
                        "utilisation": {k: round(float(v), 4) for k, v in til.get("utilisation", {}).items()}})
     doc = {"profile": t["profile"], "synapse_model": t.get("synapse_model", t.get("memory_model")),
            "fits": result.fits, "cores": t["cores_used"], "cores_available": t["cores_available"],
-           "chips": t["chips_needed"], "lower_bound_cores": t.get("lower_bound_cores"),
+           "chips": t["chips_needed"], "system": result.placement.system or None,
+           "chip_mesh": [result.placement.chips_x, max(1, result.placement.chips_y)],
+           "lower_bound_cores": t.get("lower_bound_cores"),
            "bound_ratio": t.get("bound_ratio"), "neurons": t["neurons"], "synapses": t["synapses"],
            "synapse_bits": t["synapse_bits"], "layers": layers,
            "violations": [v.to_dict() for v in result.violations]}
@@ -69,6 +73,8 @@ def format_mapping(doc: dict) -> str:
     kind = f"{model} synapses" if model in ("expanded", "shared") else f"{model} memory model"
     rows.append(f"{doc['profile']} ({kind}): {doc['cores']:,} cores on {doc['chips']} "
                 f"chip(s) of {doc['cores_available']:,}"
+                + (f" ({doc['system']} system, {doc['chip_mesh'][0]} x {doc['chip_mesh'][1]} chip mesh)"
+                   if doc.get("system") else "")
                 + (f"; lower bound {bound:,} cores" if bound is not None else "")
                 + (f" (mapping / bound = {ratio:.2f})" if ratio is not None else "")
                 + f"; {'fits' if doc['fits'] else 'does not fit'}")

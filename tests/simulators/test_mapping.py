@@ -28,7 +28,7 @@ def profile(cores=128, npc=1024, mem=1 << 20, fan_in=4096, fan_out=4096, word=64
                    fan_in_axons_per_core=fig(fan_in) if fan_in else None,
                    fan_out_axons_per_core=fig(fan_out) if fan_out else None,
                    max_destination_cores=fig(dest) if dest else None, max_kernel_size=fig(kernel) if kernel else None)
-    return load_profile("loihi").model_copy(update={"capacity": cap, "name": "test"})
+    return load_profile("loihi").model_copy(update={"capacity": cap, "name": "test", "system": None})  # one chip
 
 
 def neuron():
@@ -266,7 +266,9 @@ def test_vgg16_on_loihi_reports_cores():
     res = map_graph(g, "loihi", synapse_model="expanded")
     assert not res.fits
     tot = next(v for v in res.violations if v.rule == "check_total_cores")
-    assert tot.needed == res.totals["cores_used"] > 128 and tot.available == 128
+    # the loihi profile is a Nahuku-32 board: 32 chips x 128 cores available, 50 chips needed
+    assert tot.needed == res.totals["cores_used"] > 4096 and tot.available == 32 * 128
+    assert tot.suggested["chips"] == math.ceil(tot.needed / 128) and "Nahuku-32" in tot.resource
     # 512 input channels x 3x3 on a 4x4 map: an interior neuron needs 4608 axons > 4096
     fi = {v.layer: v for v in res.violations if v.rule == "check_fan_in"}
     assert fi["sn11"].needed > 4096 and "455 of 512 input channels" in fi["sn11"].suggestion
