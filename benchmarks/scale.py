@@ -117,8 +117,11 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
         rep = build_report(prep["g"], prep["x"], ["loihi"], batch_size=batch,
                            synapse_model="expanded" if stage == "event_expanded" else None)
         run = rep["runs"][0]
-        extra = (f"report build incl. mapping; {run.get('cores_used')} cores, "
-                 f"{run['totals']['synops_per_sample']:.3g} synops/sample")
+        e = run["energy_pj_per_sample"]
+        extra = (f"report build incl. mapping; {run.get('cores_used')} cores on {run.get('chips')} chips "
+                 f"(fits: {run.get('fits')}), {run['totals']['synops_per_sample']:.3g} synops/sample, "
+                 f"{run.get('spikes_crossing_chips_per_sample', 0):.3g} spike messages/sample cross chips, "
+                 f"inter-chip energy {e.get('interchip') or 0:.3g} of {e['total']:.3g} pJ/sample")
     elif stage == "event_sim":
         from snn2hw.simulators.event import simulate_events
         simulate_events(prep["g"], prep["x"], prep["placement"], "loihi", batch_size=batch)
