@@ -60,14 +60,21 @@ def populations(graph: Graph):
         yield name, node, syns
 
 
-def layer_needs(graph: Graph, profile) -> dict:
-    """Each population's needs (per-neuron worst case included), keyed by layer name, as :class:`_Layer`."""
+def mappable(graph: Graph, profile):
+    """The loaded profile, after checking that it has a capacity section and that ``graph``'s shapes chain
+    (:class:`MappingError` / :class:`GraphError` otherwise)."""
     profile = load_profile(profile)
     if profile.capacity is None:
         raise MappingError(f"profile '{profile.name}' has no capacity section: nothing to map onto")
     problems = graph.infer_shapes()
     if problems:
         raise GraphError(problems)
+    return profile
+
+
+def layer_needs(graph: Graph, profile) -> dict:
+    """Each population's needs (per-neuron worst case included), keyed by layer name, as :class:`_Layer`."""
+    profile = mappable(graph, profile)
     mem = _mem_model(profile)
     wbits = int(profile.formats.weight_bits)
     layers = {}

@@ -5,17 +5,14 @@ import math
 
 import numpy as np
 
-from snn2hw.errors import GraphError
-from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.simulators.design_rules import (CoreUsage, LayerNeeds, Needs, assign_cores, check_design_rules,
                                             core_tables, feasible_cores, kernel_entries, neuron_entries)
 from snn2hw.simulators.placement import LayerPlacement, Placement
 
-from .errors import MappingError
 from .memory import signed_bits
-from .needs import _mark_outputs, populations
+from .needs import _mark_outputs, mappable, populations
 from .paths import _chain_to_source
 from .result import MappingResult
 
@@ -28,12 +25,7 @@ def shared_kernel_needs(graph: Graph, profile) -> dict:
     after a Flatten of a ``(C, H, W)`` map its kernel is the whole ``H x W`` map with ``C_in = C`` on a 1x1
     output; on a vector it is a 1x1 kernel with ``C_in`` = the features. A grouped or dilated conv is stored as
     the equivalent dense kernel (``C_in`` = all input channels, the dilated extent)."""
-    profile = load_profile(profile)
-    if profile.capacity is None:
-        raise MappingError(f"profile '{profile.name}' has no capacity section: nothing to map onto")
-    problems = graph.infer_shapes()
-    if problems:
-        raise GraphError(problems)
+    profile = mappable(graph, profile)
     out = {}
     pools = {}
     for name, node, syns in populations(graph):

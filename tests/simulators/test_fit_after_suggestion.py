@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import snn2hw
+from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.models import build_model
@@ -106,7 +107,10 @@ def loihi_graph(c):
 
 
 def test_loihi_too_many_neurons_then_fits_with_the_suggested_width():
-    res = map_graph(loihi_graph(160), "loihi")
+    board = map_graph(loihi_graph(160), "loihi")   # the loihi profile is a 32-chip board: 2 of its chips
+    assert board.fits and board.totals["chips_needed"] == 2
+    one_chip = load_profile("loihi").model_copy(update={"system": None})
+    res = map_graph(loihi_graph(160), one_chip)
     assert not res.fits
     (v,) = res.violations
     assert v.rule == "check_total_cores" and v.available == 128 and v.needed == res.totals["cores_used"] > 128
@@ -115,6 +119,6 @@ def test_loihi_too_many_neurons_then_fits_with_the_suggested_width():
     c = v.suggested["channels"]["s1"]
     assert 0 < c < 160 and v.suggested["prune_ratio"] == pytest.approx(1 - c / 160, abs=0.01)
     assert "s2" not in v.suggested["channels"]                   # the output layer keeps its width
-    after = map_graph(loihi_graph(c), "loihi")
+    after = map_graph(loihi_graph(c), one_chip)
     assert after.fits, after.summary()
     assert after.totals["cores_used"] <= 128
