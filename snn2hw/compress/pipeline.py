@@ -30,7 +30,7 @@ Methods (ALGORITHMS §1–§4):
 Saving: ``save_compressed`` writes a normal snn2hw checkpoint. A model whose
 layers were resized, quantized or masked is saved under the architecture
 ``'compressed'`` with ``arch_kwargs = {base, base_kwargs, quant,
-shapes, masked}``: ``build_compressed(...)`` (what ``load_checkpoint`` calls for it) rebuilds the base
+shapes, masked}``: ``build_compressed(...)`` (``compress/rebuild.py``, what ``load_checkpoint`` calls for it) rebuilds the base
 architecture, swaps in ``QuantConv2d``/``QuantLinear``, resizes the pruned layers
 and registers the mask buffers, so ``load_checkpoint`` (and therefore
 ``snn2hw convert/export/simulate``) loads it strictly.
@@ -46,10 +46,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import Snn2hwError
 from ..models.registry import build_model
 from ..nn.neurons import ATLIF, SpikingNeuron
 from ..nn.quant import QUANT_LAYERS, quantize_model
+from .rebuild import CompressError, build_compressed
+from .rebuild import slice_module as _slice
 
 METHODS = ("qp-snn", "atlif", "criticality-unstructured", "criticality-structured", "magnitude", "l1")
 PRUNING = ("qp-snn", "criticality-unstructured", "criticality-structured", "magnitude", "l1")
@@ -57,10 +58,6 @@ STRUCTURED = ("qp-snn", "criticality-structured", "l1")
 RANKINGS = ("svs", "l1", "random")
 ORDERS = ("qp", "pq")
 BN_L1 = 1e-4
-
-
-class CompressError(Snn2hwError):
-    """A compression option or model does not fit the chosen method."""
 
 
 def default_regen_ratio(sparsity: float) -> float:
@@ -152,46 +149,6 @@ def _module_for(model: nn.Module, irname: str) -> nn.Module:
     raise CompressError(f"cannot find the torch module of graph node '{irname}'")
 
 
-def _set_param(m: nn.Module, name: str, value: torch.Tensor) -> None:
-    old = getattr(m, name)
-    if isinstance(old, nn.Parameter):
-        setattr(m, name, nn.Parameter(value.clone(), requires_grad=old.requires_grad))
-    else:
-        m._buffers[name] = value.clone()
-
-
-@torch.no_grad()
-def _slice(m: nn.Module, idx, dim: int) -> None:
-    idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
-    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-        for name in ("weight", "bias", "running_mean", "running_var"):
-            t = getattr(m, name, None)
-            if t is not None:
-                _set_param(m, name, t.index_select(0, idx.to(t.device)))
-        m.num_features = int(idx.numel())
-        return
-    if not isinstance(m, (nn.Conv2d, nn.Linear)):
-        raise CompressError(f"cannot resize a {type(m).__name__} (only Conv2d, Linear and BatchNorm)")
-    if isinstance(m, nn.Conv2d) and m.groups != 1:
-        raise CompressError("grouped convolutions are not resized by the torch channel removal")
-    for name in ("weight", "weight_mask", "weight_stash"):
-        t = getattr(m, name, None)
-        if isinstance(t, torch.Tensor):
-            _set_param(m, name, t.index_select(dim, idx.to(t.device)))
-    if dim == 0 and m.bias is not None:
-        _set_param(m, "bias", m.bias.index_select(0, idx.to(m.bias.device)))
-    n = int(idx.numel())
-    if isinstance(m, nn.Conv2d):
-        if dim == 0:
-            m.out_channels = n
-        else:
-            m.in_channels = n
-    elif dim == 0:
-        m.out_features = n
-    else:
-        m.in_features = n
-
-
 def prune_channels(model: nn.Module, scores, ratio, protect: Iterable[str] = (), seed: int = 0) -> dict:
     """Run ``StructuredPrunePass(scores, ratio, protect, seed)`` on the model's graph and
     remove the same channels from the torch modules (in place). Returns the pass stats
@@ -232,43 +189,6 @@ def _shapes(model: nn.Module) -> Dict[str, list]:
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             out[n] = [int(m.num_features)]
     return out
-
-
-def build_compressed(arch: str = "compressed", base: str = "digits_conv", base_kwargs: Optional[dict] = None,
-                     quant: Optional[dict] = None, shapes: Optional[dict] = None, masked=()) -> nn.Module:
-    """A built-in architecture after compression: ``build_model(base, **base_kwargs)``, then
-    ReScaW layers (``quant``), layer widths (``shapes``: module path -> [out, in] or [features])
-    and mask buffers (``masked`` module paths). ``load_checkpoint`` calls it for ``arch ==
-    'compressed'`` (it is kept out of the public model registry)."""
-    if arch != "compressed":
-        raise ValueError(f"build_compressed builds arch 'compressed', got {arch!r}")
-    from .masks import add_masks
-    model = build_model(base, **dict(base_kwargs or {}))
-    if quant:
-        q = dict(quant)
-        layers = set(q.pop("layers"))
-        bits = q.pop("bits")
-        cands = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-        quantize_model(model, bits, first_last_fp=False, skip=[n for n in cands if n not in layers], **q)
-    mods = dict(model.named_modules())
-    for path, shp in (shapes or {}).items():
-        if path not in mods:
-            raise ValueError(f"'compressed' shapes name an unknown module {path!r}")
-        m = mods[path]
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            if m.num_features != shp[0]:
-                _slice(m, np.arange(shp[0]), 0)
-            continue
-        if m.weight.shape[0] != shp[0]:
-            _slice(m, np.arange(shp[0]), 0)
-        if m.weight.shape[1] != shp[1]:
-            _slice(m, np.arange(shp[1]), 1)
-    if masked:
-        add_masks(model, list(masked))
-    model.arch = "compressed"
-    model.arch_kwargs = {"base": base, "base_kwargs": dict(base_kwargs or {}), "quant": quant,
-                         "shapes": dict(shapes or {}), "masked": list(masked)}
-    return model
 
 
 def describe(model: nn.Module) -> tuple:

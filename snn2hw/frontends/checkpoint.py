@@ -242,8 +242,8 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
         else:
             arch = obj["arch"]
             builder = build_model
-            if arch == "compressed":  # a pruned/quantized/masked built-in model (snn2hw.compress.pipeline)
-                from snn2hw.compress.pipeline import build_compressed as builder
+            if arch == "compressed":  # a pruned/quantized/masked built-in model (snn2hw.compress.rebuild)
+                from snn2hw.compress.rebuild import build_compressed as builder
             elif arch not in list_models():
                 raise CheckpointError(f"{path}: unknown architecture '{arch}'; known: {', '.join(list_models())}. "
                                       f"Use --model package.module:factory for your own architecture.")
