@@ -6,14 +6,13 @@ when every requested format succeeded are they moved into ``out_dir`` by
 ``manifest.json`` last, signals held meanwhile, rolled back on an error). A
 failure or interrupt leaves ``out_dir`` as it was and removes the temporary
 folder; an ``OSError`` (disk full) becomes :class:`~snn2hw.errors.OutputError`. The manifest lists formats, files with sha256 and size, the snn2hw
-version, the profile, and what was approximated or refused and why. ``ir/model.s2h``
+version, ``created`` (``SOURCE_DATE_EPOCH`` when set: :mod:`snn2hw.util.timestamp`), the profile, and what was approximated or refused and why. ``ir/model.s2h``
 (the integer graph) is always written, so ``snn2hw run-lava`` can compare with the
 reference simulator.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import json
 import shutil
@@ -26,6 +25,7 @@ from snn2hw.ir.checks import quantization_problems
 from snn2hw.ir.graph import Graph
 from snn2hw.util.atomic import check_output_folder, commit_files
 from snn2hw.util.faults import deferred_interrupts, fault_point
+from snn2hw.util.timestamp import created_timestamp
 
 FORMATS = ("nir", "lava", "onnx", "sanafe")
 #: what ``all`` means (sanafe needs input samples and writes a simulator's network, not a model)
@@ -107,6 +107,7 @@ def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, 
     spikes); the profile defaults to the one the graph was quantized for.
     """
     fmts = parse_formats(formats)
+    created = created_timestamp()  # SOURCE_DATE_EPOCH checked before any work
     if not is_quantized(graph):
         raise Snn2hwError("export needs an integer graph: convert the model first (snn2hw convert, or give "
                           "snn2hw export a checkpoint and --profile)")
@@ -131,7 +132,7 @@ def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, 
         fault_point("export:manifest")
         manifest = {
             "snn2hw_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": created,
             "profile": graph.metadata.get("profile"),
             "formats": fmts,
             "files": [{"format": f, "path": f"{f}/{name}", "bytes": (tmp / f / name).stat().st_size,

@@ -122,6 +122,8 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, samples, t
     from snn2hw.exporters.export import check_export_dir, export as run_export, parse_formats
     fmts = parse_formats(formats)
     check_export_dir(out_dir, fmts)  # manifest.json and the format folders inside it, before any work
+    from snn2hw.util.timestamp import source_date_epoch
+    source_date_epoch()  # a malformed SOURCE_DATE_EPOCH (manifest's created) refused before any work too
     g, conv = _load_integer(model_file, profile, factory, data_spec, input_step)
     inputs = None
     if "sanafe" in fmts:
@@ -205,6 +207,8 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     from snn2hw.util.atomic import check_output_folder
     from snn2hw.demo import REPORT_FILES
     check_output_folder(out_dir, files=REPORT_FILES, label="--out")  # the report files too, before any work
+    from snn2hw.util.timestamp import source_date_epoch
+    source_date_epoch()  # a malformed SOURCE_DATE_EPOCH (the report's created) refused before any work too
     names = [p.strip() for p in str(profiles).split(",") if p.strip()]
     for p in names:
         prof = load_profile(p)  # every profile (and the synapse model it must offer) checked before any work

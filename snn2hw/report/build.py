@@ -9,12 +9,11 @@ activation sparsity of the torch model when one is given,
 ``snn2hw/report/torch_metrics.py``; the integer network's own figures as
 ``int_*``), the literature convention (``simulators/costs.py``) and the integer safety section
 (static overflow bounds and observed wraps, ``snn2hw/report/integer_safety.py``). The report is deterministic
-for the same inputs and options except the ``created`` field. Its schema is
+for the same inputs and options except the ``created`` field, which ``SOURCE_DATE_EPOCH`` fixes too
+(``snn2hw/util/timestamp.py``). Its schema is
 described in ``snn2hw/report/SCHEMA.md``.
 """
 from __future__ import annotations
-
-import datetime as _dt
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from snn2hw.hw_profiles import load_profile
 from snn2hw.ir.graph import Graph
 from snn2hw.passes.pipeline import convert
 from snn2hw.report.integer_safety import integer_safety
+from snn2hw.util.timestamp import created_timestamp
 
 SCHEMA = "snn2hw-report"
 SCHEMA_VERSION = 1
@@ -273,7 +273,7 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
     from snn2hw.simulators.reference import simulate
     T, B = int(x.shape[0]), int(x.shape[1])
     report = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "snn2hw_version": __version__,
-              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "created": created_timestamp(),  # SOURCE_DATE_EPOCH when set (snn2hw/util/timestamp.py)
               "model": {"source": str(source), "arch": graph.metadata.get("arch"), "nodes": len(graph.nodes),
                         "parameters": graph.num_params(),
                         "quantized_for": graph.metadata.get("profile") if is_quantized(graph) else None},
