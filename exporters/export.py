@@ -111,6 +111,10 @@ def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, 
     if not is_quantized(graph):
         raise Snn2hwError("export needs an integer graph: convert the model first (snn2hw convert, or give "
                           "snn2hw export a checkpoint and --profile)")
+    from snn2hw.ir.checks import integer_problems
+    bad = integer_problems(graph)
+    if bad:
+        raise Snn2hwError("the integer graph cannot be exported (corrupt or hand-edited):\n  " + "\n  ".join(bad))
     out_dir = check_export_dir(out_dir, fmts, label=None)
     tmp, done = None, False
     made = [p for p in out_dir.parents if not p.exists()]  # removed again if the export fails

@@ -54,12 +54,18 @@ def load_profile(name_or_path) -> Profile:
         data = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ProfileError(f"profile file {path} is not valid YAML: {e}") from None
+    except RecursionError:
+        raise ProfileError(f"profile file {path} is not a profile (YAML nested too deeply)") from None
     except OSError as e:
         raise ProfileError(f"profile file {path} cannot be read: {e}") from None
     if data is None:
         raise ProfileError(f"profile file {path} is empty")
     if not isinstance(data, dict):
         raise ProfileError(f"profile file {path} must hold a mapping at the top level, got {type(data).__name__}")
+    unencodable = _unencodable(data)
+    if unencodable:  # e.g. "\udcff" in a name: every report, table and file written later would fail on it
+        raise ProfileError(f"profile file {path}: {unencodable} holds a character that is not valid Unicode text "
+                           f"(a lone surrogate such as \\udcff); use plain text")
     try:
         prof = Profile.model_validate(data)
     except ValidationError as e:
@@ -73,6 +79,26 @@ def load_profile(name_or_path) -> Profile:
     if bad:
         raise ProfileError(f"profile file {path} does not validate ({len(bad)} problem(s)): {'; '.join(bad)}")
     return prof
+
+
+def _unencodable(data, where: str = "") -> str:
+    """The path of the first string (key or value) in parsed YAML that UTF-8 cannot encode ('' if none)."""
+    stack = [(data, where)]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return at or "a value"
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                name = k.encode("utf-8", "backslashreplace").decode() if isinstance(k, str) else repr(k)
+                stack.append((k, f"{at}.{name}".lstrip(".") + " (key)"))
+                stack.append((x, f"{at}.{name}".lstrip(".")))
+        elif isinstance(v, (list, tuple)):
+            stack.extend((x, f"{at}[{i}]") for i, x in enumerate(v))
+    return ""
 
 
 def iter_figures(profile: Profile):

@@ -10,6 +10,17 @@ from .encoding import direct
 from .random_data import DEFAULT_STEP, RandomInputs
 
 
+def _check_size(T: int, n: int, shape) -> None:
+    """Refuse T or T x samples x input size above the limits before the inputs are allocated."""
+    from snn2hw.util.limits import MAX_TIMESTEPS, bytes_limit_text, numel, too_many_bytes
+    if not 0 < T <= MAX_TIMESTEPS:
+        raise Snn2hwError(f"{T} timesteps requested; at most {MAX_TIMESTEPS} are supported (lower -T)")
+    need = T * max(n, 1) * numel(shape) * 8
+    if too_many_bytes(need):
+        raise Snn2hwError(f"the inputs would need {need / 1e9:.2f} GB (T={T} x {n} samples x {numel(shape)} "
+                          f"inputs x 8 bytes), above the {bytes_limit_text()}; lower the number of samples or -T")
+
+
 def model_inputs(graph, data, samples: int, timesteps=None) -> tuple:
     """``(x [T, N, *input_shape] float64, labels [N] or None, T)``: the first ``samples`` test samples of
     ``data`` (a :class:`Dataset`) for ``graph``'s input, direct-encoded over ``timesteps`` steps (default:
@@ -24,6 +35,7 @@ def model_inputs(graph, data, samples: int, timesteps=None) -> tuple:
     T = int(timesteps or graph.metadata.get("timesteps", 4))
     node = graph.nodes[graph.inputs[0]]
     shape = tuple(node.shape)
+    _check_size(T, int(samples) if isinstance(data, RandomInputs) else min(int(samples), len(data.y_test)), shape)
     if isinstance(data, RandomInputs):
         for name in graph.inputs:
             if graph.nodes[name].step is None:

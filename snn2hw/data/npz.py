@@ -40,6 +40,10 @@ def _check_pair(path, x, y, xk, yk):
             raise DataError(f"{path}: '{xk}' contains {kind} values ({int(bad.sum())} entries)")
     if (y < 0).any():
         raise DataError(f"{path}: '{yk}' contains negative labels")
+    from snn2hw.util.limits import MAX_CLASSES
+    if int(y.max()) >= MAX_CLASSES:
+        raise DataError(f"{path}: '{yk}' contains the label {int(y.max())}; labels must be class indices below "
+                        f"{MAX_CLASSES}")
 
 
 def _check_declared_sizes(path) -> None:
@@ -47,8 +51,9 @@ def _check_declared_sizes(path) -> None:
     allocates it (a header can declare any shape in a few bytes). Unreadable archives are left to np.load."""
     import zipfile
 
-    from snn2hw.util.limits import limit_text, numel, too_many
+    from snn2hw.util.limits import bytes_limit_text, limit_text, numel, too_many, too_many_bytes
     fmt = np.lib.format
+    total = 0
     readers = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
     try:
         with zipfile.ZipFile(path) as z:
@@ -59,10 +64,14 @@ def _check_declared_sizes(path) -> None:
                     read = readers.get(fmt.read_magic(fh))
                     if read is None:
                         continue
-                    shape = read(fh)[0]
+                    shape, _, dtype = read(fh)
                 if too_many(numel(shape)):
                     raise DataError(f"{path}: array '{info.filename[:-4]}' declares shape {tuple(shape)} "
                                     f"({numel(shape)} elements), above the {limit_text()}")
+                total += numel(shape) * max(1, np.dtype(dtype).itemsize)
+                if too_many_bytes(total):
+                    raise DataError(f"{path}: the arrays declare {total / 1e9:.2f} GB (up to '{info.filename[:-4]}'"
+                                    f", shape {tuple(shape)}), above the {bytes_limit_text()}")
     except DataError:
         raise
     except Exception:  # noqa: BLE001 - corrupt archive or header: np.load reports it below
@@ -72,7 +81,7 @@ def _check_declared_sizes(path) -> None:
 def load_npz(path, name: Optional[str] = None) -> Dataset:
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {'not a regular file' if os.path.exists(path) else 'no such file'}")
     _check_declared_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as f:

@@ -17,11 +17,13 @@ time or path inside); wall-clock times are printed by the commands, not stored.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import math
 import pickle
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +32,8 @@ from torch import nn
 
 from snn2hw import __version__
 from snn2hw.errors import CheckpointError
-from snn2hw.util.limits import limit_text, numel, too_many
+from snn2hw.util.limits import (MAX_CLASSES, MAX_TIMESTEPS, bytes_limit_text, limit_text, numel, too_many,
+                                 too_many_bytes)
 from snn2hw.util.atomic import write_bytes
 
 FORMAT = "snn2hw-checkpoint"
@@ -51,6 +54,7 @@ def save_checkpoint(path, model: nn.Module, **meta) -> Path:
               "arch": model.arch, "arch_kwargs": dict(model.arch_kwargs),
               "input_shape": list(model.input_shape), "num_classes": int(model.num_classes),
               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    bundle["sha256"] = {k: tensor_sha256(v) for k, v in bundle["state_dict"].items()}
     for k, v in meta.items():
         bundle[k] = v
     path = Path(path)
@@ -62,9 +66,60 @@ def save_checkpoint(path, model: nn.Module, **meta) -> Path:
     return write_bytes(path, image.getvalue())
 
 
+def tensor_sha256(t: torch.Tensor) -> str:
+    """sha256 of a tensor's dtype, shape and raw bytes (C order), as stored in a bundle's ``sha256`` field."""
+    t = t.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
+    if t.numel():
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _check_zip(path: Path) -> None:
+    """A zip checkpoint (torch >= 1.6) has a CRC-32 per record; torch does not check it, so a bit flip in
+    tensor data would load silently. Read every record first (zipfile verifies each CRC) and refuse a
+    mismatch, and refuse records whose declared sizes exceed the byte limit before anything is read."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return  # legacy or corrupt: torch.load reports it
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            total = sum(i.file_size for i in infos)
+            if too_many_bytes(total):
+                raise CheckpointError(f"{path}: the checkpoint declares {total / 1e9:.2f} GB of records, above "
+                                      f"the {bytes_limit_text()}")
+            for info in infos:
+                with z.open(info) as fh:
+                    while fh.read(1 << 20):
+                        pass
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path} is corrupt (zip integrity check failed: {msg}); the file was damaged "
+                              f"after it was written, re-copy or re-export it") from None
+
+
+def _check_sha256(obj: dict, path: Path) -> None:
+    """Compare each tensor with the sha256 a bundle written by this snn2hw carries (older bundles without
+    the field load, protected by the zip CRCs only)."""
+    sums = obj.get("sha256")
+    if sums is None:
+        return
+    state = obj["state_dict"]
+    if not isinstance(sums, dict) or set(sums) != set(state):
+        raise CheckpointError(f"{path}: the checkpoint's sha256 table does not match its state_dict entries "
+                              f"(corrupt or hand-edited file)")
+    for k, v in state.items():
+        if tensor_sha256(v) != sums[k]:
+            raise CheckpointError(f"{path}: tensor '{k}' does not match its sha256 (corrupt file); re-copy or "
+                                  f"re-export the checkpoint")
+
+
 def _read(path: Path):
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{path}: {'not a regular file' if path.exists() else 'no such checkpoint file'}")
+    _check_zip(path)
     try:
         with warnings.catch_warnings():  # e.g. "pickle protocol 4": noise before the error a user should see
             warnings.simplefilter("ignore", UserWarning)
@@ -101,7 +156,7 @@ _REAL_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, 
 
 def _check_tensors(state: dict, path: Path) -> None:
     """Every entry a dense real tensor, the total within the size limit (names the first bad entry)."""
-    total = 0
+    total = nbytes = 0
     for k, v in state.items():
         if not isinstance(k, str) or not isinstance(v, torch.Tensor):
             raise CheckpointError(f"{path}: state_dict entry {k!r} is a {type(v).__name__}, expected a tensor "
@@ -113,8 +168,11 @@ def _check_tensors(state: dict, path: Path) -> None:
             raise CheckpointError(f"{path}: state_dict entry '{k}' has dtype {v.dtype}, expected a real "
                                   f"floating-point or integer tensor")
         total += v.numel()
+        nbytes += v.numel() * v.element_size()
     if too_many(total):
         raise CheckpointError(f"{path}: the state_dict holds {total} elements, above the {limit_text()}")
+    if too_many_bytes(nbytes):
+        raise CheckpointError(f"{path}: the state_dict holds {nbytes / 1e9:.2f} GB, above the {bytes_limit_text()}")
 
 
 def _check_bundle(obj: dict, path: Path) -> None:
@@ -137,9 +195,9 @@ def _check_bundle(obj: dict, path: Path) -> None:
             bad("input_shape", "a list of 1 to 4 positive integers")
         if too_many(numel(shape)):
             bad("input_shape", f"at most {limit_text()}")
-    for key in ("num_classes", "timesteps"):
-        if obj.get(key) is not None and not (_is_int(obj[key]) and 0 < obj[key] <= 10**9):
-            bad(key, "a positive integer")
+    for key, top in (("num_classes", MAX_CLASSES), ("timesteps", MAX_TIMESTEPS)):
+        if obj.get(key) is not None and not (_is_int(obj[key]) and 0 < obj[key] <= top):
+            bad(key, f"a positive integer up to {top}")
     step = obj.get("input_step")
     if step is not None and not (_is_real(step) and math.isfinite(step) and step > 0):
         bad("input_step", "a positive finite number or None")
@@ -217,7 +275,10 @@ def _factory(spec: str, path: Path) -> nn.Module:
         fn = getattr(importlib.import_module(mod_name), fn_name)
     except (ImportError, AttributeError) as e:
         raise CheckpointError(f"cannot import the model factory {spec!r} ({e})") from None
-    model = fn()
+    try:
+        model = fn()
+    except Exception as e:  # noqa: BLE001 - the user's code: its failure is a user error, named
+        raise CheckpointError(f"the model factory {spec!r} raised {type(e).__name__}: {str(e)[:300]}") from None
     if not isinstance(model, nn.Module):
         raise CheckpointError(f"model factory {spec!r} returned {type(model).__name__}, expected an nn.Module")
     return model
@@ -237,6 +298,7 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
             if key not in obj:
                 raise CheckpointError(f"{path}: the snn2hw checkpoint lacks the field '{key}'")
         _check_bundle(obj, path)
+        _check_sha256(obj, path)
         if model is not None:
             net = _factory(model, path)
         else:
@@ -249,7 +311,7 @@ def load_checkpoint(path, model: str | None = None) -> LoadedCheckpoint:
                                       f"Use --model package.module:factory for your own architecture.")
             net = _build_checked(builder, arch, dict(obj["arch_kwargs"]), obj["state_dict"], path)
         _load_state(net, obj["state_dict"], path)
-        info = {k: v for k, v in obj.items() if k != "state_dict"}
+        info = {k: v for k, v in obj.items() if k not in ("state_dict", "sha256")}
     elif _is_state_dict(obj) or (isinstance(obj, dict) and _is_state_dict(obj.get("state_dict"))):
         if model is None:
             raise CheckpointError(f"{path} holds a plain state_dict, which does not say which architecture it "

@@ -63,3 +63,44 @@ def format_problems(graph: Graph, formats) -> list:
         if isinstance(node, N.Input) and node.bits is not None and node.bits > formats.input_bits:
             p.append(f"input '{name}': {node.bits}-bit inputs, the profile sends {formats.input_bits} bits")
     return p
+
+
+# -- integer-graph sanity before export (issue 13, point 4) -----------------------------------------------------
+EXP_RANGE = (-31, 31)  # a shift beyond the 24-bit state (plus the <<6 scale) is never meaningful
+
+
+def _threshold_positive(name, node) -> list:
+    if isinstance(node, N.Neuron) and node.vth is not None and node.vth.size and int(node.vth.min()) <= 0:
+        return [f"neuron '{name}': threshold mantissa {int(node.vth.min())} <= 0 (must be > 0)"]
+    return []
+
+
+def _exponent_in_range(name, node) -> list:
+    lo, hi = EXP_RANGE
+    if isinstance(node, N.SYNAPSES) and node.weight_int is not None and not lo <= node.weight_exp <= hi:
+        return [f"synapse '{name}': weight exponent {node.weight_exp} outside [{lo}, {hi}]"]
+    return []
+
+
+def _decays_in_range(name, node) -> list:
+    p = []
+    if isinstance(node, N.Neuron):
+        if node.du is not None and not -1 <= node.du <= 4095:
+            p.append(f"neuron '{name}': du = {node.du} outside [-1, 4095]")
+        if node.dv is not None and not 0 <= node.dv <= 4096:
+            p.append(f"neuron '{name}': dv = {node.dv} outside [0, 4096]")
+    return p
+
+
+INTEGER_CHECKS = (_threshold_positive, _exponent_in_range, _decays_in_range)
+
+
+def integer_problems(graph: Graph) -> list:
+    """Every value of an integer graph that no chip can run (all of them, in graph order): thresholds
+    must be > 0, weight exponents within :data:`EXP_RANGE`, decays within Lava's 12-bit ranges.
+    Run by :func:`snn2hw.exporters.export.export` before anything is written."""
+    p = []
+    for name in graph.topological_order():
+        for check in INTEGER_CHECKS:
+            p.extend(check(name, graph.nodes[name]))
+    return p

@@ -201,8 +201,9 @@ class Graph:
                                     f"{numel(shp)} elements, above the {limit_text()}")
                     break
         T = self.metadata.get("timesteps")
-        if T is not None and not (isinstance(T, int) and not isinstance(T, bool) and 0 < T <= 10**9):
-            problems.append(f"metadata 'timesteps' is {T!r}, expected a positive integer")
+        from snn2hw.util.limits import MAX_TIMESTEPS
+        if T is not None and not (isinstance(T, int) and not isinstance(T, bool) and 0 < T <= MAX_TIMESTEPS):
+            problems.append(f"metadata 'timesteps' is {T!r}, expected a positive integer up to {MAX_TIMESTEPS}")
         step = self.metadata.get("input_step")
         if step is not None and not (isinstance(step, (int, float)) and not isinstance(step, bool)
                                      and math.isfinite(step) and step > 0):

@@ -11,7 +11,9 @@ user block (ignored by HDF5 readers) holding ``snn2hw-s2h sha256 <hex>`` of the
 rest of the file; :func:`load_graph` checks it before libhdf5 parses anything,
 because libhdf5 can loop forever or crash on a corrupt file. Files whose block is
 missing or does not match (older files, other tools, truncated, corrupted or
-edited ones) are first read once in a child process (:mod:`snn2hw.util.h5probe`). A file whose ``format_version``
+edited ones) are first read once in a child process (:mod:`snn2hw.util.h5probe`). Each
+array dataset also carries a ``sha256`` attribute (dtype, shape, bytes) checked when it is read; datasets
+without one (files written before it, or replaced with h5py) load unchecked. A file whose ``format_version``
 is newer than this code supports is refused with a message that says so.
 """
 from __future__ import annotations
@@ -30,7 +32,7 @@ from snn2hw.errors import FileFormatError, GraphError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.util.atomic import write_bytes
-from snn2hw.util.limits import limit_text, max_elements
+from snn2hw.util.limits import bytes_limit_text, limit_text, max_elements, too_many_bytes
 
 FORMAT = "snn2hw-ir"
 FORMAT_VERSION = 1
@@ -47,6 +49,16 @@ def _jsonable(v):
     if isinstance(v, (np.floating,)):
         return float(v)
     return v
+
+
+def array_sha256(a: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and C-order bytes: stored as each dataset's ``sha256`` attribute and
+    checked on load, so that a flipped bit inside tensor data is refused even where the file-wide block was
+    dropped (a file edited with h5py keeps the attributes of the datasets it did not touch)."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256(f"{a.dtype.str}|{tuple(a.shape)}|".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def save_graph(graph: Graph, path) -> Path:
@@ -67,7 +79,7 @@ def save_graph(graph: Graph, path) -> Path:
             scalars = {}
             for key, val in node.params().items():
                 if isinstance(val, np.ndarray):
-                    g.create_dataset(key, data=val)
+                    g.create_dataset(key, data=val).attrs["sha256"] = array_sha256(val)
                 elif key == "metadata":
                     g.attrs["metadata"] = json.dumps(val, default=_jsonable)
                 else:
@@ -111,6 +123,8 @@ def _read_node(path, g) -> tuple:
         kwargs["metadata"] = json.loads(g.attrs.get("metadata", "{}"))
     except (json.JSONDecodeError, TypeError) as e:
         raise FileFormatError(f"{where}: unreadable attributes ({e})") from None
+    except RecursionError:
+        raise FileFormatError(f"{where}: unreadable attributes (JSON nested too deeply)") from None
     init_fields = {f.name for f in dataclasses.fields(cls) if f.init}
     for key in g.keys():
         ds = g[key]
@@ -121,7 +135,17 @@ def _read_node(path, g) -> tuple:
                                   f"refusing to allocate it")
         if ds.dtype.kind not in "biuf":
             raise FileFormatError(f"{where}: '{key}' has dtype {ds.dtype}, expected a numeric array")
+        if too_many_bytes(ds.size * ds.dtype.itemsize):
+            raise FileFormatError(f"{where}: '{key}' declares {ds.size * ds.dtype.itemsize / 1e9:.2f} GB, above "
+                                  f"the {bytes_limit_text()}; refusing to allocate it")
         kwargs[key] = ds[()]
+        want = ds.attrs.get("sha256")
+        if want is not None:
+            if isinstance(want, bytes):
+                want = want.decode("ascii", "replace")
+            if array_sha256(np.asarray(kwargs[key])) != str(want):
+                raise FileFormatError(f"{where}: the data of '{key}' does not match its sha256 (the file is "
+                                      f"corrupt); re-export it")
     unknown = set(kwargs) - init_fields
     if unknown:
         raise FileFormatError(f"{where} ({type_name}) has unknown fields {sorted(unknown)}")
@@ -136,7 +160,7 @@ def load_graph(path, validate: bool = True) -> Graph:
     """Read a ``.s2h`` file. Raises FileFormatError (clear message) on anything unexpected."""
     path = Path(path)
     if not path.is_file():
-        raise FileFormatError(f"{path}: no such file")
+        raise FileFormatError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     _check_integrity(path)
     try:
         f = h5py.File(path, "r")
@@ -162,6 +186,8 @@ def load_graph(path, validate: bool = True) -> Graph:
             metadata = json.loads(f.attrs.get("metadata", "{}"))
         except (KeyError, json.JSONDecodeError, TypeError) as e:
             raise FileFormatError(f"{path}: unreadable edge list or metadata ({e})") from None
+        except RecursionError:
+            raise FileFormatError(f"{path}: unreadable edge list or metadata (JSON nested too deeply)") from None
         if "nodes" not in f:
             raise FileFormatError(f"{path} has no 'nodes' group; the file is corrupt")
         keys = sorted(f["nodes"].keys(), key=lambda k: int(k) if k.isdigit() else -1)

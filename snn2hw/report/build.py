@@ -230,8 +230,8 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         assumptions.append(f"profile '{prof.name}' has no capacity model: no mapping or fit check; events are "
                            f"counted on a nominal sequential placement")
     models = (timing,) + (("simple",) if timing != "simple" else ())
-    ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size, progress=progress,
-                         timing=models)
+    ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size,
+                         progress=f"{prof.name}: event simulation" if progress else False, timing=models)
     chip_pj = interchip_pj(prof)
     run["layers"] = _layer_rows(ev, prof.costs, chip_pj)
     if run["cores"]:
@@ -263,6 +263,15 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
     return run
 
 
+def _check_simulation_memory(graph: Graph, T: int, batch: int) -> None:
+    """Refuse, before any simulation, a run whose estimated peak memory (T x batch x the largest layer x
+    all neurons, snn2hw.util.limits.simulation_bytes) is above the byte limit, saying how to lower it."""
+    from snn2hw.util.limits import check_simulation_memory, numel
+    sizes = [numel(n.output_shape) for n in graph.nodes.values() if getattr(n, "output_shape", None) is not None]
+    if sizes:
+        check_simulation_memory(T, batch, sum(sizes), max(sizes), what="simulating this model")
+
+
 def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
                  batch_size=None, progress=False, model=None, timing: str = "detailed", synapse_model=None) -> dict:
     """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy; ``model``: the torch
@@ -272,6 +281,7 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
     synapses (``"expanded"`` | ``"shared"``; None: each profile's default)."""
     from snn2hw.simulators.reference import simulate
     T, B = int(x.shape[0]), int(x.shape[1])
+    _check_simulation_memory(graph, T, min(int(batch_size or B), B))
     report = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "snn2hw_version": __version__,
               "created": created_timestamp(),  # SOURCE_DATE_EPOCH when set (snn2hw/util/timestamp.py)
               "model": {"source": str(source), "arch": graph.metadata.get("arch"), "nodes": len(graph.nodes),

@@ -51,6 +51,8 @@ def read_report(path) -> dict:
         rep = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FileFormatError(f"{path} is not a JSON report ({e})") from None
+    except RecursionError:
+        raise FileFormatError(f"{path} is not a snn2hw report (JSON nested too deeply)") from None
     if not isinstance(rep, dict) or rep.get("schema") != SCHEMA:
         raise FileFormatError(f"{path} is not a snn2hw report (schema field {rep.get('schema') if isinstance(rep, dict) else None!r}, "
                               f"expected '{SCHEMA}')")
