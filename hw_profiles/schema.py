@@ -3,7 +3,8 @@
 A profile has five sections:
 
 * ``formats``: the integer formats the quantizer targets;
-* ``semantics``: neuron knobs (reset, comparison); the arithmetic is the same for all;
+* ``semantics``: neuron knobs (reset, comparison) and the neuron models the chip realises
+  (``neuron_models``; others fail the fidelity gate, snn2hw/report/fidelity.py); the arithmetic is the same for all;
 * ``capacity``: what one core (and the chip) can hold, for mapping and fit checks;
 * ``costs``: per-event energies and latencies, units in the key names;
 * ``sources``: citations for whole sections;
@@ -96,6 +97,8 @@ class Semantics(_Strict):
 
     reset: Literal["zero", "subtract"]
     compare: Literal["gt", "ge"]
+    #: neuron models the chip realises exactly (None: all of if/lif/cuba); others fail the fidelity gate
+    neuron_models: Optional[list[Literal["if", "lif", "cuba"]]] = None
 
 
 class Mesh(_Strict):

@@ -15,6 +15,7 @@ import click
 from snn2hw import __version__
 from snn2hw.errors import Snn2hwError
 from snn2hw.util.atomic import output_option
+from snn2hw.util.cli_types import SEED, LEARNING_RATE, POSITIVE, FiniteFloat
 
 
 def _kv(items) -> dict:
@@ -40,13 +41,23 @@ def cli():
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
 def inspect(model_file, factory):
-    """Print the layer table of a checkpoint or .s2h graph."""
+    """Print the layer table of a model file: a snn2hw checkpoint (.pt), a plain state_dict (.pt, with
+    --model), a NIR graph (.nir) or a converted .s2h graph."""
     from snn2hw.frontends.load import load
     from snn2hw.report.layer_table import format_table, layer_rows
     g = load(model_file, model=factory)
     click.echo(f"{model_file}: {len(g.nodes)} nodes, {g.num_params()} parameters"
                + (f", quantized for {g.metadata['profile']}" if "profile" in g.metadata else ", float"))
     click.echo(format_table(layer_rows(g)))
+
+
+def _fidelity_options(f):
+    """--max-accuracy-drop and --allow-approximation (the fidelity gate, snn2hw/report/fidelity.py)."""
+    f = click.option("--allow-approximation", is_flag=True, default=False,
+                     help="accept neuron models the profile cannot realise exactly (e.g. leaky LIF on truenorth)")(f)
+    return click.option("--max-accuracy-drop", type=click.FloatRange(min=0), default=2.0, show_default=True,
+                        help="fail (exit 2, like a model that does not fit) when the integer accuracy is more than "
+                             "this many percentage points below float")(f)
 
 
 @cli.command()
@@ -60,9 +71,11 @@ def inspect(model_file, factory):
 @click.option("--data", "data_spec", default=None,
               help="calibration data ('digits', a .npz or random[:density=D,seed=S]) for the input step when the "
                    "checkpoint does not record it")
-@click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step)")
-def convert(model_file, profile, out, granularity, factory, data_spec, input_step):
+@_fidelity_options
+def convert(model_file, profile, out, granularity, factory, data_spec, input_step, max_accuracy_drop,
+            allow_approximation):
     """Fold and quantize a checkpoint for a hardware profile; write an .s2h graph."""
     from snn2hw.ir.io import save_graph
     from snn2hw.passes.pipeline import convert as run_convert
@@ -71,6 +84,34 @@ def convert(model_file, profile, out, granularity, factory, data_spec, input_ste
     save_graph(res.graph, out)
     click.echo(res.summary())
     click.echo(f"wrote {out}")
+    _gate_convert(g, res.graph, profile, data_spec, max_accuracy_drop, allow_approximation)
+
+
+def _gate_convert(g_float, g_int, profile, data_spec, max_drop, allow_approx, timesteps=None, samples=100):
+    """The fidelity gate for convert/export: neuron models, then accuracy on labelled data (if any)."""
+    from snn2hw.hw_profiles import load_profile
+    from snn2hw.report import fidelity
+    unreal = fidelity.unrealisable_neurons(g_int, load_profile(profile))
+    for u in unreal:
+        if allow_approx:
+            click.echo(f"warning: {u.describe()} (approximated: --allow-approximation)", err=True)
+    drops = []
+    if data_spec is None or g_float is None:
+        click.echo(fidelity.NOT_APPLIED if g_float is not None else
+                   "fidelity gate not applied: the input is already an integer graph (no float original)", err=True)
+    else:
+        from snn2hw.data import load_dataset, model_inputs
+        x, y, _ = model_inputs(g_float, load_dataset(data_spec), samples, timesteps)
+        if y is None:
+            click.echo(fidelity.NOT_APPLIED.replace("no labelled data", f"'{data_spec}' has no labels"), err=True)
+        else:
+            fa, ia = fidelity.measure(g_float, g_int, x, y)
+            click.echo(f"accuracy on {int(x.shape[1])} samples of {data_spec}: float {fa:.4f}, integer {ia:.4f} "
+                       f"({100 * (fa - ia):+.1f} points drop)")
+            drops = fidelity.accuracy_drops(fa, {str(profile): ia}, max_drop)
+    msg = fidelity.gate_message(drops, unreal, max_drop, allow_approx, samples=samples)
+    if msg:
+        raise Snn2hwError(msg)
 
 
 def _prepare(model_file, profile, factory, data_spec, input_step):
@@ -116,8 +157,11 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
 @click.option("--samples", type=click.IntRange(min=1), default=10, show_default=True,
               help="sanafe: test samples whose input spikes the network carries")
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="sanafe: default the model's")
-@click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None)
-def export(model_file, formats, profile, out_dir, factory, data_spec, samples, timesteps, input_step):
+@click.option("--input-step", type=POSITIVE, default=None,
+              help="the input lattice: integer input = round(x / step) (default: the checkpoint's or --data's)")
+@_fidelity_options
+def export(model_file, formats, profile, out_dir, factory, data_spec, samples, timesteps, input_step,
+           max_accuracy_drop, allow_approximation):
     """Write NIR, Lava (netx HDF5 + runner), ONNX and SANA-FE artifacts plus manifest.json."""
     from snn2hw.exporters.export import check_export_dir, export as run_export, parse_formats
     fmts = parse_formats(formats)
@@ -135,15 +179,21 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, samples, t
     for n in man["notes"]:
         click.echo(f"note: {n}")
     click.echo(f"wrote {Path(out_dir) / 'manifest.json'}")
+    g_float = None if conv is None or data_spec is None else _prepare(model_file, profile, factory, None,
+                                                                     g.nodes[g.inputs[0]].step)[0]
+    _gate_convert(g_float if conv is not None else None, g, profile, data_spec if conv is not None else "",
+                  max_accuracy_drop, allow_approximation, timesteps=timesteps)
 
 
 @cli.command("run-lava")
 @click.argument("export_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--data", "data_spec", default="digits", show_default=True,
               help="'digits', a .npz file or random[:density=D,seed=S] (seeded random inputs, no labels)")
-@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="number of test samples to run in Lava and in the reference simulator")
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
-@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="seconds")
+@click.option("--timeout", type=FiniteFloat(lo=1.0, lo_closed=True), default=1800, show_default=True,
+              help="seconds before the Lava run is stopped")
 def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
     """Run an exported Lava model in lava-nc (fixed_pt) and compare with the reference simulator."""
     import torch
@@ -185,9 +235,11 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
 @click.option("--data", "data_spec", default="digits", show_default=True,
               help="'digits', a .npz file (x, y) or random[:density=D,seed=S] (seeded random inputs of the model's "
                    "shape, density 0.5 by default; no labels, so no accuracy)")
-@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="number of test samples to simulate")
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="samples per batch in the simulators")
 @click.option("--out", "out_dir", required=True, type=click.Path(), callback=output_option("folder"),
               help="output folder (report.json, report.md, report.html)")
 @click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
@@ -195,8 +247,9 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
               help="the headline timing model (SANA-FE's detailed or simple model; simple is always reported too)")
 @click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
               help="how conv synapses are stored on synapse-list chips (default: each profile's; see snn2hw map)")
+@_fidelity_options
 def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, timing,
-             synapse_model):
+             synapse_model, max_accuracy_drop, allow_approximation):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
     from snn2hw.data import load_dataset, model_inputs
     from snn2hw.frontends.load import load_with_module
@@ -209,7 +262,7 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     check_output_folder(out_dir, files=REPORT_FILES, label="--out")  # the report files too, before any work
     from snn2hw.util.timestamp import source_date_epoch
     source_date_epoch()  # a malformed SOURCE_DATE_EPOCH (the report's created) refused before any work too
-    names = [p.strip() for p in str(profiles).split(",") if p.strip()]
+    names = list(dict.fromkeys(p.strip() for p in str(profiles).split(",") if p.strip()))  # repeats run once
     for p in names:
         prof = load_profile(p)  # every profile (and the synapse model it must offer) checked before any work
         if synapse_model and prof.memory_model == "synapse_list" and prof.capacity is not None:
@@ -233,17 +286,29 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     warn = warning_line(rep)  # wraps/saturations on the simulated samples: one line, which layers, how many
     if warn:
         click.echo(warn, err=True)
+    from snn2hw.report import fidelity
+    unreal = [u for p in names for u in fidelity.unrealisable_neurons(g, load_profile(p))]
+    fa, ias = fidelity.report_accuracies(rep)
+    drops = fidelity.accuracy_drops(fa, ias, max_accuracy_drop)
+    if y is None or fa is None:
+        click.echo(fidelity.NOT_APPLIED if y is None else
+                   "fidelity gate not applied: the model is already an integer graph (no float accuracy)", err=True)
+    for u in unreal if allow_approximation else ():
+        click.echo(f"warning: {u.describe()} (approximated: --allow-approximation)", err=True)
+    gate = fidelity.gate_message(drops, unreal, max_accuracy_drop, allow_approximation, samples=int(x.shape[1]))
     misfits = [r for r in rep["runs"] if r.get("fits") is False]
-    if misfits:
+    if misfits or gate:
         lines = [f"{r['profile']}: {v['layer'] or 'whole network'}: {v['resource']} needs {v['needed']:g}, "
                  f"available {v['available']:g}. {v['suggestion']}" for r in misfits for v in r["violations"]]
-        raise Snn2hwError(f"the model does not fit {', '.join(r['profile'] for r in misfits)} "
-                          f"({len(lines)} violation(s); the report says the same):\n" + "\n".join(lines))
+        fit = (f"the model does not fit {', '.join(r['profile'] for r in misfits)} "
+               f"({len(lines)} violation(s); the report says the same):\n" + "\n".join(lines)) if misfits else ""
+        raise Snn2hwError("\n".join(m for m in (gate, fit) if m) + ("\n(the report was written)" if gate else ""))
 
 
 @cli.command()
 @click.argument("report_file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True,
+              help="output format: Markdown or HTML")
 @click.option("--out", "out", default=None, type=click.Path(), callback=output_option("file"),
               help="file to write (default: stdout)")
 def report(report_file, fmt, out):
@@ -267,14 +332,17 @@ def report(report_file, fmt, out):
 
 
 @cli.command()
-@click.option("--arch", required=True, help="built-in architecture (see snn2hw.models.list_models)")
+@click.option("--arch", required=True, help="built-in architecture ('snn2hw models' lists them with their kwargs)")
 @click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--timesteps", "-T", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--lr", type=float, default=5e-3, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--neuron", type=click.Choice(["lif", "if", "atlif", "cuba"]), default="lif", show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="training epochs")
+@click.option("--timesteps", "-T", type=click.IntRange(min=1), default=4, show_default=True,
+              help="timesteps per sample")
+@click.option("--lr", type=LEARNING_RATE, default=5e-3, show_default=True,
+              help="learning rate (Adam, cosine schedule), finite, > 0 and <= 10")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="samples per batch")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="the same seed gives the same checkpoint")
+@click.option("--neuron", type=click.Choice(["lif", "if", "atlif", "cuba"]), default="lif", show_default=True,
+              help="neuron model of every spiking layer")
 @click.option("--arch-kw", multiple=True, help="extra architecture kwargs, key=value (JSON values)")
 @click.option("--out", required=True, type=click.Path(), help="output checkpoint (.pt)",
               callback=output_option("file"))
@@ -315,11 +383,11 @@ def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch
 
 @cli.command()
 @click.option("--out", "out_dir", default="demo_out", show_default=True, type=click.Path(),
-              callback=output_option("folder"))
+              callback=output_option("folder"), help="output folder (converted model and report)")
 @click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
               help="checkpoint to use instead of the shipped examples/digits_lif.pt")
 @click.option("--retrain", is_flag=True, help="train the demo model instead of loading the shipped one")
-@click.option("--profile", default="loihi", show_default=True)
+@click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
 def demo(out_dir, checkpoint, retrain, profile):
     """The main job on the bundled digits data: convert, run float and integer, compare."""
     from snn2hw.demo import run_demo
@@ -337,6 +405,8 @@ from snn2hw.cli_init import init as _init  # noqa: E402  (the 'snn2hw init' comm
 cli.add_command(_init)
 from snn2hw.cli_map import map_cmd as _map  # noqa: E402  (the 'snn2hw map' command)
 cli.add_command(_map)
+from snn2hw.cli_models import models as _models  # noqa: E402  (the 'snn2hw models' command)
+cli.add_command(_models)
 
 
 def main(argv=None):
@@ -347,7 +417,8 @@ def main(argv=None):
     try:
         cli.main(args=argv, prog_name="snn2hw", standalone_mode=False)
     except Snn2hwError as e:
-        click.echo(f"error: {e}", err=True)
+        # a message may quote a name with a lone surrogate (e.g. from a YAML file): printable whatever it holds
+        click.echo(f"error: {e}".encode("utf-8", "backslashreplace").decode("utf-8"), err=True)
         sys.exit(2)
     except click.exceptions.Abort as e:  # click turns KeyboardInterrupt (and so Terminated) into Abort
         if isinstance(e.__cause__, Terminated):
@@ -368,7 +439,21 @@ def main(argv=None):
         why = os.strerror(e.errno) if e.errno else str(e)
         click.echo(f"error: {e.filename + ': ' if e.filename else ''}{why}", err=True)
         sys.exit(2)
+    except RecursionError as e:  # a deeply nested file (JSON/YAML) a loader did not bound itself
+        _internal_note(e, "error: the input is nested too deeply to read (recursion limit reached)", code=2)
+    except Exception as e:  # noqa: BLE001 - anything else is our bug: one line, the traceback in a log file
+        _internal_note(e, "internal error, please report", code=1)
     sys.exit(0)
+
+
+def _internal_note(e: BaseException, head: str, code: int) -> None:
+    """Print ``head: <one line>; details in <log>`` (the traceback goes to the log file) and exit ``code``."""
+    import traceback
+    from snn2hw.util.crashlog import one_line, write_log
+    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    path = write_log("crash", f"snn2hw {__version__}\nargv: {sys.argv!r}\n\n{tb}")
+    click.echo(f"{head}: {one_line(e)}; details in {path if path else '(no log could be written)'}", err=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ def _num(v, digits: int = 4) -> str:
 
 
 def comparison_rows(report: dict) -> list:
+    acc = report.get("accuracy") or {}
     rows = []
     for r in report["runs"]:
         e = (r.get("energy_pj_per_sample") or {}).get("total")
@@ -34,6 +35,9 @@ def comparison_rows(report: dict) -> list:
                      "energy per sample (uJ)": _num(None if e is None else e * 1e-6),
                      "latency per input step (us)": _num(None if lat is None else lat * 1e-3),
                      "synops per sample": _num(r.get("totals", {}).get("synops_per_sample"))})
+        if report.get("accuracy") is not None:  # labelled data: float vs integer accuracy (the fidelity gate)
+            rows[-1]["float acc"] = _num(acc.get("float"))
+            rows[-1]["int acc"] = _num(acc.get(f"int ({r['profile']})"))
     return rows
 
 
