@@ -40,6 +40,9 @@ def walk(path: str, limit: int) -> list:
         if n > limit:
             problems.append(f"dataset '{where}' declares {n} elements (shape {tuple(ds.shape)})")
             return
+        if byte_limit and n * ds.dtype.itemsize > byte_limit:
+            problems.append(f"dataset '{where}' declares {n * ds.dtype.itemsize} bytes (shape {tuple(ds.shape)})")
+            return
         plist = ds.id.get_create_plist()
         if plist.get_external_count() > 0:
             problems.append(f"dataset '{where}' stores its data in an external file")
@@ -83,8 +86,13 @@ def walk(path: str, limit: int) -> list:
     return problems
 
 
+byte_limit = 0  # SNN2HW_MAX_BYTES as the parent computed it (0: none)
+
+
 def main(argv) -> int:
     path, limit = argv[1], int(argv[2])
+    global byte_limit
+    byte_limit = int(argv[3]) if len(argv) > 3 else 0
     try:
         import resource
         cap = 8 << 30  # a corrupt header must not make this process eat the machine's memory

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from snn2hw.errors import FileFormatError
-from snn2hw.util.limits import limit_text, max_elements
+from snn2hw.util.limits import bytes_limit_text, limit_text, max_bytes, max_elements
 
 CHILD = Path(__file__).with_name("_h5probe_child.py")
 DEFAULT_TIMEOUT = 60.0
@@ -48,7 +48,7 @@ def probe_hdf5(path, expected: str, error=FileFormatError) -> None:
     """
     path = Path(path)
     timeout = probe_timeout()
-    proc = subprocess.Popen([sys.executable, "-I", str(CHILD), str(path), str(max_elements())],
+    proc = subprocess.Popen([sys.executable, "-I", str(CHILD), str(path), str(max_elements()), str(max_bytes())],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -77,7 +77,9 @@ def probe_hdf5(path, expected: str, error=FileFormatError) -> None:
         probs = res["problems"]
         sized = any("declares" in p for p in probs)
         raise error(f"{path}: refusing to read it: {'; '.join(probs[:5])}"
-                              + (f" ({limit_text()})" if sized else "") + f"; expected {expected}")
+                              + (f" ({limit_text()})" if sized else "")
+                              + (f" ({bytes_limit_text()})" if any(" bytes (" in p for p in probs) else "")
+                              + f"; expected {expected}")
 
 
 def _kill(proc) -> None:

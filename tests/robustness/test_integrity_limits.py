@@ -150,6 +150,13 @@ def _bombs(seeds, d: Path):
                 f["nodes"][k].create_dataset(key, shape=(1_500_000_000,), dtype="f8", chunks=(1 << 16,),
                                              fillvalue=0.0)
                 break
+    nir = d / "bytes_bomb.nir"
+    nir.write_bytes((seeds / "export" / "nir" / "model_float.nir").read_bytes())
+    with h5py.File(nir, "r+") as f:
+        found = []
+        f.visititems(lambda n, o: found.append(n) if n.endswith("/weight") else None)
+        del f[found[0]]
+        f.create_dataset(found[0], shape=(1500, 10**6), dtype="f8", chunks=(64, 1024), fillvalue=0.0)
     with zipfile.ZipFile(d / "bytes_bomb.npz", "w") as z:
         with z.open("x.npy", "w") as fh:
             np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False,
@@ -165,6 +172,8 @@ BOMBS = {
                                      "--out", d / "o"], ["label_bomb.npz", "label"], {}),
     ".s2h 1.5e9 float64 (12 GB) dataset": (lambda s, d: ["inspect", d / "bytes_bomb.s2h"],
                                           ["bytes_bomb.s2h", "SNN2HW_MAX_BYTES"], {"SNN2HW_MAX_BYTES": "1e9"}),
+    ".nir 1.5e9 float64 (12 GB) weight": (lambda s, d: ["inspect", d / "bytes_bomb.nir"],
+                                          ["bytes_bomb.nir", "SNN2HW_MAX_BYTES"], {"SNN2HW_MAX_BYTES": "1e9"}),
     ".npz 1.5e9 x 1 float64 header": (lambda s, d: ["convert", s / "model.pt", "--data", d / "bytes_bomb.npz",
                                                     "--out", d / "o.s2h"], ["bytes_bomb.npz", "SNN2HW_MAX_BYTES"],
                                       {"SNN2HW_MAX_BYTES": "1e9"}),
