@@ -613,7 +613,7 @@ def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
         args = [str(py), str(RUNNER), str(out_dir), str(pin), str(pout)] + flag
         se = _run_group(args, Path(tmp) / "stderr.txt", timeout)
         if not pout.exists():
-            raise Snn2hwError(f"the Lava run exited without writing its output:\n{se[-4000:]}")
+            raise Snn2hwError(f"the Lava run exited without writing its output{_stderr_note(se)}")
         with np.load(pout) as d:
             res = {k: d[k] for k in d.files}
     manifest = json.loads((out_dir / MANIFEST_FILE).read_text())
@@ -662,10 +662,21 @@ def _run_group(args, stderr_file: Path, timeout: float) -> str:
     if rc < 0:
         name = signal.Signals(-rc).name if -rc in signal.valid_signals() else "?"
         raise Snn2hwError(f"the Lava process died with signal {-rc} ({name}); no output was produced"
-                          + (f". Its stderr ended with:\n{se[-4000:]}" if se.strip() else ""))
+                          + _stderr_note(se))
     if rc != 0:
-        raise Snn2hwError(f"the Lava run failed (exit code {rc}). Its stderr ended with:\n{se[-4000:]}")
+        raise Snn2hwError(f"the Lava run failed (exit code {rc}){_stderr_note(se)}")
     return se
+
+
+def _stderr_note(se: str) -> str:
+    """Lava's stderr (its traceback) goes to a log file; the message gets its last line and the file's path."""
+    if not se.strip():
+        return ""
+    from snn2hw.util.crashlog import write_log
+    last = next((ln.strip() for ln in reversed(se.splitlines()) if ln.strip()), "")[:300]
+    path = write_log("lava", se)
+    where = f"; Lava's full output (traceback) is in {path}" if path else ""
+    return f": {last}{where}"
 
 
 def _kill_group(pgid: int) -> None:

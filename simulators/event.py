@@ -791,7 +791,7 @@ class _EventRunner:
 
 # ----------------------------------------------------------------------------- the simulator
 def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, profile="loihi",
-                    batch_size: Optional[int] = None, progress: bool = False,
+                    batch_size: Optional[int] = None, progress: "bool | str" = False,
                     record_spikes: bool = False, timing=("simple",), reset: str = "state") -> EventResult:
     """Run the integer ``graph`` on ``x`` (``[T, B, *input_shape]`` float) as the chip runs it; count events, costs.
 
@@ -854,7 +854,7 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
     chunks = range(0, B, bs)
     if progress:
         from tqdm.auto import tqdm
-        chunks = tqdm(chunks, desc="simulate_events", unit="batch")
+        chunks = tqdm(chunks, desc=progress if isinstance(progress, str) else "event simulation", unit="batch")
     parts = []
     for i in chunks:
         xb = x[:, i:i + bs]

@@ -280,7 +280,7 @@ def network_output(graph: Graph, vals: dict, final_v: dict, T: int, B: int) -> t
 
 
 def simulate(graph: Graph, x, mode: str = "float", record: Iterable = (), batch_size: Optional[int] = None,
-             dtype=torch.float64, progress: bool = False) -> SimResult:
+             dtype=torch.float64, progress: "bool | str" = False) -> SimResult:
     """Run ``graph`` on ``x`` (``[T, B, *input_shape]``, float) and return a :class:`SimResult`.
 
     ``mode``: ``"float"`` or ``"int"``. ``record``: any of ``"spikes"``, ``"u"``
@@ -296,7 +296,7 @@ def simulate(graph: Graph, x, mode: str = "float", record: Iterable = (), batch_
     chunks = range(0, B, bs)
     if progress:
         from tqdm import tqdm
-        chunks = tqdm(chunks, desc=f"simulate ({mode})", unit="batch")
+        chunks = tqdm(chunks, desc=progress if isinstance(progress, str) else f"simulate ({mode})", unit="batch")
     parts = [runner.run(x[:, i:i + bs]) for i in chunks]
     merged = parts[0]
     if len(parts) > 1:

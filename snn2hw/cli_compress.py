@@ -12,6 +12,7 @@ import click
 
 from snn2hw.errors import Snn2hwError
 from snn2hw.util.atomic import output_option
+from snn2hw.util.cli_types import SEED, LEARNING_RATE, NON_NEGATIVE, FiniteFloat
 
 CARRY = ("input_step", "timesteps", "encoding", "dataset")
 
@@ -47,20 +48,23 @@ def _meta(ck, data, data_spec, **extra):
 @click.argument("ckpt", type=click.Path(dir_okay=False))
 @click.option("--method", required=True,
               type=click.Choice(["qp-snn", "atlif", "criticality-unstructured", "criticality-structured",
-                                 "magnitude", "l1"]))
-@click.option("--ratio", type=float, default=None,
+                                 "magnitude", "l1"]),
+              help="compression method (QP-SNN, AT-LIF, criticality pruning, magnitude or L1 pruning)")
+@click.option("--ratio", type=FiniteFloat(), default=None,
               help="pruning ratio in [0, 1): channel share per layer (qp-snn, l1), global channel sparsity "
                    "(criticality-structured) or weight sparsity (criticality-unstructured, magnitude)")
-@click.option("--bits", type=int, default=None, help="qp-snn weight bits, 1..16 (default 4)")
+@click.option("--bits", type=click.IntRange(min=1, max=16), default=None, help="qp-snn weight bits, 1..16 (default 4)")
 @click.option("--data", "data_spec", default=None, help="'digits' or a .npz file: fine-tuning and calibration data")
-@click.option("--finetune-epochs", type=int, default=5, show_default=True)
-@click.option("--regen-ratio", type=float, default=None,
+@click.option("--finetune-epochs", type=click.IntRange(min=0), default=5, show_default=True,
+              help="fine-tuning epochs after compression (0: none)")
+@click.option("--regen-ratio", type=FiniteFloat(), default=None,
               help="criticality regeneration ratio r (default: the paper's pairing for the ratio)")
-@click.option("--n-prune", type=int, default=None, help="criticality-unstructured: pruning points - 1 (default 10)")
-@click.option("--lam", type=float, default=None, help="atlif: threshold-regularization strength λ_t (default 1e-4)")
+@click.option("--n-prune", type=click.IntRange(min=0), default=None, help="criticality-unstructured: pruning points - 1 (default 10)")
+@click.option("--lam", type=NON_NEGATIVE, default=None, help="atlif: threshold-regularization strength λ_t (default 1e-4)")
 @click.option("--protect", multiple=True, help="layer (neuron) names structured pruning must keep")
-@click.option("--lr", type=float, default=None, help="fine-tune learning rate (default: the method's preset)")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--lr", type=LEARNING_RATE, default=None,
+              help="fine-tune learning rate, finite, > 0 and <= 10 (default: the method's preset)")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="the same seed gives the same checkpoint")
 @click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
               help="test samples for the SOP / firing-rate measurement")
 @click.option("--out", required=True, type=click.Path(), help="output checkpoint",
@@ -90,17 +94,19 @@ def compress(ckpt, method, ratio, bits, data_spec, finetune_epochs, regen_ratio,
 @click.command()
 @click.argument("ckpt", type=click.Path(dir_okay=False))
 @click.option("--data", "data_spec", default="digits", show_default=True, help="'digits' or a .npz file")
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True, help="fine-tuning epochs")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True,
               help="adam (QP-SNN fine-tune) or sgd momentum 0.9 (criticality)")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-5, show_default=True)
+@click.option("--lr", type=LEARNING_RATE, default=1e-3, show_default=True,
+              help="learning rate (cosine schedule), finite, > 0 and <= 10")
+@click.option("--weight-decay", type=NON_NEGATIVE, default=1e-5, show_default=True,
+              help="weight decay, finite and >= 0")
 @click.option("--decay-on", type=click.Choice(["conv", "all"]), default="conv", show_default=True,
               help="which weights decay (QP-SNN: conv weights only)")
-@click.option("--bn-l1", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--bn-l1", type=NON_NEGATIVE, default=0.0, show_default=True,
               help="L1 on BatchNorm scales (network slimming, 1e-4 in the criticality paper)")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="samples per batch")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="the same seed gives the same checkpoint")
 @click.option("--out", required=True, type=click.Path(), help="output checkpoint",
               callback=output_option("file"))
 def finetune(ckpt, data_spec, epochs, optimizer, lr, weight_decay, decay_on, bn_l1, batch_size, seed, out):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from snn2hw.util.atomic import output_option
+from snn2hw.util.cli_types import POSITIVE
 
 
 @click.command("init")
@@ -19,10 +20,11 @@ from snn2hw.util.atomic import output_option
               help="C,H,W for the conv nets (H = W), e.g. 3,32,32; any shape for mlp (flattened), e.g. 64")
 @click.option("--classes", type=int, default=10, show_default=True, help="outputs of the readout layer")
 @click.option("--seed", type=int, default=0, show_default=True, help="the same seed gives the same file")
-@click.option("--neuron", type=click.Choice(["lif", "if", "atlif", "cuba"]), default="lif", show_default=True)
+@click.option("--neuron", type=click.Choice(["lif", "if", "atlif", "cuba"]), default="lif", show_default=True,
+              help="neuron model of every spiking layer")
 @click.option("--arch-kw", multiple=True, help="extra architecture kwargs, key=value (JSON values), as for train")
 @click.option("--timesteps", "-T", type=int, default=4, show_default=True, help="recorded as the model's default T")
-@click.option("--input-step", type=float, default=1 / 255, show_default="1/255",
+@click.option("--input-step", type=POSITIVE, default=1 / 255, show_default="1/255",
               help="the input lattice recorded in the checkpoint (integer input = x / step)")
 @click.option("--out", required=True, type=click.Path(), help="output checkpoint (.pt)",
               callback=output_option("file"))

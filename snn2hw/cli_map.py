@@ -6,6 +6,7 @@ import json
 import click
 
 from snn2hw.util.atomic import output_option
+from snn2hw.util.cli_types import POSITIVE
 
 
 @click.command("map")
@@ -18,7 +19,7 @@ from snn2hw.util.atomic import output_option
               help="also write the summary as JSON to this file")
 @click.option("--factory", default=None, help="module:function that builds the torch model (plain state dicts)")
 @click.option("--data", "data_spec", default=None, help="calibration data for converting a float checkpoint")
-@click.option("--input-step", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step)")
 def map_cmd(model_file, profile, synapse_model, json_out, factory, data_spec, input_step):
     """Map a model onto a profile's cores: per-layer table, totals, lower bound and every violation."""

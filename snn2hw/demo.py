@@ -58,7 +58,22 @@ def train_digits(out: Path, log=print, **overrides) -> Path:
 def run_demo(out_dir, checkpoint=None, retrain: bool = False, profile: str = "loihi", log=print) -> dict:
     from snn2hw.util.atomic import check_output_folder
     out_dir = check_output_folder(out_dir, files=DEMO_FILES, folders=("report",))
+    if checkpoint and not retrain and not Path(checkpoint).is_file():  # a named checkpoint is never replaced
+        from snn2hw.errors import CheckpointError                      # by a freshly trained one
+        why = "not a regular file" if Path(checkpoint).exists() else "no such checkpoint file"
+        raise CheckpointError(f"{checkpoint}: {why} (--checkpoint)")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_demo(out_dir, checkpoint, retrain, profile, log)
+    except BaseException:
+        if created:  # a failed demo leaves nothing behind: the folder it made goes again
+            import shutil
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _run_demo(out_dir: Path, checkpoint, retrain: bool, profile: str, log) -> dict:
     ckpt = Path(checkpoint) if checkpoint else SHIPPED
     if retrain or not ckpt.is_file():
         ckpt = train_digits(out_dir / "digits_lif.pt", log=log)

@@ -263,7 +263,7 @@ def load_nir(path, dt: float | None = None) -> Graph:
     """Read a NIR file as a snn2hw float Graph (see the module docstring for the conventions)."""
     path = Path(path)
     if not path.is_file():
-        raise NIRImportError(f"{path}: no such file")
+        raise NIRImportError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     try:
         import h5py
         import nir

@@ -15,6 +15,7 @@ from .registry import register_model
 
 @register_model("mlp")
 def mlp(in_features: int = 64, hidden=(128,), num_classes: int = 10, **neuron_kw) -> nn.Module:
+    """MLP: one Linear-neuron layer per ``hidden`` width, then a Linear readout (no neuron)."""
     make = neuron_factory(**neuron_kw)
     layers, width = OrderedDict(), int(in_features)
     for i, h in enumerate(hidden):

@@ -52,6 +52,30 @@ def model_kwargs(name: str) -> list:
     return own + list(NEURON_KWARGS)
 
 
+def describe_models() -> list:
+    """Every built-in architecture with what ``build_model`` takes, for listings (``snn2hw models``):
+    ``[{"name", "summary", "kwargs": [{"name", "default"}], "neuron_kwargs": [{"name", "default"}]}]``
+    (``default`` is ``None`` for a required kwarg and the repr of the default otherwise)."""
+    from .neuron_factory import neuron_factory
+
+    def params(fn, skip=()):
+        out = []
+        for p, v in inspect.signature(fn).parameters.items():
+            if v.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL) or p in skip:
+                continue
+            out.append({"name": p, "default": None if v.default is inspect.Parameter.empty else repr(v.default)})
+        return out
+
+    neuron = [p for p in params(neuron_factory) if p["name"] in NEURON_KWARGS]
+    rows = []
+    for name in list_models():
+        fn = _REGISTRY[name]
+        doc = inspect.getdoc(fn) or ""
+        rows.append({"name": name, "summary": doc.split("\n\n")[0].replace("\n", " ").strip(),
+                     "kwargs": params(fn), "neuron_kwargs": neuron})
+    return rows
+
+
 def build_model(name: str, **kwargs) -> nn.Module:
     """Build a registered architecture; see each builder's docstring for its kwargs."""
     if name not in _REGISTRY:
