@@ -3,8 +3,10 @@
 A profile has five sections:
 
 * ``formats``: the integer formats the quantizer targets;
-* ``semantics``: neuron knobs (reset, comparison) and the neuron models the chip realises
-  (``neuron_models``; others fail the fidelity gate, snn2hw/report/fidelity.py); the arithmetic is the same for all;
+* ``semantics``: neuron knobs (``reset``, ``compare``) and ``neuron_models``, the neuron models the chip
+  realises (``if``, ``lif``, ``cuba``; missing: all; ``truenorth`` and ``speck``: ``[if]``; a layer of another
+  model fails the fidelity gate, snn2hw/report/fidelity.py, unless ``--allow-approximation``;
+  :class:`Semantics`); the arithmetic is the same for all;
 * ``capacity``: what one core (and the chip) can hold, for mapping and fit checks;
 * ``costs``: per-event energies and latencies, units in the key names;
 * ``sources``: citations for whole sections;
@@ -93,12 +95,29 @@ class Formats(_Strict):
 
 
 class Semantics(_Strict):
-    """Neuron semantics knobs of the chip (the arithmetic is the same for all profiles)."""
+    """Neuron semantics knobs of the chip (the arithmetic is the same for all profiles).
 
-    reset: Literal["zero", "subtract"]
-    compare: Literal["gt", "ge"]
-    #: neuron models the chip realises exactly (None: all of if/lif/cuba); others fail the fidelity gate
-    neuron_models: Optional[list[Literal["if", "lif", "cuba"]]] = None
+    ``reset``: what a neuron's potential becomes after a spike (``zero`` or ``subtract`` the threshold);
+    ``compare``: the firing test against the threshold (``gt``: v > threshold, ``ge``: v >= threshold);
+    ``neuron_models`` (optional): the neuron models the chip realises exactly, a list of
+
+    * ``if``: integrate-and-fire, no multiplicative leak and no synaptic current (beta = 1, alpha = 0; a
+      constant leak is expressed through the bias);
+    * ``lif``: leaky integrate-and-fire, a multiplicative membrane decay (beta < 1);
+    * ``cuba``: current-based LIF, with a decaying synaptic current (alpha > 0).
+
+    Missing or null: all three (Loihi's CUBA neuron realises them all). ``truenorth`` and ``speck`` list only
+    ``[if]``. A network layer whose model is not in the list fails the fidelity gate of ``convert``, ``export``
+    and ``simulate`` (exit 2, naming the layer and the closest realisable model; report.json's
+    ``runs[].fidelity.unrealisable_neurons``) unless ``--allow-approximation`` is given
+    (``snn2hw/report/fidelity.py``).
+    """
+
+    reset: Literal["zero", "subtract"] = Field(description="potential after a spike: zero, or subtract the threshold")
+    compare: Literal["gt", "ge"] = Field(description="firing test: v > threshold (gt) or v >= threshold (ge)")
+    neuron_models: Optional[list[Literal["if", "lif", "cuba"]]] = Field(
+        default=None, description="neuron models the chip realises exactly (if, lif, cuba); null: all; others fail "
+                                  "the fidelity gate unless --allow-approximation")
 
 
 class Mesh(_Strict):

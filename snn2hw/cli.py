@@ -15,7 +15,7 @@ import click
 from snn2hw import __version__
 from snn2hw.errors import Snn2hwError
 from snn2hw.util.atomic import output_option
-from snn2hw.util.cli_types import SEED, LEARNING_RATE, POSITIVE, FiniteFloat
+from snn2hw.util.cli_types import SEED, LEARNING_RATE, NON_NEGATIVE, POSITIVE, FiniteFloat
 
 
 def _kv(items) -> dict:
@@ -55,7 +55,7 @@ def _fidelity_options(f):
     """--max-accuracy-drop and --allow-approximation (the fidelity gate, snn2hw/report/fidelity.py)."""
     f = click.option("--allow-approximation", is_flag=True, default=False,
                      help="accept neuron models the profile cannot realise exactly (e.g. leaky LIF on truenorth)")(f)
-    return click.option("--max-accuracy-drop", type=click.FloatRange(min=0), default=2.0, show_default=True,
+    return click.option("--max-accuracy-drop", type=NON_NEGATIVE, default=2.0, show_default=True,
                         help="fail (exit 2, like a model that does not fit) when the integer accuracy is more than "
                              "this many percentage points below float")(f)
 
@@ -276,7 +276,8 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     rep = build_report(g, x, names, labels=y, source=Path(model_file).name,
                        data_name=getattr(data, "report_name", None) or Path(data_spec).name,
                        batch_size=batch_size, progress=True, model=module, timing=timing,
-                       synapse_model=synapse_model)
+                       synapse_model=synapse_model, max_accuracy_drop=max_accuracy_drop,
+                       allow_approximation=allow_approximation)
     paths = write_report(rep, out_dir)
     from snn2hw.report.render import comparison_rows
     from snn2hw.report.layer_table import format_table

@@ -273,12 +273,17 @@ def _check_simulation_memory(graph: Graph, T: int, batch: int) -> None:
 
 
 def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
-                 batch_size=None, progress=False, model=None, timing: str = "detailed", synapse_model=None) -> dict:
+                 batch_size=None, progress=False, model=None, timing: str = "detailed", synapse_model=None,
+                 max_accuracy_drop: float | None = None, allow_approximation: bool = False) -> dict:
     """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy; ``model``: the torch
     module the graph came from (NeuroBench's footprint, sparsities, float synaptic operations; run on ``x``
     in batches of ``batch_size``), or None; ``timing``: the headline timing model (``"detailed"`` or
     ``"simple"``; the simple one is always computed too); ``synapse_model``: how a synapse-list chip stores conv
-    synapses (``"expanded"`` | ``"shared"``; None: each profile's default)."""
+    synapses (``"expanded"`` | ``"shared"``; None: each profile's default); ``max_accuracy_drop`` (points; None:
+    the default, 2) and ``allow_approximation``: the fidelity gate's settings, recorded with its verdict in each
+    run's ``fidelity`` block (``snn2hw/report/fidelity.py``)."""
+    from snn2hw.report import fidelity
+    max_drop = fidelity.DEFAULT_MAX_DROP if max_accuracy_drop is None else float(max_accuracy_drop)
     from snn2hw.simulators.reference import simulate
     T, B = int(x.shape[0]), int(x.shape[1])
     _check_simulation_memory(graph, T, min(int(batch_size or B), B))
@@ -305,7 +310,11 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
     for p in profiles:
         run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress, torch_nb=torch_nb,
                           synapse_model=synapse_model, timing=timing)
+        int_acc = run.pop("int_accuracy", None)
         if labels is not None:
-            report["accuracy"][f"int ({run['profile']})"] = run.pop("int_accuracy")
+            report["accuracy"][f"int ({run['profile']})"] = int_acc
+        unreal = fidelity.unrealisable_neurons(graph, load_profile(p))
+        run["fidelity"] = fidelity.verdict(run["profile"], (report["accuracy"] or {}).get("float"), int_acc, unreal,
+                                           max_drop, allow_approximation)
         report["runs"].append(run)
     return _clean(report)

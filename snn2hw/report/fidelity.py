@@ -119,3 +119,25 @@ def gate_message(drops, unrealisable, max_drop: float, allow_approximation: bool
         parts.append("neuron model not realisable on the profile (pass --allow-approximation to accept the "
                      "approximation):\n" + "\n".join("  " + u.describe() for u in unrealisable))
     return "\n".join(parts) or None
+
+
+def verdict(profile, float_acc, int_acc, unrealisable, max_drop: float = DEFAULT_MAX_DROP,
+            allow_approximation: bool = False) -> dict:
+    """The gate's verdict for one profile as a JSON-ready dict (``runs[].fidelity`` in report.json,
+    ``snn2hw/report/SCHEMA.md``): the two accuracies (None without labels / for an integer input graph), the
+    drop in points, the limit, the neuron models the profile cannot realise (with the layer) and ``passed``.
+
+    ``passed`` is what the CLI gate decides: false when the drop exceeds ``max_drop`` or a neuron model is
+    unrealisable without ``allow_approximation``; ``accuracy_checked`` says whether the accuracy part could be
+    measured at all (without it only the neuron models are checked)."""
+    checked = float_acc is not None and int_acc is not None
+    drop = 100.0 * (float(float_acc) - float(int_acc)) if checked else None
+    drops = accuracy_drops(float_acc, {profile: int_acc}, max_drop) if checked else []
+    unreal = [u for u in unrealisable if u.profile == profile]
+    return {"float_accuracy": None if float_acc is None else float(float_acc),
+            "int_accuracy": None if int_acc is None else float(int_acc),
+            "drop_points": drop, "max_drop_points": float(max_drop), "accuracy_checked": checked,
+            "unrealisable_neurons": [{"layer": u.layer, "model": u.model, "why": u.why, "closest": u.closest}
+                                     for u in unreal],
+            "approximation_allowed": bool(allow_approximation),
+            "passed": not drops and (not unreal or bool(allow_approximation))}

@@ -38,7 +38,29 @@ def comparison_rows(report: dict) -> list:
         if report.get("accuracy") is not None:  # labelled data: float vs integer accuracy (the fidelity gate)
             rows[-1]["float acc"] = _num(acc.get("float"))
             rows[-1]["int acc"] = _num(acc.get(f"int ({r['profile']})"))
+        if isinstance(r.get("fidelity"), dict):
+            rows[-1]["fidelity gate"] = "passed" if r["fidelity"].get("passed") else "FAILED"
     return rows
+
+
+def fidelity_text(run: dict) -> str:
+    """The fidelity gate's verdict for a run (``runs[].fidelity``) in one paragraph; "" for reports without it."""
+    f = run.get("fidelity")
+    if not isinstance(f, dict):
+        return ""
+    lim = _num(f.get("max_drop_points"))
+    if f.get("accuracy_checked"):
+        acc = (f"float accuracy {_num(f.get('float_accuracy'))}, integer accuracy {_num(f.get('int_accuracy'))}, "
+               f"drop {f['drop_points']:.1f} points (limit {lim})" if isinstance(f.get("drop_points"), (int, float))
+               else f"drop n/a (limit {lim})")
+    else:
+        acc = "accuracy not compared (no labels, or an integer input graph without a float original)"
+    unreal = f.get("unrealisable_neurons") or []
+    neurons = ("; neuron models not realisable on this profile" + (" (approximated: --allow-approximation)"
+               if f.get("approximation_allowed") else "") + ": " + ", ".join(
+        f"layer '{u.get('layer')}' is {u.get('model')} ({u.get('why')}), closest: {u.get('closest')}" for u in unreal)
+        if unreal else "")
+    return f"Fidelity gate {'passed' if f.get('passed') else 'FAILED'}: {acc}{neurons}."
 
 
 def _kv_rows(d: dict) -> list:
@@ -94,6 +116,8 @@ def to_markdown(report: dict) -> str:
     out += ["## Profile comparison", "", format_table(comparison_rows(report)), ""]
     for run in report["runs"]:
         out += [f"## Profile `{run['profile']}`", "", run.get("description", ""), ""]
+        if fidelity_text(run):
+            out += [("**" + fidelity_text(run) + "**") if not run["fidelity"].get("passed") else fidelity_text(run), ""]
         if run.get("violations"):
             out += ["**Does not fit.** Violations:", ""]
             out += [f"- {'layer `' + v['layer'] + '`' if v.get('layer') else 'whole network'}: {v['resource']} needs {_num(v['needed'])}, available "
@@ -186,6 +210,9 @@ def to_html(report: dict) -> str:
     parts += [f"<div>{p}</div>" for p in plots(report)]
     for run in report["runs"]:
         parts.append(f"<h2>Profile <code>{escape(run['profile'])}</code></h2><p>{escape(run.get('description', ''))}</p>")
+        if fidelity_text(run):
+            text = escape(fidelity_text(run))
+            parts.append(f"<p>{text}</p>" if run["fidelity"].get("passed") else f"<p class='bad'><b>{text}</b></p>")
         if run.get("violations"):
             parts.append("<p class='bad'><b>Does not fit.</b></p><ul>" + "".join(
                 f"<li>{'layer <code>' + escape(v['layer']) + '</code>' if v.get('layer') else 'whole network'}: "

@@ -58,14 +58,23 @@ def test_simulate_broken_integer_path_fails_and_still_writes_the_report(capsys, 
     code, out, err = cli(capsys, "simulate", EXAMPLE, "--profile", "loihi", "--samples", N, "--out", tmp_path / "o")
     assert code == 2  # the same status as a model that does not fit
     assert "error: FIDELITY GATE FAILED" in err and "loihi: integer accuracy" in err
-    acc = json.loads((tmp_path / "o" / "report.json").read_text())["accuracy"]
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    acc = rep["accuracy"]
     assert acc["float"] >= 0.9
     assert round(acc["int (loihi)"], 6) in _class_shares()  # one constant prediction
-    assert (tmp_path / "o" / "report.md").is_file() and (tmp_path / "o" / "report.html").is_file()
+    # the report records the gate's verdict per profile (runs[].fidelity, snn2hw/report/SCHEMA.md)
+    fid = rep["runs"][0]["fidelity"]
+    assert fid["passed"] is False and fid["accuracy_checked"] is True and fid["max_drop_points"] == 2.0
+    assert fid["float_accuracy"] == acc["float"] and fid["int_accuracy"] == acc["int (loihi)"]
+    assert abs(fid["drop_points"] - 100 * (acc["float"] - acc["int (loihi)"])) < 1e-6
+    assert "Fidelity gate FAILED" in (tmp_path / "o" / "report.md").read_text()
+    assert "Fidelity gate FAILED" in (tmp_path / "o" / "report.html").read_text()
     # a generous limit lets the same run pass
     code, _, err = cli(capsys, "simulate", EXAMPLE, "--profile", "loihi", "--samples", N, "--out", tmp_path / "o2",
                        "--max-accuracy-drop", 100)
     assert code == 0, err
+    fid = json.loads((tmp_path / "o2" / "report.json").read_text())["runs"][0]["fidelity"]
+    assert fid["passed"] is True and fid["max_drop_points"] == 100.0
 
 
 def test_simulate_refuses_leaky_neurons_on_truenorth_naming_the_layer(capsys, tmp_path):
@@ -74,7 +83,9 @@ def test_simulate_refuses_leaky_neurons_on_truenorth_naming_the_layer(capsys, tm
     assert code == 2
     assert "layer 'sn0' is a lif neuron" in err and "closest realisable model: if" in err
     assert "--allow-approximation" in err
-    assert (tmp_path / "o" / "report.json").is_file()
+    fid = json.loads((tmp_path / "o" / "report.json").read_text())["runs"][0]["fidelity"]
+    assert fid["passed"] is False and fid["approximation_allowed"] is False
+    assert ("sn0", "lif") in [(u["layer"], u["model"]) for u in fid["unrealisable_neurons"]]
 
 
 def test_allow_approximation_turns_the_refusal_into_a_warning(capsys, tmp_path):

@@ -52,3 +52,30 @@ def test_gate_message_states_the_resolution_of_few_samples():
     drops = fidelity.accuracy_drops(1.0, {"loihi": 0.75})
     assert "one sample is 25.0 points; use at least 50 samples" in fidelity.gate_message(drops, [], 2.0, False, 4)
     assert "one sample is" not in fidelity.gate_message(drops, [], 2.0, False, 100)
+
+
+def test_verdict_is_the_gate_decision_per_profile():
+    unreal = fidelity.unrealisable_neurons(_graph(sn0=Neuron(model="lif", beta=0.5, threshold=1.0)),
+                                           load_profile("truenorth"))
+    v = fidelity.verdict("loihi", 0.9, 0.5, unreal)  # the truenorth finding is not loihi's
+    assert v == {"float_accuracy": 0.9, "int_accuracy": 0.5, "drop_points": v["drop_points"], "max_drop_points": 2.0,
+                 "accuracy_checked": True, "unrealisable_neurons": [], "approximation_allowed": False,
+                 "passed": False}
+    assert round(v["drop_points"], 6) == 40.0
+    assert fidelity.verdict("loihi", 0.9, 0.89, [])["passed"] is True
+    tn = fidelity.verdict("truenorth", 0.9, 0.9, unreal)
+    assert tn["passed"] is False and tn["unrealisable_neurons"][0]["layer"] == "sn0"
+    assert tn["unrealisable_neurons"][0]["model"] == "lif" and tn["unrealisable_neurons"][0]["closest"].startswith("if")
+    assert fidelity.verdict("truenorth", 0.9, 0.9, unreal, allow_approximation=True)["passed"] is True
+    none = fidelity.verdict("truenorth", None, None, unreal)  # no labels: only the neuron models are checked
+    assert none["accuracy_checked"] is False and none["drop_points"] is None and none["passed"] is False
+
+
+def test_fidelity_text_renders_the_verdict():
+    from snn2hw.report.render import comparison_rows, fidelity_text
+    v = fidelity.verdict("loihi", 0.9, 0.5, [])
+    assert fidelity_text({"fidelity": v}).startswith("Fidelity gate FAILED: float accuracy 0.9, integer accuracy 0.5, "
+                                                     "drop 40.0 points (limit 2)")
+    assert fidelity_text({}) == ""  # reports written before the field
+    rows = comparison_rows({"accuracy": None, "runs": [{"profile": "loihi", "fidelity": v}]})
+    assert rows[0]["fidelity gate"] == "FAILED"
