@@ -19,6 +19,15 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   fewest x entries) / fan-out limit`` cores (consumers are bounded first: layers are
   visited last first).
 
+* ``destination_cores``: per source neuron, the fewest destination cores its targets can sit on (discrete
+  axons: one output-axon entry each): per consumer, the largest of its targets' count over the neurons per core,
+  their synapse bits (synapses x ``b``) over the consumer's memory per core, and the targets that must sit alone
+  plus the rest over the neurons per core. A neuron needing more entries than the fan-out limit sits alone (the
+  partitioner gives it a core of its own); the others share cores at most ``fan-out limit`` entries each. Shared
+  conv weights (population axons) are left to ``output_axons``.
+* ``alone``: the neurons that must sit alone (by fan-in, below, or by ``destination_cores``), one core each, plus
+  the rest over the neurons per core; these neurons are what the layer's own sources see as lonely targets.
+
 * ``fan_in``: a neuron that can share a core with no other neuron (the union of its input
   axons with any other neuron's exceeds the fan-in limit) takes a core alone: ``lonely +
   ceil((neurons - lonely) / neurons_per_core)``. The union with a partner at the same
@@ -177,6 +186,31 @@ def partner_union_floor(p) -> np.ndarray:
     return best.reshape(-1)
 
 
+def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
+    """Per source neuron of path ``p`` into consumer ``c``: the fewest of ``c``'s cores that can hold the
+    destination neurons it reaches (their count over the neurons per core; their synapse bits over the memory per
+    core; the ones that must sit alone, one core each)."""
+    cnt = p.reach(np.ones(len(c.bits) if c.bits is not None else c.alone.size))
+    need = np.ceil(np.round(cnt, 6) / npc)
+    if c.bits is not None and np.isfinite(c.mlim):
+        need = np.maximum(need, np.ceil(np.round(p.reach(c.bits) / c.mlim, 9)))
+    if c.alone.any():
+        alone = np.round(p.reach(c.alone.astype(np.float64)))
+        need = np.maximum(need, alone + np.ceil(np.round(cnt - alone, 6) / npc))
+    return need
+
+
+@dataclass
+class _Consumer:
+    """What a layer's sources need to know of it: per neuron, the fewest synapse bits it stores (``None`` under
+    shared conv weights, where a core's storage is not a per-neuron sum), its memory limit, and which neurons
+    must sit alone on a core (fan-in or fan-out)."""
+
+    bits: np.ndarray | None
+    mlim: float
+    alone: np.ndarray
+
+
 def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
     """``{name: LayerBound}`` for the mapping layers (with their synapse ``paths`` and ``needs``, prepared by
     :func:`~snn2hw.simulators.mapping.partition.prepare_layer`), in order."""
@@ -184,29 +218,47 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
     from .tile_needs import shared_model
     shared = shared_model(mem)
     fo_lim = limits["fan_out"]
-    out = {}
+    npc = int(limits["neurons_per_core"])
+    out, consumers = {}, {}
     for name in reversed(list(layers)):
         layer = layers[name]
         _, mlim, relaxed = relaxed_limits(layer.needs, limits)
-        terms = {"neurons": math.ceil(layer.neurons / limits["neurons_per_core"])}
+        terms = {"neurons": math.ceil(layer.neurons / npc)}
         if layer.paths:
             syn = sum(_stored(p, shared) for p in layer.paths)
             b = min(min_bits_per_synapse(p.weight_bits or wbits, mem) for p in layer.paths)
             terms["synapse_memory"] = math.ceil(syn * b / mlim) if np.isfinite(mlim) else 0
+        alone = np.zeros(layer.neurons, dtype=bool)
         if np.isfinite(fo_lim):
             entries = 0.0
+            per_neuron = np.zeros(layer.neurons)
             for cname, c in out.items():
                 paths = [p for p in layers[cname].paths if p.source == name]
                 if paths:
                     entries += c.cores * max(f * u for f, u in (_fewest_sources(p, shared) for p in paths))
+                    discrete = [p for p in paths if not (shared and p.kind == "conv")]
+                    if discrete:   # several paths into one consumer may reach the same neurons: the largest
+                        per_neuron += np.max([_target_cores(p, consumers[cname], npc) for p in discrete], axis=0)
             terms["output_axons"] = math.ceil(entries / fo_lim) if entries else 0
+            if per_neuron.any():
+                alone = per_neuron > fo_lim
+                rest = per_neuron[~alone].sum()
+                terms["destination_cores"] = int(alone.sum()) + math.ceil(np.round(rest, 6) / fo_lim)
         fin = limits["fan_in"]
         if (layer.paths and np.isfinite(fin) and "fan_in_axons_per_core" not in relaxed
                 and not layer.shared_sources and not (shared and any(p.kind == "conv" for p in layer.paths))):
             # the union over distinct sources adds up; the sum of per-source minima bounds the minimum of sums
-            lonely = int((sum(partner_union_floor(p) for p in layer.paths) > fin).sum())
-            if lonely:
-                terms["fan_in"] = lonely + math.ceil((layer.neurons - lonely) / limits["neurons_per_core"])
+            lonely = sum(partner_union_floor(p) for p in layer.paths) > fin
+            if lonely.any():
+                terms["fan_in"] = int(lonely.sum()) + math.ceil((layer.neurons - int(lonely.sum())) / npc)
+                alone |= lonely
+        if alone.any():
+            terms["alone"] = int(alone.sum()) + math.ceil((layer.neurons - int(alone.sum())) / npc)
         binding = max(terms, key=terms.get)
         out[name] = LayerBound(name, max(1, terms[binding]), terms, binding, relaxed)
+        bits = None
+        if layer.paths and not (shared and any(p.kind == "conv" for p in layer.paths)):
+            bits = sum(p.per_neuron_synapses().astype(np.float64) * min_bits_per_synapse(p.weight_bits or wbits, mem)
+                       for p in layer.paths)
+        consumers[name] = _Consumer(bits, mlim, alone)
     return {n: out[n] for n in layers}

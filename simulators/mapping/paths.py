@@ -184,14 +184,35 @@ class Path:
             tot *= self.valid
         return tot.round().to(torch.int64).reshape(-1).numpy()
 
-    def per_neuron_synapses(self) -> np.ndarray:
-        """Synapses (nonzero weights, composed) of each destination neuron."""
+    def reach(self, w: np.ndarray) -> np.ndarray:
+        """Per source neuron: the sum of ``w`` (one value per destination neuron, C-major) over the destination
+        neurons it reaches (``w`` = ones: how many it reaches)."""
+        w = np.asarray(w, dtype=np.float64)
         if self.kind == "dense":
-            return self.nz.sum(1)
-        ho, wo = self.dst_shape[1:]
-        x = self.valid.expand(1, self.src_c, *self.valid.shape)
-        y = F.conv2d(x, self.k, stride=self.stride, padding=self.padding)
-        return _fit(y, ho, wo).round().to(torch.int64).reshape(-1).numpy()
+            return self.nz.T.astype(np.float64) @ w
+        co, ho, wo = self.dst_shape
+        H, W = self.src_shape[1:]
+        y = F.conv_transpose2d(torch.from_numpy(w).reshape(1, co, ho, wo), self.k, stride=self.stride)
+        y = _fit(y, H, W, self.padding)[0]
+        if not self.all_valid:
+            y = y * self.valid
+        return y.reshape(-1).numpy()
+
+    def per_neuron_synapses(self) -> np.ndarray:
+        """Synapses (nonzero weights, composed) of each destination neuron (computed once; read-only)."""
+        got = self.__dict__.get("_per_neuron")
+        if got is not None:
+            return got
+        if self.kind == "dense":
+            got = self.nz.sum(1)
+        else:
+            ho, wo = self.dst_shape[1:]
+            x = self.valid.expand(1, self.src_c, *self.valid.shape)
+            y = F.conv2d(x, self.k, stride=self.stride, padding=self.padding)
+            got = _fit(y, ho, wo).round().to(torch.int64).reshape(-1).numpy()
+        got.setflags(write=False)
+        self._per_neuron = got
+        return got
 
 
 

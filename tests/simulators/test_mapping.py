@@ -352,3 +352,16 @@ def test_lower_bound_never_above_the_mapping(seed, model):
     for name, b in res.bounds.items():
         assert b.cores <= res.totals["cores_per_layer"][name], (name, b, res.totals["cores_per_layer"])
     assert res.totals["lower_bound_cores"] <= res.totals["cores_used"]
+    BINDING[model].update(b.binding for b in res.bounds.values())
+
+
+BINDING = {"expanded": set(), "shared": set()}
+
+
+def test_the_random_bounds_exercise_the_per_neuron_terms():
+    """The networks above are not too easy for the bound: under expanded synapses the per-source-neuron
+    destination-core term (and neurons that must sit alone) set some layer's bound (runs after them)."""
+    if not BINDING["expanded"]:
+        for seed in range(8):
+            test_lower_bound_never_above_the_mapping(seed, "expanded")
+    assert "destination_cores" in BINDING["expanded"], BINDING
