@@ -65,7 +65,7 @@ def parse_formats(formats) -> list:
     return list(dict.fromkeys(out))
 
 
-def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None) -> tuple:
+def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None, nir_options=None) -> tuple:
     """Write one format into ``tmp``; return (files, notes)."""
     notes = []
     if fmt == "sanafe":
@@ -84,8 +84,9 @@ def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None) 
         return ["model_int.onnx", "model_float.onnx"], notes
     if fmt == "nir":
         from snn2hw.exporters.nir import export_nir
-        ra = export_nir(graph, tmp / "model_float.nir", integer=False)
-        rb = export_nir(graph, tmp / "model_int.nir", integer=True)
+        opts = dict(nir_options or {})
+        ra = export_nir(graph, tmp / "model_float.nir", integer=False, **opts)
+        rb = export_nir(graph, tmp / "model_int.nir", integer=True, **opts)
         for r in (ra, rb):
             notes += [f"nir: {n}" for n in (r or {}).get("notes", [])]
         return ["model_float.nir", "model_int.nir"], notes
@@ -98,13 +99,16 @@ def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None) 
     raise Snn2hwError(f"unknown export format '{fmt}'")
 
 
-def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, inputs=None) -> dict:
+def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, inputs=None,
+           nir_readout: str = "membrane", nir_target: str = "generic") -> dict:
     """Export an integer graph (quantized by ``snn2hw.convert``) to ``out_dir``; return the manifest.
 
     ``conversion``: the :class:`~snn2hw.passes.pipeline.ConvertResult` that made the graph, whose
     approximations and refusals go into the manifest. ``profile`` and ``inputs`` (``[T, N, ...]``
     float samples) are what the ``sanafe`` format needs (the profile's mapping and costs, the input
-    spikes); the profile defaults to the one the graph was quantized for.
+    spikes); the profile defaults to the one the graph was quantized for. ``nir_readout`` / ``nir_target``:
+    the NIR readout encoding and peer convention (:func:`snn2hw.exporters.nir.export_nir`'s ``readout`` and
+    ``target``; ``docs/NIR_PEERS.md``).
     """
     fmts = parse_formats(formats)
     created = created_timestamp()  # SOURCE_DATE_EPOCH checked before any work
@@ -130,7 +134,8 @@ def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, 
             fault_point(f"export:{fmt}")
             sub = tmp / fmt
             sub.mkdir()
-            written, n = _write_format(fmt, graph, sub, profile, inputs)
+            written, n = _write_format(fmt, graph, sub, profile, inputs,
+                                       nir_options={"readout": nir_readout, "target": nir_target})
             files[fmt] = written
             notes += n
         fault_point("export:manifest")

@@ -42,24 +42,44 @@ Decisions (documented here and in the returned summary):
   refuses is still written exactly: an input gain in ``r``, an output scale as
   a ``Scale`` node, a BatchNorm as a diagonal synapse.
 * **``>=`` neurons.** NIR fires on ``v > v_threshold``. A neuron that fires on
-  ``v >= theta`` is written with ``v_threshold = nextafter(theta, -inf)``: in
-  float64, ``v > that`` is exactly ``v >= theta``. The node metadata records
-  ``compare="ge"`` so :func:`snn2hw.frontends.nir_import.load_nir` restores
-  ``theta`` and ``>=`` (peers ignore metadata; float32 peers see ``theta``).
+  ``v >= theta`` is written with ``v_threshold`` = the float32 just below the
+  smallest float32 ``>= theta``: for float32 membranes (snnTorch, SpikingJelly's
+  default) ``v > that`` is exactly ``v >= theta``, so ties (common: a residual
+  edge adds exactly 1.0) fire in the peers as in snn2hw. The node metadata
+  records ``compare="ge"`` and ``threshold`` so
+  :func:`snn2hw.frontends.nir_import.load_nir` restores ``theta`` and ``>=``.
 * **Subtractive reset** cannot be written in NIR >= 1.0.6 (only a reset value).
   ``subtract_reset="error"`` (default) refuses with :class:`NIRExportError`;
   ``"warn"`` writes reset-to-0 parameters, warns, and records
   ``metadata["reset"] = "subtract"`` on the node and the graph (our importer
   honours it; peers will reset to zero).
-* **Readout.** The readout integrator is written as NIR's integrator nodes,
-  which snnTorch/SpikingJelly cannot import; to compare with them export a
-  graph whose last population spikes.
+* **Readout** (``readout=``). ``"membrane"`` (default): a ``LIF`` / ``CubaLIF``
+  with ``v_threshold`` = the largest float32, which never fires; its membrane
+  is the output (snnTorch and SpikingJelly import it; read the membrane of
+  that layer). An IF readout is a ``LIF`` with ``tau = 2^60 dt``, whose beta
+  ``1 - 2^-60`` rounds to exactly 1. ``"integrator"``: NIR's ``I`` / ``LI`` /
+  ``CubaLI`` (no spiking peer imports them). ``docs/NIR_PEERS.md`` has the
+  measurements.
+* **Peer targets** (``target=``). ``"snntorch"`` writes every IF population as
+  such a beta-1 ``LIF`` (snnTorch 1.0.0 imports NIR ``IF`` as a leaky neuron).
+* **Residual identity shortcuts** (weight exactly 1, float file) are plain
+  edges into the sum; other grouped convolutions (and identity synapses in the
+  integer file, whose weight is ``W_int 2^e``) are written as the equivalent
+  ungrouped conv with ``metadata["groups"]`` (NIR's type check and SpikingJelly
+  refuse grouped convs; snn2hw's importer re-groups them).
+* **Type check.** The file is built with NIR's type inference and check; a
+  graph that fails it raises :class:`NIRExportError` and nothing is written.
 
 ``integer=True`` exports the quantized graph (``snn2hw.passes.convert``) in
 integer units: each synapse weight is ``W_int * 2^e``, each neuron's bias
 ``bias_mant * 2^(bias_exp - 6)`` becomes the bias of the synapse feeding it
 (divided by the window of any sum pool in between), thresholds are ``vth``
 (``vth - 1/64`` for an integer ``>=``), and the membrane is Lava's ``v / 64``.
+The integer semantics are recorded in metadata (graph: ``integer``, ``input_step``,
+``input_bits``, ``input_signed``, ``state_scale``, ``int_semantics``, ``profile``; synapses:
+``int_weight_exp``; neurons: ``int_du``, ``int_dv``, ``int_vth``, ``int_bias_mant``,
+``int_bias_exp``, ``int_reset``, ``int_compare``), so ``snn2hw.load`` restores the exact
+integer graph (and refuses an integer file without them).
 The input must be fed as integers ``x_int = clip(round(x / step))``
 (``metadata["input_step"]``); a readout's NIR state times ``state_scale = 64``
 is the integer simulator's output; ``metadata["unit"]`` on each neuron gives
@@ -88,6 +108,20 @@ from snn2hw.util.atomic import write_bytes
 DT = 1e-4
 #: Lava keeps synaptic input, bias and threshold at x64 (``simulators/fixed_point.py``)
 STATE_SCALE = 64
+#: readout encodings: ``membrane`` = a LIF / CubaLIF that never fires (its membrane is the output; the
+#: peers import it), ``integrator`` = NIR's own ``I`` / ``LI`` / ``CubaLI`` (no spiking peer imports them)
+READOUTS = ("membrane", "integrator")
+#: per-peer conventions: ``snntorch`` writes IF populations as LIF with beta = 1 (snnTorch 1.0.0 imports NIR
+#: ``IF`` as a leaky neuron with beta 0.9 and asserts r == 1)
+TARGETS = ("generic", "snntorch")
+#: the threshold of a population that never fires: the largest float32, so ``v > th`` (snnTorch) and
+#: ``v >= th`` (SpikingJelly) are false for every finite float32 membrane
+NEVER = float(np.finfo(np.float32).max)
+#: tau / dt of a LIF that is an IF (beta = 1): 1 - 2^-60 rounds to exactly 1.0 in float32 and float64, so
+#: snnTorch (``beta = 1 - dt/tau``) and SpikingJelly (``v + (0 - v)/tau + x``) integrate without leak
+IF_TAU_STEPS = 2.0 ** 60
+#: graph metadata of an integer file: the semantics its numbers have (see ``docs/EXECUTION_MODEL.md``)
+INT_SEMANTICS = "loihi-cuba-fixed-point-v1"
 
 
 class NIRExportError(Snn2hwError):
@@ -110,14 +144,50 @@ def _full(value, shape) -> np.ndarray:
     return np.broadcast_to(a, tuple(shape)).astype(np.float64).copy()
 
 
+def _below_f32(theta: np.ndarray) -> np.ndarray:
+    """The largest float32 below every float32 >= theta: for float32 membranes (snnTorch, SpikingJelly's
+    default) ``v > that`` is exactly ``v >= theta``. In float64 it differs from ``v >= theta`` only for v in
+    (that, theta), less than one float32 step below theta."""
+    theta = np.asarray(theta, dtype=np.float64)
+    f = theta.astype(np.float32)
+    f = np.where(f.astype(np.float64) < theta, np.nextafter(f, np.float32(np.inf)), f)
+    return np.nextafter(f, np.float32(-np.inf)).astype(np.float64)
+
+
 def _nir_name(name: str) -> str:
     return name.replace("/", "_")
 
 
+def _is_identity(node) -> bool:
+    """A one-to-one synapse of weight exactly 1 without bias (``InsertIdentitySynapsesPass``'s shortcut)."""
+    if not isinstance(node, N.SYNAPSES) or node.bias is not None:
+        return False
+    w = node.effective_weight()
+    if isinstance(node, N.Dense):
+        return w.shape[0] == w.shape[1] and np.array_equal(w, np.eye(w.shape[0]))
+    C = w.shape[0]
+    return (node.groups == C and w.shape[1:] == (1, 1, 1) and np.all(w == 1.0) and tuple(node.stride) == (1, 1)
+            and tuple(node.padding) == (0, 0))
+
+
+def _ungroup(w: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped conv weight [Cout, Cin/g, kH, kW] as the block-diagonal ungrouped one [Cout, Cin, kH, kW]."""
+    cout, cin_g = w.shape[:2]
+    out = np.zeros((cout, cin_g * groups) + w.shape[2:], dtype=np.float64)
+    per = cout // groups
+    for k in range(groups):
+        out[k * per:(k + 1) * per, k * cin_g:(k + 1) * cin_g] = w[k * per:(k + 1) * per]
+    return out
+
+
 class _Writer:
-    def __init__(self, graph: Graph, integer: bool, subtract_reset: str, dt: float):
+    def __init__(self, graph: Graph, integer: bool, subtract_reset: str, dt: float, readout: str = "membrane",
+                 target: str = "generic"):
         self.nir = _import_nir()
         self.g, self.integer, self.subtract_reset, self.dt = graph, integer, subtract_reset, float(dt)
+        self.readout, self.target = readout, target
+        # identity shortcuts become plain edges into the sum (float file only: the integer weight is W_int 2^e)
+        self.dissolved = set() if integer else {n for n, v in graph.nodes.items() if _is_identity(v)}
         self.nodes: dict = {}
         self.rename: dict = {}   # our name -> NIR name (the node that produces our node's value)
         self.notes: list = []
@@ -137,6 +207,10 @@ class _Writer:
             f"value). Use export_nir(..., subtract_reset='warn') to write it anyway with "
             f"metadata['reset']='subtract' (peers will reset to zero), or train with reset to zero.")
 
+    def _tau(self, beta: float) -> float:
+        """Forward-Euler time constant of a decay beta (beta = 1: IF_TAU_STEPS steps, beta rounds to 1)."""
+        return self.dt / (1.0 - beta) if beta < 1.0 else self.dt * IF_TAU_STEPS
+
     def _float_neuron(self, name, node: N.Neuron, shape) -> dict:
         nir, dt = self.nir, self.dt
         model = node.model
@@ -144,28 +218,32 @@ class _Writer:
         meta = self._reset(name, node)
         out = {}
         if model == "cuba" and alpha > 0.0:
-            if not (0.0 < alpha < 1.0) or not (0.0 <= beta < 1.0):
+            if not (0.0 < alpha < 1.0) or not (0.0 <= beta <= 1.0):
                 raise NIRExportError(f"CUBA neuron '{name}' has alpha {alpha:g}, beta {beta:g}: NIR's CubaLIF "
-                                     f"needs finite time constants (0 < alpha < 1, 0 <= beta < 1)")
-            tau_syn, tau_mem = dt / (1.0 - alpha), dt / (1.0 - beta)
+                                     f"needs finite time constants (0 < alpha < 1, 0 <= beta <= 1)")
+            tau_syn, tau_mem = dt / (1.0 - alpha), self._tau(beta)
             p = dict(tau_syn=_full(tau_syn, shape), tau_mem=_full(tau_mem, shape), r=_full(g * tau_mem / dt, shape),
                      v_leak=_full(0.0, shape), w_in=_full(tau_syn / dt, shape))
             kind = "cuba"
-        elif beta < 1.0:
-            tau = dt / (1.0 - beta)
+        elif beta < 1.0 or self.target == "snntorch" or (node.readout and self.readout == "membrane"):
+            tau = self._tau(beta)  # an IF as a LIF whose beta rounds to 1 (snnTorch cannot import NIR IF)
             p = dict(tau=_full(tau, shape), r=_full(g * tau / dt, shape), v_leak=_full(0.0, shape))
             kind = "lif"
         else:
             p = dict(r=_full(g / dt, shape))
             kind = "if"
-        if node.readout:
+        if node.readout and self.readout == "integrator":
             cls = {"cuba": nir.CubaLI, "lif": nir.LI, "if": nir.I}[kind]
             out[name] = cls(**p, metadata={"snn2hw": "readout"})
+        elif node.readout:  # membrane readout: a population that never fires, its membrane is the output
+            cls = {"cuba": nir.CubaLIF, "lif": nir.LIF}[kind]
+            out[name] = cls(**p, v_threshold=_full(NEVER, shape), v_reset=_full(0.0, shape),
+                            metadata={"snn2hw": "readout"})
         else:
             th = _full(node.threshold_array(shape[0]) if np.ndim(node.threshold) else node.threshold, shape)
             if node.compare == "ge":
-                th = np.nextafter(th, -np.inf)
-                meta["compare"] = "ge"
+                meta["compare"], meta["threshold"] = "ge", th.copy()  # snn2hw's importer restores theta and >=
+                th = _below_f32(th)
             cls = {"cuba": nir.CubaLIF, "lif": nir.LIF, "if": nir.IF}[kind]
             out[name] = cls(**p, v_threshold=th, v_reset=_full(0.0, shape), metadata=meta)
         if node.output_scale != 1.0:
@@ -186,6 +264,12 @@ class _Writer:
         unit = self._units.get(name)
         if unit is not None:
             meta["unit"] = unit
+        # the integer semantics, restored by snn2hw's importer (peers ignore metadata)
+        meta.update(int_du=int(node.du), int_dv=int(node.dv), int_vth=np.asarray(node.vth, dtype=np.int64),
+                    int_bias_exp=int(node.bias_exp), int_reset=str(node.int_reset),
+                    int_compare=str(node.int_compare))
+        if node.bias_mant is not None:
+            meta["int_bias_mant"] = np.asarray(node.bias_mant, dtype=np.int64)
         if node.readout:
             fl = N.Neuron(model="cuba" if alpha > 0 else "lif", beta=beta, alpha=alpha, readout=True,
                           threshold=float("inf"))
@@ -252,14 +336,22 @@ class _Writer:
     def _synapse(self, name, node):
         nir = self.nir
         w, b = self._weights(name, node)
+        meta = {"int_weight_exp": int(node.weight_exp)} if self.integer else {}
         if isinstance(node, N.Dense):
             if b is None:
-                return nir.Linear(weight=np.asarray(w, dtype=np.float64))
-            return nir.Affine(weight=np.asarray(w, dtype=np.float64), bias=np.asarray(b, dtype=np.float64))
+                return nir.Linear(weight=np.asarray(w, dtype=np.float64), metadata=meta)
+            return nir.Affine(weight=np.asarray(w, dtype=np.float64), bias=np.asarray(b, dtype=np.float64),
+                              metadata=meta)
         bias = np.zeros(node.out_channels) if b is None else np.asarray(b, dtype=np.float64)
-        return nir.Conv2d(input_shape=np.array(node.input_shape[1:]), weight=np.asarray(w, dtype=np.float64),
+        w = np.asarray(w, dtype=np.float64)
+        if node.groups > 1:  # NIR's type inference reads Cin from weight.shape[1]: write the block-diagonal conv
+            w = _ungroup(w, int(node.groups))
+            meta["groups"] = int(node.groups)
+            self.notes.append(f"conv '{name}': groups={node.groups} written as the equivalent ungrouped conv "
+                              f"(NIR's type check and SpikingJelly refuse grouped convs); snn2hw re-groups it")
+        return nir.Conv2d(input_shape=np.array(node.input_shape[1:]), weight=w,
                           stride=np.array(node.stride), padding=np.array(node.padding),
-                          dilation=np.array(node.dilation), groups=int(node.groups), bias=bias)
+                          dilation=np.array(node.dilation), groups=1, bias=bias, metadata=meta)
 
     def _batchnorm(self, name, node: N.BatchNorm):
         nir = self.nir
@@ -283,7 +375,7 @@ class _Writer:
             node = g.nodes[name]
             shape = node.output_shape
             nn = _nir_name(name)
-            if isinstance(node, N.Add):
+            if isinstance(node, N.Add) or name in self.dissolved:
                 continue
             if isinstance(node, N.Input):
                 self.nodes[nn] = nir.Input(input_type={"input": np.array(node.shape)})
@@ -311,10 +403,14 @@ class _Writer:
             else:
                 raise NIRExportError(f"node '{name}' of type {type(node).__name__} has no NIR equivalent")
 
-        def sources(n):  # NIR nodes whose output reaches n (Adds dissolved: NIR sums every incoming edge)
-            out = []
+        passthrough = adds | self.dissolved
+        for n in sorted(self.dissolved):
+            self.notes.append(f"identity synapse '{n}' written as a plain edge into the sum")
+
+        def sources(n):  # NIR nodes whose output reaches n (Adds and identity synapses dissolved: NIR sums
+            out = []      # every incoming edge)
             for p in g.predecessors(n):
-                if p in adds:
+                if p in passthrough:
                     out += sources(p)
                 else:
                     out.append(self.rename.get(p, _nir_name(p)))
@@ -322,7 +418,7 @@ class _Writer:
 
         edges = list(getattr(self, "_edges_extra", []))
         for name in g.nodes:
-            if name in adds:
+            if name in passthrough:
                 continue
             for s in sources(name):
                 edges.append((s, _nir_name(name)))
@@ -330,17 +426,24 @@ class _Writer:
 
 
 def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = "error", dt: float = DT,
-               fold: bool = True) -> dict:
+               fold: bool = True, readout: str = "membrane", target: str = "generic") -> dict:
     """Write ``graph`` as a NIR 1.0.8 file at ``path`` (atomically) and return a summary dict.
 
     ``integer``: write the quantized graph in integer units (see the module docstring).
     ``subtract_reset``: ``"error"`` (default) or ``"warn"`` for neurons with subtractive reset.
     ``fold``: fold BatchNorm and neuron gains first (exact passes); unfolded ones are still written exactly.
+    ``readout``: ``"membrane"`` (default: a never-firing LIF/CubaLIF, which snnTorch and SpikingJelly import)
+    or ``"integrator"`` (NIR's ``I``/``LI``/``CubaLI``). ``target``: ``"generic"`` or ``"snntorch"`` (IF as LIF).
+    The file must pass NIR's own type check, else :class:`NIRExportError` and nothing is written.
     The summary holds ``path``, ``nodes``, ``edges``, ``dt``, ``integer``, ``metadata`` and ``notes``.
     """
     nir = _import_nir()
     if subtract_reset not in ("error", "warn"):
         raise ValueError(f"subtract_reset must be 'error' or 'warn', got {subtract_reset!r}")
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number, got {dt!r}")
     g = graph.copy()
@@ -366,16 +469,22 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
         for r in results:
             notes += [f"{r.name}: {c}" for c in r.changes] + [f"{r.name} refused: {c}" for c in r.refusals]
         g.validate()
-    w = _Writer(g, integer, subtract_reset, dt)
+    w = _Writer(g, integer, subtract_reset, dt, readout=readout, target=target)
     edges = w.build()
     notes += w.notes
     meta = {"dt": float(dt), "discretization": "forward-euler", "compare": "gt", "writer": "snn2hw",
-            "reset": "subtract" if w.subtract else "zero", "integer": int(bool(integer))}
+            "reset": "subtract" if w.subtract else "zero", "integer": int(bool(integer)),
+            "readout": readout, "target": target}
     if integer:
-        meta["state_scale"] = STATE_SCALE
-        steps = [g.nodes[i].step for i in g.inputs if g.nodes[i].step]
-        if steps:
-            meta["input_step"] = float(steps[0])
+        inputs = [g.nodes[i] for i in g.inputs]
+        if len(inputs) != 1 or not inputs[0].step:
+            raise NIRExportError("integer NIR export needs exactly one input with an input step (the file records "
+                                 "it so the integer network can be re-imported)")
+        inp = inputs[0]
+        meta.update(state_scale=STATE_SCALE, input_step=float(inp.step), input_bits=int(inp.bits or 8),
+                    input_signed=int(bool(inp.signed)), int_semantics=INT_SEMANTICS)
+        if isinstance(g.metadata.get("profile"), str):
+            meta["profile"] = g.metadata["profile"]
     for k in ("timesteps", "encoding", "dataset", "input_step"):
         v = graph.metadata.get(k)
         if isinstance(v, (int, float, str)) and not isinstance(v, bool) and k not in meta:
@@ -385,11 +494,12 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
                f"and metadata['reset']='subtract' (peers ignore metadata)")
         warnings.warn(msg, stacklevel=2)
         notes.append(msg)
-    try:
+    try:  # NIR's own type inference and check: a file that fails it is never written
         ng = nir.NIRGraph(nodes=w.nodes, edges=edges, metadata=meta, type_check=True)
-    except Exception as e:  # nir's type inference rejects e.g. grouped convolutions (NIR.md §1.3)
-        notes.append(f"NIR type check failed ({e}); written without it")
-        ng = nir.NIRGraph(nodes=w.nodes, edges=edges, metadata=meta, type_check=False)
+        ng.check_types()  # every edge's shapes once more, after the inference
+    except Exception as e:
+        raise NIRExportError(f"the NIR graph fails NIR's type check ({type(e).__name__}: {e}); nothing was "
+                             f"written to {path}. Please report this with the model.") from None
     path = Path(path)
     image = io.BytesIO()  # built in memory, then written atomically (see snn2hw.util.atomic.write_bytes)
     nir.write(image, ng)

@@ -159,9 +159,15 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="sanafe: default the model's")
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step) (default: the checkpoint's or --data's)")
+@click.option("--nir-readout", type=click.Choice(["membrane", "integrator"]), default="membrane", show_default=True,
+              help="NIR readout: 'membrane' = a LIF that never fires (its membrane is the output; snnTorch and "
+                   "SpikingJelly import it), 'integrator' = NIR's I/LI/CubaLI (no spiking peer imports them)")
+@click.option("--nir-target", type=click.Choice(["generic", "snntorch"]), default="generic", show_default=True,
+              help="peer convention: 'snntorch' writes IF layers as LIF with beta = 1 (snnTorch 1.0.0 cannot import "
+                   "NIR's IF); see docs/NIR_PEERS.md")
 @_fidelity_options
 def export(model_file, formats, profile, out_dir, factory, data_spec, samples, timesteps, input_step,
-           max_accuracy_drop, allow_approximation):
+           nir_readout, nir_target, max_accuracy_drop, allow_approximation):
     """Write NIR, Lava (netx HDF5 + runner), ONNX and SANA-FE artifacts plus manifest.json."""
     from snn2hw.exporters.export import check_export_dir, export as run_export, parse_formats
     fmts = parse_formats(formats)
@@ -173,7 +179,8 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, samples, t
     if "sanafe" in fmts:
         from snn2hw.data import load_dataset, model_inputs
         inputs, _, _ = model_inputs(g, load_dataset(data_spec or "digits"), samples, timesteps)
-    man = run_export(g, out_dir, formats=fmts, conversion=conv, profile=profile, inputs=inputs)
+    man = run_export(g, out_dir, formats=fmts, conversion=conv, profile=profile, inputs=inputs,
+                     nir_readout=nir_readout, nir_target=nir_target)
     for f in man["files"]:
         click.echo(f"{f['format']:5s} {f['path']}  ({f['bytes']} bytes, sha256 {f['sha256'][:12]}...)")
     for n in man["notes"]:

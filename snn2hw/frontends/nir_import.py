@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -40,6 +41,8 @@ from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 
 DEFAULT_DT = 1e-4
+#: a v_threshold at or above the largest float32 never fires: snn2hw writes its readout that way
+NEVER = float(np.finfo(np.float32).max)
 SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Scale",
              "IF", "LIF", "CubaLIF", "I", "LI", "CubaLI")
 
@@ -109,6 +112,28 @@ def _pair(v) -> tuple:
     return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
 
 
+def _regroup_count(path, name, w, g) -> int:
+    try:
+        g = int(np.asarray(g).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        raise _err(path, f"node '{name}' (Conv2d): metadata 'groups' is not an integer") from None
+    cout, cin = w.shape[:2]
+    if g < 1 or cout % g or cin % g:
+        raise _err(path, f"node '{name}' (Conv2d): metadata groups={g} does not divide its {cout} x {cin} weight")
+    per, cg = cout // g, cin // g
+    for k in range(g):  # only the block-diagonal part may be non-zero
+        blk = w[k * per:(k + 1) * per].copy()
+        blk[:, k * cg:(k + 1) * cg] = 0
+        if np.any(blk):
+            raise _err(path, f"node '{name}' (Conv2d): metadata says groups={g} but the weight is not block-diagonal")
+    return g
+
+
+def _regroup(w, g):
+    per, cg = w.shape[0] // g, w.shape[1] // g
+    return np.concatenate([w[k * per:(k + 1) * per, k * cg:(k + 1) * cg] for k in range(g)], axis=0)
+
+
 class _Reader:
     def __init__(self, path, ng, dt):
         self.path, self.ng, self.dt = path, ng, dt
@@ -140,15 +165,27 @@ class _Reader:
             model = "if"
         if abs(gain - 1.0) < 1e-12:
             gain = 1.0
-        if isinstance(node, (nir.I, nir.LI, nir.CubaLI)):
+        never = False
+        if not isinstance(node, (nir.I, nir.LI, nir.CubaLI)):
+            vt = np.asarray(node.v_threshold, dtype=np.float64)
+            never = vt.size > 0 and bool(np.all(vt >= NEVER))
+        if isinstance(node, (nir.I, nir.LI, nir.CubaLI)) or never or _mstr(meta.get("snn2hw", "")) == "readout":
+            # NIR's integrators, or (snn2hw's default encoding) a population that never fires: its membrane
+            # is the output
             return N.Neuron(model=model, beta=beta, alpha=alpha, input_gain=gain, readout=True,
                             threshold=float("inf"), metadata={"nir_type": kind})
         _zero(p, name, node, "v_reset")
         th = _channels(p, name, node, "v_threshold")
         compare = "gt"
-        if _mstr(meta.get("compare", "")) == "ge":  # written by snn2hw: v_threshold = nextafter(theta, -inf)
-            th = np.nextafter(th, np.inf) if isinstance(th, np.ndarray) else float(np.nextafter(th, np.inf))
+        if _mstr(meta.get("compare", "")) == "ge":  # written by snn2hw: theta in metadata, v_threshold below it
             compare = "ge"
+            if "threshold" in meta:
+                a = np.asarray(meta["threshold"], dtype=np.float64)
+                if a.shape != np.shape(node.v_threshold) or not np.all(np.isfinite(a)):
+                    raise _err(p, f"node '{name}' ({kind}): metadata 'threshold' does not match v_threshold")
+                th = _channels(p, name, SimpleNamespace(v_threshold=a), "v_threshold")
+            else:  # older snn2hw files: v_threshold = nextafter(theta, -inf) in float64
+                th = np.nextafter(th, np.inf) if isinstance(th, np.ndarray) else float(np.nextafter(th, np.inf))
         reset = "subtract" if _mstr(meta.get("reset", "")) == "subtract" else "zero"
         return N.Neuron(model=model, beta=beta, alpha=alpha, input_gain=gain, threshold=th, compare=compare,
                         reset=reset, metadata={"nir_type": kind})
@@ -186,8 +223,13 @@ class _Reader:
             bias = None if node.bias is None else np.asarray(node.bias, dtype=np.float64).reshape(-1)
             if bias is not None and bias.size == 1 and w.shape[0] > 1:
                 bias = np.full(w.shape[0], float(bias[0]))
-            return N.Conv2d(weight=w, bias=bias, stride=stride, padding=_pair(pad), dilation=dil,
-                            groups=int(np.asarray(node.groups).reshape(-1)[0]))
+            groups = int(np.asarray(node.groups).reshape(-1)[0])
+            meta = _meta(node)
+            if groups == 1 and "groups" in meta:  # snn2hw wrote a grouped conv as its block-diagonal equivalent
+                groups = _regroup_count(p, name, w, meta["groups"])
+                if groups > 1:
+                    w = _regroup(w, groups)
+            return N.Conv2d(weight=w, bias=bias, stride=stride, padding=_pair(pad), dilation=dil, groups=groups)
         if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
             cls = N.SumPool2d if isinstance(node, nir.SumPool2d) else N.AvgPool2d
             return cls(kernel_size=_pair(node.kernel_size), stride=_pair(node.stride), padding=_pair(node.padding))
@@ -259,8 +301,90 @@ class _Reader:
         return g
 
 
-def load_nir(path, dt: float | None = None) -> Graph:
-    """Read a NIR file as a snn2hw float Graph (see the module docstring for the conventions)."""
+def _scalar(v, default=None):
+    try:
+        a = np.asarray(v).reshape(-1)
+        x = a[0].item() if a.size == 1 else default
+    except (TypeError, ValueError):
+        return default
+    return x.decode("utf8", "replace") if isinstance(x, bytes) else x
+
+
+INT_NEURON_KEYS = ("int_du", "int_dv", "int_vth", "int_bias_exp", "int_reset", "int_compare")
+
+
+def _restore_integer(path, ng, meta, g: Graph) -> None:
+    """An integer file (``metadata["integer"] = 1``, written by ``export_nir(integer=True)``): give ``g`` back its
+    integer network (input step and width, integer weights and exponents, Loihi neuron parameters), so the
+    reference simulator's integer mode runs exactly the network the file was exported from.
+
+    The float fields stay the file's float reading (integer units), with the first synapses divided by the
+    input step so that float inputs give the same currents as the integer inputs ``round(x / step)``.
+    """
+    from snn2hw.ir.topology import GLUE
+    how = ("re-export it with snn2hw export --format nir (snn2hw >= this version records them), or load the "
+           "ir/model.s2h beside it")
+    missing = [k for k in ("input_step", "state_scale", "int_semantics") if k not in meta]
+    if missing:
+        raise _err(path, f"an integer NIR file (metadata integer=1) without the integer semantics: missing graph "
+                         f"metadata {missing}. Without them its numbers cannot be read as the integer network "
+                         f"(the input step and integer weights/thresholds would be lost); {how}")
+    sem, scale = _scalar(meta["int_semantics"], ""), _scalar(meta["state_scale"], None)
+    if sem != "loihi-cuba-fixed-point-v1" or scale != 64:
+        raise _err(path, f"integer semantics {sem!r} with state scale {scale!r} are not the ones this snn2hw "
+                         f"implements ('loihi-cuba-fixed-point-v1', 64)")
+    step = _scalar(meta["input_step"], None)
+    if not isinstance(step, (int, float)) or not (math.isfinite(step) and step > 0):
+        raise _err(path, f"metadata input_step = {meta['input_step']!r} is not a positive number")
+    bits, signed = _scalar(meta.get("input_bits", 8), 8), bool(_scalar(meta.get("input_signed", 0), 0))
+    problems = []
+    for name in g.inputs:
+        g.nodes[name].step, g.nodes[name].bits, g.nodes[name].signed = float(step), int(bits), signed
+    for name, node in g.nodes.items():
+        src = ng.nodes.get(name)
+        m = _meta(src) if src is not None else {}
+        if isinstance(node, N.SYNAPSES):
+            if "int_weight_exp" not in m:
+                problems.append(f"synapse '{name}' has no int_weight_exp")
+                continue
+            e = int(_scalar(m["int_weight_exp"], 0))
+            q = node.weight / 2.0 ** e
+            if not np.array_equal(q, np.round(q)):
+                problems.append(f"synapse '{name}': weight / 2^{e} is not an integer")
+                continue
+            node.weight_int, node.weight_exp = np.round(q).astype(np.int64), e
+            pre = g.predecessors(name)
+            while pre and isinstance(g.nodes[pre[0]], GLUE) and g.predecessors(pre[0]):
+                pre = g.predecessors(pre[0])
+            if pre and isinstance(g.nodes[pre[0]], N.Input):  # float view: x instead of round(x / step)
+                node.weight = node.weight / float(step)
+        elif isinstance(node, N.Neuron):
+            lack = [k for k in INT_NEURON_KEYS if k not in m]
+            if lack:
+                problems.append(f"neuron '{name}' lacks {lack}")
+                continue
+            node.du, node.dv = int(_scalar(m["int_du"])), int(_scalar(m["int_dv"]))
+            node.vth = np.asarray(m["int_vth"], dtype=np.int64).reshape(-1)
+            node.bias_exp = int(_scalar(m["int_bias_exp"]))
+            node.bias_mant = (np.asarray(m["int_bias_mant"], dtype=np.int64).reshape(-1)
+                              if "int_bias_mant" in m else None)
+            node.int_reset, node.int_compare = _mstr(m["int_reset"]), _mstr(m["int_compare"])
+    if problems:
+        raise _err(path, "an integer NIR file whose integer semantics are incomplete:\n  " + "\n  ".join(problems)
+                   + f"\n{how}")
+    for k in ("profile",):
+        if k in meta:
+            g.metadata[k] = _mstr(meta[k])
+    g.metadata["quantized"] = {"profile": g.metadata.get("profile"), "source": "nir"}
+
+
+def load_nir(path, dt: float | None = None, as_integer: bool = True) -> Graph:
+    """Read a NIR file as a snn2hw Graph (see the module docstring for the conventions).
+
+    An integer file (written by ``export_nir(integer=True)``, ``metadata["integer"] = 1``) becomes the quantized
+    integer graph it was written from (refused if its integer metadata is missing). ``as_integer=False`` reads
+    it as its plain NIR (float) meaning instead, in integer units: inputs ``round(x / step)``, readout x 64.
+    """
     path = Path(path)
     if not path.is_file():
         raise NIRImportError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
@@ -295,8 +419,12 @@ def load_nir(path, dt: float | None = None) -> Graph:
             dt = DEFAULT_DT
         if not (math.isfinite(dt) and dt > 0):
             dt = DEFAULT_DT
+    is_int = bool(_scalar(meta.get("integer", 0), 0))
+    integer = is_int and as_integer
     reader = _Reader(path, ng, float(dt))
     g = reader.graph()
+    if integer:
+        _restore_integer(path, ng, meta, g)
     g.metadata.update({"source": "nir", "nir_file": Path(path).name, "nir_version": version, "dt": float(dt)})
     for k in ("timesteps", "encoding", "dataset", "input_step"):
         if k in meta:
@@ -309,7 +437,7 @@ def load_nir(path, dt: float | None = None) -> Graph:
     if reader.notes:
         g.metadata["nir_import_notes"] = reader.notes
     step = g.metadata.get("input_step")
-    if isinstance(step, (int, float)) and step > 0 and not int(np.asarray(meta.get("integer", 0)).reshape(-1)[0]):
+    if isinstance(step, (int, float)) and step > 0 and not is_int:
         for name in g.inputs:
             g.nodes[name].step = float(step)
     try:

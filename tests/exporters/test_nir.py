@@ -105,10 +105,12 @@ def test_digits_round_trip(digits, tmp_path):
     assert summary["metadata"]["dt"] == 1e-4
     ng = nir.read(path)  # type-checks
     kinds = {type(n).__name__ for n in ng.nodes.values()}
-    assert {"Conv2d", "LIF", "AvgPool2d", "Flatten", "Affine", "I"} <= kinds
+    assert {"Conv2d", "LIF", "AvgPool2d", "Flatten", "Affine"} <= kinds and "I" not in kinds
+    ro = ng.nodes[g.predecessors(g.outputs[0])[0]]  # the readout: a LIF that never fires (beta = 1 as tau 2^60 dt)
+    assert isinstance(ro, nir.LIF) and np.all(ro.v_threshold == np.finfo(np.float32).max)
     flat = [n for n in ng.nodes.values() if isinstance(n, nir.Flatten)]
     assert flat[0].start_dim == 0
-    lif = [n for n in ng.nodes.values() if isinstance(n, nir.LIF)][0]
+    lif = [n for n in ng.nodes.values() if isinstance(n, nir.LIF) and n.metadata.get("snn2hw") != "readout"][0]
     assert lif.tau.dtype == np.float64 and lif.tau.shape == lif.v_threshold.shape and lif.tau.ndim == 3
     np.testing.assert_allclose(lif.tau, 1e-4 / (1 - 0.5))
     np.testing.assert_allclose(lif.r, lif.tau / 1e-4)
@@ -159,8 +161,11 @@ def test_residual_add_round_trip(tmp_path):
     g.add("ro", N.Neuron(model="lif", beta=0.9, readout=True, threshold=float("inf")), ["d"])
     g.add("out", N.Output(), ["ro"])
     p = tmp_path / "res.nir"
-    export_nir(g, p)
+    export_nir(g, p, readout="integrator")  # NIR's own integrator readout, read back by snn2hw
     assert isinstance(nir.read(p).nodes["ro"], nir.LI)
+    _same(g, load_nir(p), lattice(rng, (10,)))
+    export_nir(g, p)  # default: a never-firing LIF
+    assert isinstance(nir.read(p).nodes["ro"], nir.LIF)
     _same(g, load_nir(p), lattice(rng, (10,)))
 
 
@@ -216,7 +221,7 @@ def test_integer_export_exact_for_if(kind, tmp_path):
     ri = simulate(gi, x, mode="int", record=["spikes"])
     inp = gi.nodes[gi.inputs[0]]
     xi = torch.clamp(torch.round(x / inp.step), *inp.int_range())
-    rf = simulate(load_nir(p), xi, record=["spikes"])
+    rf = simulate(load_nir(p, as_integer=False), xi, record=["spikes"])  # the file's plain NIR meaning
     assert all(sum(c.values()) == 0 for c in ri.overflow.values()), ri.overflow
     assert torch.equal(ri.output, rf.output * 64)
     for k, sp in ri.record["spikes"].items():
@@ -236,8 +241,9 @@ def test_integer_export_digits_lif(digits, tmp_path):
     inp = gi.nodes[gi.inputs[0]]
     xi = torch.clamp(torch.round(x / inp.step), *inp.int_range())
     ri = simulate(gi, x, mode="int")
-    rf = simulate(load_nir(p), xi)
+    rf = simulate(load_nir(p, as_integer=False), xi)  # the file's plain NIR meaning
     assert float((ri.predictions() == rf.predictions()).double().mean()) >= 0.99
+    assert torch.equal(simulate(load_nir(p), x, mode="int").output, ri.output)  # snn2hw's reading: exact
 
 
 def test_integer_export_needs_quantized_graph(tmp_path):
@@ -285,10 +291,15 @@ def _ref_spikes(g, name, x):
     return r.record["spikes"][name].reshape(x.shape[0], x.shape[1], -1)
 
 
+def _need_peers():
+    """Tests against a peer FAIL when it is missing (pip install -e .[dev] -c constraints.txt installs them)."""
+    import nirtorch  # noqa: F401
+    import snntorch  # noqa: F401
+    import spikingjelly  # noqa: F401
+
+
 def test_peers_digits_conv(digits, tmp_path):
-    pytest.importorskip("nirtorch")
-    pytest.importorskip("snntorch")
-    pytest.importorskip("spikingjelly")
+    _need_peers()
     g, x, _ = digits
     gs, out = _spiking_digits(g)
     p = tmp_path / "digits_spiking.nir"
@@ -303,9 +314,7 @@ def test_peers_digits_conv(digits, tmp_path):
 
 
 def test_peers_dense(tmp_path):
-    pytest.importorskip("nirtorch")
-    pytest.importorskip("snntorch")
-    pytest.importorskip("spikingjelly")
+    _need_peers()
     rng = np.random.default_rng(7)
     g = dense_graph(rng, sizes=(20, 32, 16, 6), readout=False, models=["lif"])
     for n in ("n0", "n1", "n2"):  # snnTorch and SpikingJelly need one threshold per layer
@@ -328,8 +337,8 @@ def _snn_lif(shape, beta, th, out=False):
 
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_snntorch_export_imports(kind, tmp_path):
-    pytest.importorskip("nirtorch")
-    snn = pytest.importorskip("snntorch")
+    _need_peers()
+    import snntorch as snn
     from snntorch.export_nir import export_to_nir
     torch.manual_seed(0)
     if kind == "dense":
@@ -448,3 +457,133 @@ def test_atomic_write_keeps_old_file(good_file):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_nir(good_file)
+
+
+# ----------------------------------------------------------------------------- the CLI's files in the peers
+@pytest.fixture(scope="module")
+def cli_nir(tmp_path_factory):
+    """``snn2hw export --format nir`` (defaults) of the shipped digits model and of a small residual net."""
+    from click.testing import CliRunner
+    from snn2hw.cli import cli
+    from snn2hw.frontends.checkpoint import save_checkpoint
+    from snn2hw.models import build_model
+    root = tmp_path_factory.mktemp("cli_nir")
+    torch.manual_seed(3)
+    res = build_model("resnet20", in_channels=1, input_size=8, widths=(8, 8), blocks=(1,), num_classes=10)
+    save_checkpoint(root / "res.pt", res, input_step=1 / 16, timesteps=4, encoding="direct", dataset="digits")
+    out = {}
+    for name, ck in (("digits", "examples/digits_lif.pt"), ("residual", root / "res.pt")):
+        r = CliRunner().invoke(cli, ["export", str(ck), "--format", "nir", "--out", str(root / name),
+                                     "--data", "digits", "--max-accuracy-drop", "100"])
+        assert r.exit_code == 0, r.output
+        out[name] = root / name
+    return out
+
+
+@pytest.mark.parametrize("model", ["digits", "residual"])
+@pytest.mark.parametrize("peer", ["snntorch", "spikingjelly"])
+def test_cli_nir_exact_in_peers(cli_nir, model, peer):
+    """The default file, unedited, in the peer's own importer, one sample at a time: every population's spikes
+    equal, membranes within float32 rounding, the readout's membrane gives the same predictions."""
+    _need_peers()
+    from snn2hw.exporters.nir_peers import compare, digits_inputs
+    path = cli_nir[model] / "nir" / "model_float.nir"
+    ng = nir.read(path)  # NIR's own type check
+    assert ng.check_types()
+    assert not [n for n in ng.nodes.values() if isinstance(n, nir.Conv2d) and int(n.groups) != 1]
+    g = snn2hw.load(path)
+    gi = snn2hw.load(cli_nir[model] / "ir" / "model.s2h")
+    x, _ = digits_inputs(g, 12)
+    r = compare(g, path, x, peer)
+    assert r["spikes_equal"] and r["total_spikes"] > 100, r
+    assert r["v_max_abs_diff"] <= 1e-5 * max(1.0, r["v_max_abs"]), r
+    assert r["predictions_agree"] == 1.0, r
+    # and the file is the checkpoint's float model: same spikes as the converted graph's float originals
+    _same(gi, g, x, tol=1e-9)
+
+
+def test_cli_nir_residual_identity_is_an_edge(cli_nir):
+    ng = nir.read(cli_nir["residual"] / "nir" / "model_float.nir")
+    assert not any("identity" in k for k in ng.nodes)
+    assert ("sn1", "layer1.0.sn2") in [tuple(e) for e in ng.edges]
+    ngi = nir.read(cli_nir["residual"] / "nir" / "model_int.nir")  # integer weight 127 * 2^4: a 1x1 conv
+    assert int(ngi.nodes["sn1_to_add_identity"].groups) == 1 and ngi.check_types()
+    gi = snn2hw.load(cli_nir["residual"] / "nir" / "model_int.nir")
+    assert gi.nodes["sn1_to_add_identity"].groups == 8  # re-grouped from the metadata
+
+
+@pytest.mark.parametrize("model", ["digits", "residual"])
+def test_cli_nir_integer_round_trip(cli_nir, model):
+    """model_int.nir re-imported is the integer network: same integer outputs as ir/model.s2h."""
+    from snn2hw.data import load_dataset, model_inputs
+    gi = snn2hw.load(cli_nir[model] / "ir" / "model.s2h")
+    gn = snn2hw.load(cli_nir[model] / "nir" / "model_int.nir")
+    assert gn.nodes[gn.inputs[0]].step == gi.nodes[gi.inputs[0]].step
+    x, y, _ = model_inputs(gi, load_dataset("digits"), 60, None)
+    a, b = simulate(gi, x, mode="int"), simulate(gn, x, mode="int")
+    assert torch.equal(a.output, b.output)
+    assert abs(simulate(gn, x).accuracy(y) - a.accuracy(y)) <= 0.05  # the float view of the integer file
+
+
+def test_cli_simulate_int_nir_accuracy(cli_nir, tmp_path):
+    """`snn2hw simulate model_int.nir --data digits` reports the checkpoint's integer accuracy."""
+    import json
+    from click.testing import CliRunner
+    from snn2hw.cli import cli
+    from snn2hw.data import load_dataset, model_inputs
+    r = CliRunner().invoke(cli, ["simulate", str(cli_nir["digits"] / "nir" / "model_int.nir"), "--data", "digits",
+                                 "--samples", "60", "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    gi = snn2hw.load(cli_nir["digits"] / "ir" / "model.s2h")
+    x, y, _ = model_inputs(gi, load_dataset("digits"), 60, None)
+    acc = simulate(gi, x, mode="int").accuracy(y)
+    assert rep["accuracy"]["int (loihi)"] == pytest.approx(acc, abs=1e-9) and acc > 0.9
+
+
+def test_integer_file_without_metadata_refused(cli_nir, tmp_path):
+    import shutil
+    p = tmp_path / "old_int.nir"
+    shutil.copy(cli_nir["digits"] / "nir" / "model_int.nir", p)
+    with h5py.File(p, "r+") as f:
+        del f["node/metadata/int_semantics"]
+    with pytest.raises(NIRImportError, match=r"old_int\.nir.*integer NIR file.*int_semantics.*re-export"):
+        snn2hw.load(p)
+    q = tmp_path / "no_node_meta.nir"
+    shutil.copy(cli_nir["digits"] / "nir" / "model_int.nir", q)
+    with h5py.File(q, "r+") as f:
+        del f["node/nodes/sn0/metadata/int_dv"]
+    with pytest.raises(NIRImportError, match=r"'sn0' lacks \['int_dv'\]"):
+        snn2hw.load(q)
+
+
+def test_type_check_failure_writes_nothing(tmp_path, monkeypatch):
+    def bad(self):
+        raise ValueError("type mismatch: a.output [[8 8 8]] -> b.input [[1 8 8]]")
+    monkeypatch.setattr(nir.NIRGraph, "check_types", bad)
+    p = tmp_path / "x.nir"
+    with pytest.raises(NIRExportError, match="type check.*type mismatch.*nothing was written"):
+        export_nir(dense_graph(np.random.default_rng(0)), p)
+    assert not p.exists()
+
+
+def test_snntorch_target_if_layers(tmp_path):
+    """An IF MLP: the generic file writes NIR IF (SpikingJelly exact; snnTorch 1.0.0 mis-imports IF), the
+    snntorch target writes LIF with beta = 1, exact in both."""
+    _need_peers()
+    from snn2hw.exporters.nir_peers import compare
+    rng = np.random.default_rng(8)
+    g = dense_graph(rng, sizes=(20, 24, 6), readout=True, models=["if"])
+    g.nodes["n0"].threshold = 1.0
+    x = lattice(rng, (20,), T=6, B=10)
+    p = tmp_path / "if_generic.nir"
+    export_nir(g, p)
+    assert isinstance(nir.read(p).nodes["n0"], nir.IF)
+    assert compare(g, p, x, "spikingjelly")["spikes_equal"]
+    q = tmp_path / "if_snntorch.nir"
+    export_nir(g, q, target="snntorch")
+    assert isinstance(nir.read(q).nodes["n0"], nir.LIF)
+    _same(g, load_nir(q), x)
+    for peer in ("snntorch", "spikingjelly"):
+        r = compare(g, q, x, peer)
+        assert r["spikes_equal"] and r["total_spikes"] > 0 and r["predictions_agree"] == 1.0, r

@@ -1,0 +1,160 @@
+"""Run a NIR file in a peer framework through that framework's own NIR importer, and compare with snn2hw.
+
+Peers (the dev extra installs them, torch held by ``constraints.txt``):
+
+* snnTorch 1.0.0: ``snntorch.import_nir.import_from_nir`` (float32; one sample at a time, because the
+  imported ``Flatten(start_dim=0)`` also flattens the batch dimension);
+* SpikingJelly 2.0.0: ``spikingjelly.activation_based.nir_exchange.import_from_nir(graph, dt=1e-4)``
+  (float32 by default, ``dtype`` selectable).
+
+Both are run one sample at a time, every population's spikes and membrane (after the reset, as the peers
+keep it) recorded per step. :func:`compare` runs the snn2hw float reference simulator on the same inputs and
+returns the agreement: spikes (exact), membranes (max abs difference, float32 rounding), the readout's final
+membrane and the predictions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PEERS = ("snntorch", "spikingjelly")
+
+
+def _nir_names(ng) -> dict:
+    """torch module name -> NIR node name (nirtorch replaces '.' by '_')."""
+    return {k.replace(".", "_"): k for k in ng.nodes}
+
+
+def run_snntorch(ng, x) -> dict:
+    """``{"spikes": {nir name: [T, B, n]}, "v": {...}}`` of every snnTorch neuron on ``x`` [T, B, ...]."""
+    import snntorch as snn
+    from snntorch.import_nir import import_from_nir
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):  # the importer prints progress lines
+        net = import_from_nir(ng)
+    names = _nir_names(ng)
+    cells = {names.get(n, n): m for n, m in net.named_modules() if isinstance(m, snn.SpikingNeuron)}
+    T, B = x.shape[0], x.shape[1]
+    cur = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, k=k: cur.__setitem__(k, out[0] if isinstance(out, tuple)
+                                                                                 else out))
+             for k, m in cells.items()]
+    rec_s, rec_v = {k: [] for k in cells}, {k: [] for k in cells}
+    try:
+        with torch.no_grad():
+            for b in range(B):
+                for m in cells.values():
+                    m.reset_hidden()
+                steps_s, steps_v = {k: [] for k in cells}, {k: [] for k in cells}
+                for t in range(T):
+                    net(x[t, b:b + 1].float())
+                    for k, m in cells.items():
+                        steps_s[k].append(cur[k].detach().reshape(-1).double().clone())
+                        steps_v[k].append(m.mem.detach().reshape(-1).double().clone())
+                for k in cells:
+                    rec_s[k].append(torch.stack(steps_s[k]))
+                    rec_v[k].append(torch.stack(steps_v[k]))
+    finally:
+        for h in hooks:
+            h.remove()
+    return {"spikes": {k: torch.stack(v, 1) for k, v in rec_s.items()},
+            "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
+
+
+def run_spikingjelly(ng, x, dtype=torch.float32) -> dict:
+    """As :func:`run_snntorch`, through SpikingJelly's importer (``dt = 1e-4``)."""
+    from spikingjelly.activation_based import functional
+    from spikingjelly.activation_based.nir_exchange import import_from_nir
+    net = import_from_nir(ng, dt=1e-4, dtype=dtype)
+    names = _nir_names(ng)
+    wrappers = {names.get(n, n): m for n, m in net.named_modules() if type(m).__name__ == "_NIRStatefulModule"}
+    T, B = x.shape[0], x.shape[1]
+    cur = {}
+    # the wrapper returns (spikes, state); the state's first memory is v (LIFNode: (v,), CUBALIFNode: (v, c))
+    hooks = [m.register_forward_hook(lambda mod, inp, out, k=k: cur.__setitem__(k, (out[0], out[1][0])))
+             for k, m in wrappers.items()]
+    rec_s, rec_v = {k: [] for k in wrappers}, {k: [] for k in wrappers}
+    try:
+        with torch.no_grad():
+            for b in range(B):
+                functional.reset_net(net)
+                state = None
+                steps_s, steps_v = {k: [] for k in wrappers}, {k: [] for k in wrappers}
+                for t in range(T):
+                    _, state = net(x[t, b:b + 1].to(dtype), state)
+                    for k in wrappers:
+                        spk, v = cur[k]
+                        steps_s[k].append(spk.detach().reshape(-1).double().clone())
+                        steps_v[k].append(torch.as_tensor(v).detach().reshape(-1).double().clone())
+                for k in wrappers:
+                    rec_s[k].append(torch.stack(steps_s[k]))
+                    rec_v[k].append(torch.stack(steps_v[k]))
+    finally:
+        for h in hooks:
+            h.remove()
+    return {"spikes": {k: torch.stack(v, 1) for k, v in rec_s.items()},
+            "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
+
+
+def run_peer(peer: str, path, x, **kw) -> dict:
+    import nir
+    ng = nir.read(str(path))
+    if peer == "snntorch":
+        return run_snntorch(ng, x)
+    if peer == "spikingjelly":
+        return run_spikingjelly(ng, x, **kw)
+    raise ValueError(f"unknown peer {peer!r}; choose from {PEERS}")
+
+
+def compare(graph, path, x, peer: str, **kw) -> dict:
+    """Agreement of ``peer`` running the NIR file ``path`` with snn2hw's float simulation of ``graph``.
+
+    ``graph``: the snn2hw graph the file describes (e.g. ``snn2hw.load(path)``); ``x``: float inputs
+    ``[T, B, ...]``. Returns ``populations`` (compared), ``spikes_equal`` (every population, every step),
+    ``spike_mismatches`` (count), ``total_spikes``, ``v_max_abs_diff`` / ``v_max_abs`` (membranes after the
+    reset, every population), ``readout_max_abs_diff``, ``predictions_agree`` (fraction) and ``missing``
+    (snn2hw populations the peer does not expose).
+    """
+    from snn2hw.ir import nodes as N
+    from snn2hw.simulators.reference import simulate
+    x = torch.as_tensor(x)
+    r = simulate(graph, x, record=["spikes", "v"])
+    theirs = run_peer(peer, path, x, **kw)
+    T, B = x.shape[0], x.shape[1]
+    out = {"peer": peer, "file": Path(path).name, "samples": int(B), "timesteps": int(T), "populations": [],
+           "missing": [], "spike_mismatches": 0, "total_spikes": 0, "v_max_abs_diff": 0.0, "v_max_abs": 0.0}
+    readout = graph.predecessors(graph.outputs[0])[0]
+    for name, node in graph.nodes.items():
+        if not isinstance(node, N.Neuron):
+            continue
+        if name not in theirs["v"]:
+            out["missing"].append(name)
+            continue
+        out["populations"].append(name)
+        s = r.record["spikes"][name].reshape(T, B, -1)
+        v = r.record["v"][name].reshape(T, B, -1)
+        v_after = v * (1 - s) if node.reset == "zero" else v - s * torch.as_tensor(node.threshold_array(1)[0])
+        if name in theirs["spikes"]:
+            out["spike_mismatches"] += int((theirs["spikes"][name] != s).sum())
+            out["total_spikes"] += int(s.sum())
+        d = float((theirs["v"][name] - v_after).abs().max())
+        out["v_max_abs_diff"] = max(out["v_max_abs_diff"], d)
+        out["v_max_abs"] = max(out["v_max_abs"], float(v_after.abs().max()))
+        if name == readout:
+            final = theirs["v"][name][-1]
+            out["readout_max_abs_diff"] = float((final - r.output).abs().max())
+            out["predictions_agree"] = float((final.argmax(1) == r.output.argmax(1)).double().mean())
+    out["spikes_equal"] = out["spike_mismatches"] == 0 and not out["missing"]
+    return out
+
+
+def digits_inputs(graph, samples: int, timesteps: int = 4):
+    """The first ``samples`` digits test samples as direct-encoded float inputs ``[T, B, ...]`` and labels."""
+    from snn2hw.data import direct, load_dataset
+    ds = load_dataset("digits")
+    shape = graph.nodes[graph.inputs[0]].shape
+    xs = np.asarray(ds.x_test[:samples]).reshape((-1,) + tuple(shape))
+    return direct(torch.as_tensor(xs), timesteps), np.asarray(ds.y_test[:samples])
