@@ -24,8 +24,9 @@ LIF (beta < 1)         ``LIF``: ``tau = dt/(1-beta)``, ``r = g tau/dt``,
 IF (beta = 1)          ``IF``: ``r = g/dt``, ``v_reset = 0``
 CUBA                   ``CubaLIF``: ``tau_syn = dt/(1-alpha)``, ``tau_mem = dt/(1-beta)``,
                        ``w_in = tau_syn/dt``, ``r = g tau_mem/dt``
-readout neuron         ``I`` (beta = 1, ``r = g/dt``), ``LI`` (beta < 1) or ``CubaLI``:
-                       a non-firing integrator whose state is the output
+readout neuron         ``LIF`` / ``CubaLIF`` with ``v_threshold`` = max float32 (never fires;
+                       its membrane is the output; beta = 1 as ``tau = 2^60 dt``), or with
+                       ``readout="integrator"`` NIR's ``I`` / ``LI`` / ``CubaLI``
 output_scale != 1      a ``Scale`` node after the neuron
 Output                 ``Output``
 =====================  ==========================================================
