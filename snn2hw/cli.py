@@ -96,8 +96,8 @@ def _gate_convert(g_float, g_int, profile, data_spec, max_drop, allow_approx, ti
         if allow_approx:
             click.echo(f"warning: {u.describe()} (approximated: --allow-approximation)", err=True)
     drops = []
-    if data_spec is None or g_float is None:
-        click.echo(fidelity.NOT_APPLIED if g_float is not None else
+    if data_spec is None or g_float is None:   # export passes data_spec "" for an integer input
+        click.echo(fidelity.NOT_APPLIED if data_spec is None else
                    "fidelity gate not applied: the input is already an integer graph (no float original)", err=True)
     else:
         from snn2hw.data import load_dataset, model_inputs

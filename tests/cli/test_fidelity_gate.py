@@ -99,6 +99,9 @@ def test_convert_without_data_says_the_gate_was_not_applied(capsys, tmp_path):
     code, out, err = cli(capsys, "convert", EXAMPLE, "--profile", "loihi", "--out", tmp_path / "m.s2h")
     assert code == 0, err
     assert "fidelity gate not applied: no labelled data" in err
+    code, out, err = cli(capsys, "export", EXAMPLE, "--format", "nir", "--profile", "loihi", "--out", tmp_path / "e")
+    assert code == 0, err   # a checkpoint, not an integer graph: the message says what is missing
+    assert "fidelity gate not applied: no labelled data" in err and "integer graph" not in err
 
 
 def test_convert_and_export_with_data(capsys, tmp_path, broken_integer):
