@@ -82,10 +82,18 @@ def load_profile(name_or_path) -> Profile:
 
 
 def _unencodable(data, where: str = "") -> str:
-    """The path of the first string (key or value) in parsed YAML that UTF-8 cannot encode ('' if none)."""
+    """The path of the first string (key or value) in parsed YAML that UTF-8 cannot encode ('' if none).
+
+    Each list or mapping is visited once: YAML aliases make one object appear many times (a 'billion laughs'
+    file of a few hundred bytes holds 9^9 references), which a plain walk would follow for hours."""
     stack = [(data, where)]
+    seen = set()
     while stack:
         v, at = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
         if isinstance(v, str):
             try:
                 v.encode("utf-8")

@@ -24,7 +24,11 @@ from harness import REPO, run_cli  # noqa: E402
 
 @pytest.fixture(scope="session")
 def seeds(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("seeds")
+    return make_seeds(tmp_path_factory.mktemp("seeds"))
+
+
+def make_seeds(d: Path) -> Path:
+    """Write the seed files into the (existing) folder ``d``; also used by ``benchmarks/fuzz_limits.py``."""
     shutil.copy(REPO / "examples" / "digits_lif.pt", d / "model.pt")
     for argv in (["convert", d / "model.pt", "--out", d / "model_int.s2h"],
                  ["export", d / "model.pt", "--out", d / "export"],

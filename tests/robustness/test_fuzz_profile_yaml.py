@@ -1,6 +1,7 @@
 """Hardware profile YAML files: random bytes, truncation, bit flips, YAML bombs and absurd numbers,
 through ``snn2hw profiles show PATH`` and ``--profile PATH`` (convert)."""
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,24 @@ def test_yaml_alias_bomb(seeds):
     bomb += "name: *i\n"
     res = _try(seeds, bomb.encode(), "show", allow_success=False)
     assert "name" in res.err
+
+
+def _alias_bomb(levels: int, where: str) -> str:
+    names = [f"l{i}" for i in range(levels + 1)]
+    text = f"{names[0]}: &{names[0]} [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9) + "]\n" for p, c in zip(names, names[1:]))
+    return text + f"{where}: *{names[-1]}\n"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("levels,where,valid", [(8, "name", False), (11, "capacity", False), (10, "extra", True)])
+def test_deep_alias_bomb_is_refused_in_seconds(seeds, levels, where, valid):
+    """9^12 references in a few hundred bytes (benchmarks/fuzz_limits.py found it): the check for unencodable
+    strings walked every alias (hours); each list or mapping is now visited once."""
+    text = _alias_bomb(levels, where)
+    if valid:
+        text = (seeds / "profile.yaml").read_text() + text
+    t0 = time.monotonic()
+    res = _try(seeds, text.encode(), "show", allow_success=False)
+    assert time.monotonic() - t0 < 20
+    assert (where if where != "extra" else "unknown key") in res.err

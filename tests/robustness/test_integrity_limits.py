@@ -54,9 +54,13 @@ def _data_records(path):
 @pytest.fixture(scope="module")
 def bundle_with_sums(seeds, tmp_path_factory):
     """The shipped model re-saved by this snn2hw (so it carries the per-tensor sha256 table)."""
+    return resave_with_sums(seeds / "model.pt", tmp_path_factory.mktemp("bundle"))
+
+
+def resave_with_sums(src: Path, d: Path) -> Path:
+    """``src`` loaded and saved again as ``d/model.pt`` by ``save_checkpoint`` (with its sha256 table)."""
     from snn2hw.frontends.checkpoint import load_checkpoint, save_checkpoint
-    d = tmp_path_factory.mktemp("bundle")
-    ck = load_checkpoint(seeds / "model.pt")
+    ck = load_checkpoint(src)
     meta = {k: v for k, v in ck.info.items() if k not in ("format", "version", "snn2hw_version", "arch",
                                                           "arch_kwargs", "input_shape", "num_classes")}
     return save_checkpoint(d / "model.pt", ck.model, **meta)
