@@ -32,7 +32,7 @@ from snn2hw.errors import FileFormatError, GraphError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
 from snn2hw.util.atomic import write_bytes
-from snn2hw.util.limits import bytes_limit_text, limit_text, max_elements, too_many_bytes
+from snn2hw.util.limits import bytes_limit_text, expansion_problem, limit_text, max_elements, too_many_bytes
 
 FORMAT = "snn2hw-ir"
 FORMAT_VERSION = 1
@@ -138,6 +138,9 @@ def _read_node(path, g) -> tuple:
         if too_many_bytes(ds.size * ds.dtype.itemsize):
             raise FileFormatError(f"{where}: '{key}' declares {ds.size * ds.dtype.itemsize / 1e9:.2f} GB, above "
                                   f"the {bytes_limit_text()}; refusing to allocate it")
+        why = expansion_problem(ds.size * ds.dtype.itemsize, ds.id.get_storage_size())
+        if why:
+            raise FileFormatError(f"{where}: '{key}' {why}; refusing to allocate it")
         kwargs[key] = ds[()]
         want = ds.attrs.get("sha256")
         if want is not None:

@@ -11,6 +11,7 @@ import sys
 
 MAX_OBJECTS = 100_000
 MAX_DEPTH = 64
+EXPANSION, EXPANSION_FLOOR = 1100, 64 << 20   # the same as snn2hw.util.limits (this file imports nothing of snn2hw)
 READ_BYTES = 256 << 20  # datasets up to this size are read in full (touches every chunk and heap object)
 
 
@@ -42,6 +43,11 @@ def walk(path: str, limit: int) -> list:
             return
         if byte_limit and n * ds.dtype.itemsize > byte_limit:
             problems.append(f"dataset '{where}' declares {n * ds.dtype.itemsize} bytes (shape {tuple(ds.shape)})")
+            return
+        declared, stored = n * ds.dtype.itemsize, ds.id.get_storage_size()
+        if declared > EXPANSION_FLOOR and declared > EXPANSION * stored:   # as snn2hw.util.limits.expansion_problem
+            problems.append(f"dataset '{where}' declares {declared} bytes but stores {stored} (more than "
+                            f"{EXPANSION}:1, beyond what compression gives: the data is not in the file)")
             return
         plist = ds.id.get_create_plist()
         if plist.get_external_count() > 0:

@@ -75,7 +75,7 @@ def probe_hdf5(path, expected: str, error=FileFormatError) -> None:
         raise error(f"{path} is not a readable HDF5 file ({res['error']}); expected {expected}")
     if res.get("problems"):
         probs = res["problems"]
-        sized = any("declares" in p for p in probs)
+        sized = any("declares" in p and "stores" not in p for p in probs)
         raise error(f"{path}: refusing to read it: {'; '.join(probs[:5])}"
                               + (f" ({limit_text()})" if sized else "")
                               + (f" ({bytes_limit_text()})" if any(" bytes (" in p for p in probs) else "")

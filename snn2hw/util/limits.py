@@ -50,6 +50,21 @@ MAX_TIMESTEPS = 1_000_000     # a checkpoint's / graph's declared timesteps
 MAX_CLASSES = 1_000_000       # largest label + 1 in data files
 
 
+#: An HDF5 dataset may declare more bytes than it stores only by compression: deflate expands at most ~1032:1
+#: (RFC 1951: a 258-byte match in about 2 bits). Above EXPANSION x the stored bytes (and above EXPANSION_FLOOR)
+#: the data is not in the file: an unallocated dataset read as its fill value, or a forged header.
+EXPANSION = 1100
+EXPANSION_FLOOR = 64 * 2**20
+
+
+def expansion_problem(declared: int, stored: int) -> str | None:
+    """Why a dataset declaring ``declared`` bytes while storing ``stored`` cannot be genuine data, or None."""
+    if declared > EXPANSION_FLOOR and declared > EXPANSION * stored:
+        return (f"declares {declared} bytes but stores {stored} (more than {EXPANSION}:1, beyond what compression "
+                f"gives: the data is not in the file)")
+    return None
+
+
 def _mem_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:

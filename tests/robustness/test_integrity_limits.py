@@ -144,23 +144,24 @@ def _bombs(seeds, d: Path):
     data["y_test"] = data["y_test"].astype(np.int64)
     data["y_test"][0] = 9 * 10**12
     np.savez(d / "label_bomb.npz", **data)
-    s2h = d / "bytes_bomb.s2h"
-    s2h.write_bytes((seeds / "model_int.s2h").read_bytes())
-    with h5py.File(s2h, "r+") as f:
-        for k in f["nodes"]:
-            if "weight_int" in f["nodes"][k] or "weight" in f["nodes"][k]:
-                key = "weight_int" if "weight_int" in f["nodes"][k] else "weight"
-                del f["nodes"][k][key]
-                f["nodes"][k].create_dataset(key, shape=(1_500_000_000,), dtype="f8", chunks=(1 << 16,),
-                                             fillvalue=0.0)
-                break
-    nir = d / "bytes_bomb.nir"
-    nir.write_bytes((seeds / "export" / "nir" / "model_float.nir").read_bytes())
-    with h5py.File(nir, "r+") as f:
-        found = []
-        f.visititems(lambda n, o: found.append(n) if n.endswith("/weight") else None)
-        del f[found[0]]
-        f.create_dataset(found[0], shape=(1500, 10**6), dtype="f8", chunks=(64, 1024), fillvalue=0.0)
+    for name, numel in (("bytes_bomb", 1_500_000_000), ("fill_bomb", 250_000_000)):
+        s2h = d / f"{name}.s2h"
+        s2h.write_bytes((seeds / "model_int.s2h").read_bytes())
+        with h5py.File(s2h, "r+") as f:
+            for k in f["nodes"]:
+                if "weight_int" in f["nodes"][k] or "weight" in f["nodes"][k]:
+                    key = "weight_int" if "weight_int" in f["nodes"][k] else "weight"
+                    del f["nodes"][k][key]
+                    f["nodes"][k].create_dataset(key, shape=(numel,), dtype="f8", chunks=(1 << 16,),
+                                                 fillvalue=0.0)
+                    break
+        nir = d / f"{name}.nir"
+        nir.write_bytes((seeds / "export" / "nir" / "model_float.nir").read_bytes())
+        with h5py.File(nir, "r+") as f:
+            found = []
+            f.visititems(lambda n, o: found.append(n) if n.endswith("/weight") else None)
+            del f[found[0]]
+            f.create_dataset(found[0], shape=(numel // 10**6, 10**6), dtype="f8", chunks=(64, 1024), fillvalue=0.0)
     with zipfile.ZipFile(d / "bytes_bomb.npz", "w") as z:
         with z.open("x.npy", "w") as fh:
             np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False,
@@ -181,6 +182,14 @@ BOMBS = {
     ".npz 1.5e9 x 1 float64 header": (lambda s, d: ["convert", s / "model.pt", "--data", d / "bytes_bomb.npz",
                                                     "--out", d / "o.s2h"], ["bytes_bomb.npz", "SNN2HW_MAX_BYTES"],
                                       {"SNN2HW_MAX_BYTES": "1e9"}),
+    # 2 GB declared, stored nowhere (fill value): below the default limit (half the available memory), refused
+    # because no compression expands 1100:1, so peak memory stays small whatever SNN2HW_MAX_BYTES says
+    ".s2h 2.5e8 float64 (2 GB) unallocated, default limit": (lambda s, d: ["inspect", d / "fill_bomb.s2h"],
+                                                             ["fill_bomb.s2h", "the data is not in the file"],
+                                                             {"SNN2HW_MAX_BYTES": ""}),
+    ".nir 2.5e8 float64 (2 GB) unallocated, default limit": (lambda s, d: ["inspect", d / "fill_bomb.nir"],
+                                                             ["fill_bomb.nir", "the data is not in the file"],
+                                                             {"SNN2HW_MAX_BYTES": ""}),
     "simulate -T 10**6 x 500 samples": (lambda s, d: ["simulate", s / "model.pt", "-T", "1000000", "--samples",
                                                       "500", "--out", d / "o"], ["GB", "-T"], {}),
     "simulate -T 10**5 x 1 sample (estimate 8 GB)": (lambda s, d: ["simulate", s / "model.pt", "-T", "100000",
