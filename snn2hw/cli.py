@@ -31,6 +31,31 @@ def _kv(items) -> dict:
     return out
 
 
+def _parse_shape(ctx, param, value):
+    if value is None:
+        return None
+    from snn2hw.models.init import parse_input_shape
+    from snn2hw.errors import Snn2hwError as _E
+    try:
+        return parse_input_shape(value, name="--input-shape")
+    except _E as e:
+        raise click.BadParameter(str(e)) from None
+
+
+MODEL_HELP = ("the model's code for a plain state_dict: package.module:factory, a module in the current folder "
+              "(net:Net) or a file (./net.py:Net); a class or a function that builds the nn.Module without "
+              "arguments (snnTorch/SpikingJelly modules are ingested directly, see docs/INGEST.md)")
+SHAPE_HELP = ("the input shape of one sample, C,H,W or the feature count (e.g. 1,8,8 or 64), for checkpoints "
+              "that do not record it (a plain state_dict)")
+
+
+def _model_options(f):
+    """--model and --input-shape: how a plain state_dict becomes a model (every command that loads one)."""
+    f = click.option("--input-shape", "input_shape", default=None, callback=_parse_shape, metavar="C,H,W",
+                     help=SHAPE_HELP)(f)
+    return click.option("--model", "factory", default=None, metavar="MODULE:FACTORY", help=MODEL_HELP)(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="snn2hw")
 def cli():
@@ -39,13 +64,13 @@ def cli():
 
 @cli.command()
 @click.argument("model_file", type=click.Path(dir_okay=False))
-@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
-def inspect(model_file, factory):
+@_model_options
+def inspect(model_file, factory, input_shape):
     """Print the layer table of a model file: a snn2hw checkpoint (.pt), a plain state_dict (.pt, with
     --model), a NIR graph (.nir) or a converted .s2h graph."""
     from snn2hw.frontends.load import load
     from snn2hw.report.layer_table import format_table, layer_rows
-    g = load(model_file, model=factory)
+    g = load(model_file, model=factory, input_shape=input_shape)
     click.echo(f"{model_file}: {len(g.nodes)} nodes, {g.num_params()} parameters"
                + (f", quantized for {g.metadata['profile']}" if "profile" in g.metadata else ", float"))
     click.echo(format_table(layer_rows(g)))
@@ -67,19 +92,19 @@ def _fidelity_options(f):
               callback=output_option("file"))
 @click.option("--granularity", type=click.Choice(["layer", "channel"]), default=None,
               help="weight scale granularity (default: the profile's)")
-@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
+@_model_options
 @click.option("--data", "data_spec", default=None,
               help="calibration data ('digits', a .npz or random[:density=D,seed=S]) for the input step when the "
                    "checkpoint does not record it")
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step)")
 @_fidelity_options
-def convert(model_file, profile, out, granularity, factory, data_spec, input_step, max_accuracy_drop,
+def convert(model_file, profile, out, granularity, factory, input_shape, data_spec, input_step, max_accuracy_drop,
             allow_approximation):
     """Fold and quantize a checkpoint for a hardware profile; write an .s2h graph."""
     from snn2hw.ir.io import save_graph
     from snn2hw.passes.pipeline import convert as run_convert
-    g, calib = _prepare(model_file, profile, factory, data_spec, input_step)
+    g, calib = _prepare(model_file, profile, factory, data_spec, input_step, input_shape)
     res = run_convert(g, profile=profile, granularity=granularity, calibration=calib)
     save_graph(res.graph, out)
     click.echo(res.summary())
@@ -114,7 +139,7 @@ def _gate_convert(g_float, g_int, profile, data_spec, max_drop, allow_approx, ti
         raise Snn2hwError(msg)
 
 
-def _prepare(model_file, profile, factory, data_spec, input_step):
+def _prepare(model_file, profile, factory, data_spec, input_step, input_shape=None):
     """Check the profile, load the model file, set the input step; return ``(graph, calibration)``."""
     from snn2hw.frontends.load import load
     from snn2hw.hw_profiles import load_profile
@@ -125,18 +150,18 @@ def _prepare(model_file, profile, factory, data_spec, input_step):
         data = load_dataset(data_spec)
         input_step = input_step or data.input_step
         calib = data.x_train
-    g = load(model_file, model=factory)
+    g = load(model_file, model=factory, input_shape=input_shape)
     for name in g.inputs:
         if input_step is not None:
             g.nodes[name].step = float(input_step)
     return g, calib
 
 
-def _load_integer(model_file, profile, factory, data_spec, input_step):
+def _load_integer(model_file, profile, factory, data_spec, input_step, input_shape=None):
     """Load a model file; convert it for ``profile`` unless it is already an integer graph."""
     from snn2hw.exporters.export import is_quantized
     from snn2hw.passes.pipeline import convert as run_convert
-    g, calib = _prepare(model_file, profile, factory, data_spec, input_step)
+    g, calib = _prepare(model_file, profile, factory, data_spec, input_step, input_shape)
     if is_quantized(g):
         return g, None
     res = run_convert(g, profile=profile, calibration=calib)
@@ -150,7 +175,7 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
 @click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="output folder",
               callback=output_option("folder"))
-@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
+@_model_options
 @click.option("--data", "data_spec", default=None,
               help="calibration data when the input step is not recorded; for sanafe the samples' data set "
                    "('digits', a .npz file or random[:density=D,seed=S]; default digits)")
@@ -166,7 +191,7 @@ def _load_integer(model_file, profile, factory, data_spec, input_step):
               help="peer convention: 'snntorch' writes IF layers as LIF with beta = 1 (snnTorch 1.0.0 cannot import "
                    "NIR's IF); see docs/NIR_PEERS.md")
 @_fidelity_options
-def export(model_file, formats, profile, out_dir, factory, data_spec, samples, timesteps, input_step,
+def export(model_file, formats, profile, out_dir, factory, input_shape, data_spec, samples, timesteps, input_step,
            nir_readout, nir_target, max_accuracy_drop, allow_approximation):
     """Write NIR, Lava (netx HDF5 + runner), ONNX and SANA-FE artifacts plus manifest.json."""
     from snn2hw.exporters.export import check_export_dir, export as run_export, parse_formats
@@ -174,7 +199,7 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, samples, t
     check_export_dir(out_dir, fmts)  # manifest.json and the format folders inside it, before any work
     from snn2hw.util.timestamp import source_date_epoch
     source_date_epoch()  # a malformed SOURCE_DATE_EPOCH (manifest's created) refused before any work too
-    g, conv = _load_integer(model_file, profile, factory, data_spec, input_step)
+    g, conv = _load_integer(model_file, profile, factory, data_spec, input_step, input_shape)
     inputs = None
     if "sanafe" in fmts:
         from snn2hw.data import load_dataset, model_inputs
@@ -187,7 +212,7 @@ def export(model_file, formats, profile, out_dir, factory, data_spec, samples, t
         click.echo(f"note: {n}")
     click.echo(f"wrote {Path(out_dir) / 'manifest.json'}")
     g_float = None if conv is None or data_spec is None else _prepare(model_file, profile, factory, None,
-                                                                     g.nodes[g.inputs[0]].step)[0]
+                                                                     g.nodes[g.inputs[0]].step, input_shape)[0]
     _gate_convert(g_float if conv is not None else None, g, profile, data_spec if conv is not None else "",
                   max_accuracy_drop, allow_approximation, timesteps=timesteps)
 
@@ -249,14 +274,16 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
               help="samples per batch in the simulators")
 @click.option("--out", "out_dir", required=True, type=click.Path(), callback=output_option("folder"),
               help="output folder (report.json, report.md, report.html)")
-@click.option("--model", "factory", default=None, help="package.module:factory for a plain state_dict")
+@_model_options
 @click.option("--timing", type=click.Choice(["detailed", "simple"]), default="detailed", show_default=True,
               help="the headline timing model (SANA-FE's detailed or simple model; simple is always reported too)")
 @click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
               help="how conv synapses are stored on synapse-list chips (default: each profile's; see snn2hw map)")
+@click.option("--input-step", type=POSITIVE, default=None,
+              help="the input lattice: integer input = round(x / step) (default: the checkpoint's, else the data's)")
 @_fidelity_options
-def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, timing,
-             synapse_model, max_accuracy_drop, allow_approximation):
+def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, input_shape, timing,
+             synapse_model, input_step, max_accuracy_drop, allow_approximation):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
     from snn2hw.data import load_dataset, model_inputs
     from snn2hw.frontends.load import load_with_module
@@ -275,9 +302,11 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
         if synapse_model and prof.memory_model == "synapse_list" and prof.capacity is not None:
             synapse_model_of(prof, synapse_model)
     data = load_dataset(data_spec)
-    g, module = load_with_module(model_file, model=factory)
+    g, module = load_with_module(model_file, model=factory, input_shape=input_shape)
     for n in g.inputs:
-        if g.nodes[n].step is None and data.input_step:
+        if input_step is not None:
+            g.nodes[n].step = float(input_step)
+        elif g.nodes[n].step is None and data.input_step:
             g.nodes[n].step = float(data.input_step)
     x, y, _ = model_inputs(g, data, samples, timesteps)
     rep = build_report(g, x, names, labels=y, source=Path(model_file).name,

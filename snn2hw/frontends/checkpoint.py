@@ -267,20 +267,61 @@ def _build_checked(builder, arch: str, kwargs: dict, state: dict, path: Path) ->
         raise CheckpointError(f"{path}: architecture '{arch}' rejects its saved arch_kwargs ({e})") from None
 
 
+def _import_spec(spec: str):
+    """``'pkg.mod:name'`` (importable, or a module in the current folder) or ``'path/to/file.py:name'``."""
+    import sys
+    mod_name, fn_name = spec.rsplit(":", 1)
+    if not mod_name or not fn_name:
+        raise CheckpointError(f"--model must look like 'package.module:factory' or 'file.py:Class', got {spec!r}")
+    if mod_name.endswith(".py") or "/" in mod_name or "\\" in mod_name:
+        from importlib import util as import_util
+        file = Path(mod_name).expanduser()
+        if not file.is_file():
+            raise CheckpointError(f"--model {spec!r}: no such file {str(file)!r}")
+        name = f"_snn2hw_user_model_{hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]}"
+        try:
+            loader_spec = import_util.spec_from_file_location(name, file)
+            module = import_util.module_from_spec(loader_spec)
+            sys.modules[name] = module  # dataclasses and pickling look the module up by name
+            loader_spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001 - the user's file: its failure is a user error, named
+            sys.modules.pop(name, None)
+            raise CheckpointError(f"--model {spec!r}: importing {str(file)!r} raised {type(e).__name__}: "
+                                  f"{str(e)[:300]}") from None
+    else:
+        cwd = str(Path.cwd())
+        added = cwd not in sys.path
+        if added:  # a module in the current folder, as 'python -m' would find it
+            sys.path.insert(0, cwd)
+        try:
+            module = importlib.import_module(mod_name)
+        except ImportError as e:
+            raise CheckpointError(f"--model {spec!r}: cannot import the module {mod_name!r} ({e}); give an "
+                                  f"importable package.module, a module in the current folder or a file path "
+                                  f"such as ./net.py:Net") from None
+        except Exception as e:  # noqa: BLE001
+            raise CheckpointError(f"--model {spec!r}: importing {mod_name!r} raised {type(e).__name__}: "
+                                  f"{str(e)[:300]}") from None
+        finally:
+            if added:
+                sys.path.remove(cwd)
+    try:
+        return getattr(module, fn_name)
+    except AttributeError:
+        raise CheckpointError(f"--model {spec!r}: {mod_name!r} has no {fn_name!r}") from None
+
+
 def _factory(spec: str, path: Path) -> nn.Module:
     if ":" not in spec:
-        raise CheckpointError(f"--model must look like 'package.module:factory', got {spec!r}")
-    mod_name, fn_name = spec.split(":", 1)
-    try:
-        fn = getattr(importlib.import_module(mod_name), fn_name)
-    except (ImportError, AttributeError) as e:
-        raise CheckpointError(f"cannot import the model factory {spec!r} ({e})") from None
+        raise CheckpointError(f"--model must look like 'package.module:factory' or 'file.py:Class', got {spec!r}")
+    fn = _import_spec(spec)
     try:
         model = fn()
     except Exception as e:  # noqa: BLE001 - the user's code: its failure is a user error, named
-        raise CheckpointError(f"the model factory {spec!r} raised {type(e).__name__}: {str(e)[:300]}") from None
+        raise CheckpointError(f"--model {spec!r}: calling it raised {type(e).__name__}: {str(e)[:300]} (it must "
+                              f"build the model without arguments)") from None
     if not isinstance(model, nn.Module):
-        raise CheckpointError(f"model factory {spec!r} returned {type(model).__name__}, expected an nn.Module")
+        raise CheckpointError(f"--model {spec!r} returned {type(model).__name__}, expected an nn.Module")
     return model
 
 

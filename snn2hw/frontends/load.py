@@ -20,13 +20,13 @@ from snn2hw.ir.io import load_graph
 CARRIED = ("timesteps", "encoding", "dataset", "input_step", "metrics")
 
 
-def graph_from_checkpoint(path, model: str | None = None) -> Graph:
-    return _graph_of(load_checkpoint(path, model=model), path)
+def graph_from_checkpoint(path, model: str | None = None, input_shape=None) -> Graph:
+    return _graph_of(load_checkpoint(path, model=model), path, input_shape)
 
 
-def _graph_of(ck, path) -> Graph:
+def _graph_of(ck, path, input_shape=None) -> Graph:
     try:
-        g = from_module(ck.model, ck.info.get("input_shape"))
+        g = from_module(ck.model, input_shape if input_shape is not None else ck.info.get("input_shape"))
     except GraphError as e:  # e.g. NaN/Inf weights, threshold <= 0: say which file
         raise GraphError(e.problems, context=f"the model in {path}") from None
     for k in CARRIED:
@@ -40,21 +40,35 @@ def _graph_of(ck, path) -> Graph:
     return g
 
 
-def load_with_module(path, model: str | None = None) -> tuple:
+def load_with_module(path, model: str | None = None, input_shape=None) -> tuple:
     """``(graph, module)``: as :func:`load`, plus the torch module rebuilt from a checkpoint (None for
     ``.s2h`` and ``.nir`` files), e.g. for NeuroBench's metrics of the torch model in a report."""
     path = Path(path)
     if path.suffix in (".s2h", ".nir"):
-        return load(path), None
+        return load(path, input_shape=input_shape), None
     ck = load_checkpoint(path, model=model)
-    return _graph_of(ck, path), ck.model
+    return _graph_of(ck, path, input_shape), ck.model
 
 
-def load(path, model: str | None = None) -> Graph:
+def load(path, model: str | None = None, input_shape=None) -> Graph:
+    """``input_shape`` (``--input-shape``): the model's per-sample input shape, for checkpoints that do
+    not record it (a plain state_dict); a graph file (.s2h, .nir) records its own and must agree."""
     path = Path(path)
-    if path.suffix == ".s2h":
-        return load_graph(path)
-    if path.suffix == ".nir":
-        from snn2hw.frontends.nir_import import load_nir
-        return load_nir(path)
-    return graph_from_checkpoint(path, model=model)
+    if path.suffix in (".s2h", ".nir"):
+        if path.suffix == ".s2h":
+            g = load_graph(path)
+        else:
+            from snn2hw.frontends.nir_import import load_nir
+            g = load_nir(path)
+        _check_shape(g, input_shape, path)
+        return g
+    return graph_from_checkpoint(path, model=model, input_shape=input_shape)
+
+
+def _check_shape(g: Graph, input_shape, path) -> None:
+    if input_shape is None:
+        return
+    have = tuple(g.nodes[g.inputs[0]].shape) if g.inputs else ()
+    if have != tuple(int(s) for s in input_shape):
+        raise GraphError([f"--input-shape {','.join(map(str, input_shape))} differs from the input shape "
+                          f"{','.join(map(str, have))} the file records"], context=str(path))
