@@ -19,7 +19,8 @@ process it waited for, e.g. the HDF5 probe: the largest single process, not a su
 It exits 1 when a must-hold is broken (a traceback, corrupt accepted, > 1.5 GB, > 30 s, replaced, half
 written). ``SNN2HW_MAX_BYTES`` is set to 1e9 only for the cases marked "(limit 1e9)"; the others run with
 the product's defaults (half of MemAvailable, so on a large machine a file declaring, say, 8 GB is within the
-limit by design and would be read; the bombs here declare 12 GB with the limit at 1e9, or 8 TB without).
+limit by design and would be read unless it stores less than 1/1100 of what it declares; the bombs here declare
+12 GB with the limit at 1e9, 8 TB without, or 2 GB stored nowhere without).
 
     .venv/bin/python benchmarks/fuzz_limits.py [--quick] [--keep DIR]
 
@@ -233,6 +234,10 @@ def hdf5_cases(seeds: Path, root: Path, quick: bool, bomb_dir: Path) -> list:
         shutil.copy(bomb_dir / f"bytes_bomb.{ext}", d / f"bytes_bomb.{ext}")
         out.append(Case(f"{cat}: declared-size bomb", "1.5e9 float64 (12 GB) (limit 1e9)",
                         ["inspect", d / f"bytes_bomb.{ext}"], d, env=LIMIT_1E9))
+        d = _case_dir(root, f"{ext}_fill")
+        shutil.copy(bomb_dir / f"fill_bomb.{ext}", d / f"fill_bomb.{ext}")
+        out.append(Case(f"{cat}: declared-size bomb", "2.5e8 float64 (2 GB) never written, default limit",
+                        ["inspect", d / f"fill_bomb.{ext}"], d))
     return out
 
 

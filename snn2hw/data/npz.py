@@ -68,6 +68,11 @@ def _check_declared_sizes(path) -> None:
                 if too_many(numel(shape)):
                     raise DataError(f"{path}: array '{info.filename[:-4]}' declares shape {tuple(shape)} "
                                     f"({numel(shape)} elements), above the {limit_text()}")
+                nbytes = numel(shape) * np.dtype(dtype).itemsize
+                if nbytes > info.file_size:   # the entry's uncompressed size, from the zip directory
+                    raise DataError(f"{path}: array '{info.filename[:-4]}' declares shape {tuple(shape)} "
+                                    f"({nbytes} bytes) but the archive holds only {info.file_size} bytes for it "
+                                    f"(truncated or forged header)")
                 total += numel(shape) * max(1, np.dtype(dtype).itemsize)
                 if too_many_bytes(total):
                     raise DataError(f"{path}: the arrays declare {total / 1e9:.2f} GB (up to '{info.filename[:-4]}'"

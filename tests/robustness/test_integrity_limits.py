@@ -180,7 +180,7 @@ BOMBS = {
     ".nir 1.5e9 float64 (12 GB) weight": (lambda s, d: ["inspect", d / "bytes_bomb.nir"],
                                           ["bytes_bomb.nir", "SNN2HW_MAX_BYTES"], {"SNN2HW_MAX_BYTES": "1e9"}),
     ".npz 1.5e9 x 1 float64 header": (lambda s, d: ["convert", s / "model.pt", "--data", d / "bytes_bomb.npz",
-                                                    "--out", d / "o.s2h"], ["bytes_bomb.npz", "SNN2HW_MAX_BYTES"],
+                                                    "--out", d / "o.s2h"], ["bytes_bomb.npz", "archive holds only 192 bytes"],
                                       {"SNN2HW_MAX_BYTES": "1e9"}),
     # 2 GB declared, stored nowhere (fill value): below the default limit (half the available memory), refused
     # because no compression expands 1100:1, so peak memory stays small whatever SNN2HW_MAX_BYTES says
