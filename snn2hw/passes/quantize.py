@@ -106,8 +106,11 @@ class QuantizePass(Pass):
                     p.append(f"neuron '{name}' has no input synapse")
                 sem = self.profile.semantics
                 if not node.readout and node.reset != sem.reset:
-                    p.append(f"neuron '{name}' resets by '{node.reset}' but profile '{self.profile.name}' "
-                             f"resets to '{sem.reset}'; this cannot be mapped exactly")
+                    src = node.metadata.get("source")
+                    p.append(f"neuron '{name}'{f' ({src})' if src else ''} resets by '{node.reset}' but profile "
+                             f"'{self.profile.name}' resets to '{sem.reset}'; this cannot be mapped exactly, so it "
+                             f"is refused (train with a reset to zero, e.g. snnTorch reset_mechanism='zero', "
+                             f"SpikingJelly v_reset=0.0)")
             if isinstance(node, N.SYNAPSES) and source_of(graph, name) is None:
                 p.append(f"synapse '{name}' is not fed by a single population through pools/flatten")
             if isinstance(node, N.SYNAPSES) and population_of(graph, name) is None:
@@ -116,7 +119,8 @@ class QuantizePass(Pass):
         for name in graph.inputs:
             node = graph.nodes[name]
             if node.step is None and self.calibration is None:
-                p.append(f"input '{name}' has no integer step: give calibration data or set Input.step")
+                p.append(f"input '{name}' has no integer step: give --input-step or --data (calibration data); "
+                         f"from Python, set Input.step or pass calibration=")
         return p
 
     # ---------------------------------------------------------------- pass

@@ -223,3 +223,14 @@ def test_model_option_finds_modules_in_the_current_folder(tutorial, tmp_path, mo
     assert isinstance(res.exception, Snn2hwError) and "--input-shape" in str(res.exception), res.exception
     with pytest.raises(Snn2hwError, match="no such file"):
         load(sd, model="./missing.py:Net", input_shape=(64,))
+
+
+def test_subtract_reset_on_a_zero_reset_profile_is_refused_naming_the_neuron():
+    from snn2hw.errors import PassError
+    from snn2hw.passes.pipeline import convert
+    net = nn.Sequential(layer.Linear(4, 3), neuron.IFNode(v_reset=None))
+    functional.set_step_mode(net, "m")
+    g = from_module(net, (4,))
+    g.nodes["input"].step = 0.25
+    with pytest.raises(PassError, match=r"neuron '1' \(spikingjelly.IFNode\) resets by 'subtract'.*refused"):
+        convert(g, profile="loihi")
