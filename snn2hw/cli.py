@@ -49,8 +49,15 @@ SHAPE_HELP = ("the input shape of one sample, C,H,W or the feature count (e.g. 1
               "that do not record it (a plain state_dict)")
 
 
+NIR_RESET_HELP = ("how the spiking neurons of a NIR file written by another tool reset: NIR records no reset mode, "
+                  "so snn2hw reads zero and warns unless told (snnTorch's default is subtract; exact for beta = 1)")
+
+
 def _model_options(f):
-    """--model and --input-shape: how a plain state_dict becomes a model (every command that loads one)."""
+    """--model, --input-shape, --nir-reset: how a plain state_dict or a foreign NIR file becomes a model (every
+    command that loads one)."""
+    f = click.option("--nir-reset", "nir_reset", type=click.Choice(["zero", "subtract"]), default=None,
+                     help=NIR_RESET_HELP)(f)
     f = click.option("--input-shape", "input_shape", default=None, callback=_parse_shape, metavar="C,H,W",
                      help=SHAPE_HELP)(f)
     return click.option("--model", "factory", default=None, metavar="MODULE:FACTORY", help=MODEL_HELP)(f)
@@ -65,12 +72,12 @@ def cli():
 @cli.command()
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @_model_options
-def inspect(model_file, factory, input_shape):
+def inspect(model_file, factory, input_shape, nir_reset):
     """Print the layer table of a model file: a snn2hw checkpoint (.pt), a plain state_dict (.pt, with
     --model), a NIR graph (.nir) or a converted .s2h graph."""
     from snn2hw.frontends.load import load
     from snn2hw.report.layer_table import format_table, layer_rows
-    g = load(model_file, model=factory, input_shape=input_shape)
+    g = load(model_file, model=factory, input_shape=input_shape, nir_reset=nir_reset)
     click.echo(f"{model_file}: {len(g.nodes)} nodes, {g.num_params()} parameters"
                + (f", quantized for {g.metadata['profile']}" if "profile" in g.metadata else ", float"))
     click.echo(format_table(layer_rows(g)))
@@ -99,12 +106,12 @@ def _fidelity_options(f):
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step)")
 @_fidelity_options
-def convert(model_file, profile, out, granularity, factory, input_shape, data_spec, input_step, max_accuracy_drop,
-            allow_approximation):
+def convert(model_file, profile, out, granularity, factory, input_shape, nir_reset, data_spec, input_step,
+            max_accuracy_drop, allow_approximation):
     """Fold and quantize a checkpoint for a hardware profile; write an .s2h graph."""
     from snn2hw.ir.io import save_graph
     from snn2hw.passes.pipeline import convert as run_convert
-    g, calib = _prepare(model_file, profile, factory, data_spec, input_step, input_shape)
+    g, calib = _prepare(model_file, profile, factory, data_spec, input_step, input_shape, nir_reset)
     res = run_convert(g, profile=profile, granularity=granularity, calibration=calib)
     save_graph(res.graph, out)
     click.echo(res.summary())
@@ -139,7 +146,7 @@ def _gate_convert(g_float, g_int, profile, data_spec, max_drop, allow_approx, ti
         raise Snn2hwError(msg)
 
 
-def _prepare(model_file, profile, factory, data_spec, input_step, input_shape=None):
+def _prepare(model_file, profile, factory, data_spec, input_step, input_shape=None, nir_reset=None):
     """Check the profile, load the model file, set the input step; return ``(graph, calibration)``."""
     from snn2hw.frontends.load import load
     from snn2hw.hw_profiles import load_profile
@@ -150,18 +157,18 @@ def _prepare(model_file, profile, factory, data_spec, input_step, input_shape=No
         data = load_dataset(data_spec)
         input_step = input_step or data.input_step
         calib = data.x_train
-    g = load(model_file, model=factory, input_shape=input_shape)
+    g = load(model_file, model=factory, input_shape=input_shape, nir_reset=nir_reset)
     for name in g.inputs:
         if input_step is not None:
             g.nodes[name].step = float(input_step)
     return g, calib
 
 
-def _load_integer(model_file, profile, factory, data_spec, input_step, input_shape=None):
+def _load_integer(model_file, profile, factory, data_spec, input_step, input_shape=None, nir_reset=None):
     """Load a model file; convert it for ``profile`` unless it is already an integer graph."""
     from snn2hw.exporters.export import is_quantized
     from snn2hw.passes.pipeline import convert as run_convert
-    g, calib = _prepare(model_file, profile, factory, data_spec, input_step, input_shape)
+    g, calib = _prepare(model_file, profile, factory, data_spec, input_step, input_shape, nir_reset)
     if is_quantized(g):
         return g, None
     res = run_convert(g, profile=profile, calibration=calib)
@@ -191,15 +198,15 @@ def _load_integer(model_file, profile, factory, data_spec, input_step, input_sha
               help="peer convention: 'snntorch' writes IF layers as LIF with beta = 1 (snnTorch 1.0.0 cannot import "
                    "NIR's IF); see docs/NIR_PEERS.md")
 @_fidelity_options
-def export(model_file, formats, profile, out_dir, factory, input_shape, data_spec, samples, timesteps, input_step,
-           nir_readout, nir_target, max_accuracy_drop, allow_approximation):
+def export(model_file, formats, profile, out_dir, factory, input_shape, nir_reset, data_spec, samples, timesteps,
+           input_step, nir_readout, nir_target, max_accuracy_drop, allow_approximation):
     """Write NIR, Lava (netx HDF5 + runner), ONNX and SANA-FE artifacts plus manifest.json."""
     from snn2hw.exporters.export import check_export_dir, export as run_export, parse_formats
     fmts = parse_formats(formats)
     check_export_dir(out_dir, fmts)  # manifest.json and the format folders inside it, before any work
     from snn2hw.util.timestamp import source_date_epoch
     source_date_epoch()  # a malformed SOURCE_DATE_EPOCH (manifest's created) refused before any work too
-    g, conv = _load_integer(model_file, profile, factory, data_spec, input_step, input_shape)
+    g, conv = _load_integer(model_file, profile, factory, data_spec, input_step, input_shape, nir_reset)
     inputs = None
     if "sanafe" in fmts:
         from snn2hw.data import load_dataset, model_inputs
@@ -212,7 +219,8 @@ def export(model_file, formats, profile, out_dir, factory, input_shape, data_spe
         click.echo(f"note: {n}")
     click.echo(f"wrote {Path(out_dir) / 'manifest.json'}")
     g_float = None if conv is None or data_spec is None else _prepare(model_file, profile, factory, None,
-                                                                     g.nodes[g.inputs[0]].step, input_shape)[0]
+                                                                     g.nodes[g.inputs[0]].step, input_shape,
+                                                                     nir_reset)[0]
     _gate_convert(g_float if conv is not None else None, g, profile, data_spec if conv is not None else "",
                   max_accuracy_drop, allow_approximation, timesteps=timesteps)
 
@@ -282,8 +290,8 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step) (default: the checkpoint's, else the data's)")
 @_fidelity_options
-def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, input_shape, timing,
-             synapse_model, input_step, max_accuracy_drop, allow_approximation):
+def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, input_shape, nir_reset,
+             timing, synapse_model, input_step, max_accuracy_drop, allow_approximation):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
     from snn2hw.data import load_dataset, model_inputs
     from snn2hw.frontends.load import load_with_module
@@ -302,7 +310,7 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
         if synapse_model and prof.memory_model == "synapse_list" and prof.capacity is not None:
             synapse_model_of(prof, synapse_model)
     data = load_dataset(data_spec)
-    g, module = load_with_module(model_file, model=factory, input_shape=input_shape)
+    g, module = load_with_module(model_file, model=factory, input_shape=input_shape, nir_reset=nir_reset)
     for n in g.inputs:
         if input_step is not None:
             g.nodes[n].step = float(input_step)

@@ -21,10 +21,12 @@ from snn2hw.util.cli_types import POSITIVE
               help="the model's code for a plain state_dict (as in 'snn2hw convert --model')")
 @click.option("--input-shape", "input_shape", default=None, metavar="C,H,W",
               help="the input shape of one sample for a plain state_dict (e.g. 1,8,8 or 64)")
+@click.option("--nir-reset", "nir_reset", type=click.Choice(["zero", "subtract"]), default=None,
+              help="the reset of a foreign NIR file's spiking neurons (as in 'snn2hw convert --nir-reset')")
 @click.option("--data", "data_spec", default=None, help="calibration data for converting a float checkpoint")
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step)")
-def map_cmd(model_file, profile, synapse_model, json_out, factory, input_shape, data_spec, input_step):
+def map_cmd(model_file, profile, synapse_model, json_out, factory, input_shape, nir_reset, data_spec, input_step):
     """Map a model onto a profile's cores: per-layer table, totals, lower bound and every violation."""
     from snn2hw.cli import _load_integer, _parse_shape
     from snn2hw.hw_profiles import load_profile
@@ -32,7 +34,8 @@ def map_cmd(model_file, profile, synapse_model, json_out, factory, input_shape, 
     from snn2hw.simulators.mapping import map_graph
     from snn2hw.util.atomic import write_text
     prof = load_profile(profile)
-    g, _ = _load_integer(model_file, profile, factory, data_spec, input_step, _parse_shape(None, None, input_shape))
+    g, _ = _load_integer(model_file, profile, factory, data_spec, input_step, _parse_shape(None, None, input_shape),
+                         nir_reset)
     res = map_graph(g, prof, synapse_model=synapse_model)
     other = None
     if prof.memory_model == "synapse_list" and len(prof.synapse_models.available) > 1:

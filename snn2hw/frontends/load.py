@@ -40,26 +40,28 @@ def _graph_of(ck, path, input_shape=None) -> Graph:
     return g
 
 
-def load_with_module(path, model: str | None = None, input_shape=None) -> tuple:
+def load_with_module(path, model: str | None = None, input_shape=None, nir_reset: str | None = None) -> tuple:
     """``(graph, module)``: as :func:`load`, plus the torch module rebuilt from a checkpoint (None for
     ``.s2h`` and ``.nir`` files), e.g. for NeuroBench's metrics of the torch model in a report."""
     path = Path(path)
     if path.suffix in (".s2h", ".nir"):
-        return load(path, input_shape=input_shape), None
+        return load(path, input_shape=input_shape, nir_reset=nir_reset), None
     ck = load_checkpoint(path, model=model)
     return _graph_of(ck, path, input_shape), ck.model
 
 
-def load(path, model: str | None = None, input_shape=None) -> Graph:
+def load(path, model: str | None = None, input_shape=None, nir_reset: str | None = None) -> Graph:
     """``input_shape`` (``--input-shape``): the model's per-sample input shape, for checkpoints that do
-    not record it (a plain state_dict); a graph file (.s2h, .nir) records its own and must agree."""
+    not record it (a plain state_dict); a graph file (.s2h, .nir) records its own and must agree.
+    ``nir_reset`` (``--nir-reset``): ``"zero"`` or ``"subtract"``, the reset of the spiking neurons of a NIR
+    file written by another tool (NIR does not record it; unset: zero, with a warning naming the nodes)."""
     path = Path(path)
     if path.suffix in (".s2h", ".nir"):
         if path.suffix == ".s2h":
             g = load_graph(path)
         else:
             from snn2hw.frontends.nir_import import load_nir
-            g = load_nir(path)
+            g = load_nir(path, reset=nir_reset)
         _check_shape(g, input_shape, path)
         return g
     return graph_from_checkpoint(path, model=model, input_shape=input_shape)

@@ -12,9 +12,17 @@ is a positive number, else 1e-4):
   ``g = (w_in dt/tau_syn)(r dt/tau_mem)`` (the current is rescaled, exact).
 * ``I`` / ``LI`` / ``CubaLI``: a readout neuron (non-firing integrator); it must
   feed an ``Output`` directly.
-* Neurons fire on ``v > v_threshold`` and reset to 0 in the same step (NIR 1.0.8).
-  Files written by snn2hw record ``compare="ge"`` / ``reset="subtract"`` in node
-  metadata (see ``exporters/nir.py``); those hints are honoured.
+* Neurons fire on ``v > v_threshold`` and reset in the same step. NIR (>= 1.0.6)
+  stores a reset *value*, not a mode, so a subtract reset cannot be told from a
+  reset to zero. Files written by snn2hw record ``compare="ge"`` / ``reset="subtract"``
+  in node metadata (see ``exporters/nir.py``); those are honoured. For any other
+  writer's file (snnTorch's ``export_to_nir`` writes ``v_reset = 0`` even for its
+  default subtract reset) the reset is ``reset=`` (``--nir-reset zero|subtract``);
+  without it, reset to zero and a :class:`NIRResetWarning` naming the nodes.
+  ``subtract`` is exact for IF neurons (beta = 1) and for SpikingJelly's soft reset;
+  snnTorch's leaky ``subtract`` (threshold subtracted after the decay) is not
+  expressible and is approximated (warned).
+* ``LIF`` with ``tau = r = inf`` (snnTorch's export of beta = 1) is an IF with gain 1.
 * ``Affine``/``Linear`` -> Dense, ``Conv2d`` -> Conv2d (``'same'``/``'valid'``
   padding resolved), ``SumPool2d``/``AvgPool2d``, ``Flatten`` (any ``start_dim`` <= 1
   with ``end_dim = -1`` is read as a full flatten, since writers disagree on whether
@@ -31,6 +39,7 @@ are not NIR raise :class:`NIRImportError` naming the file and the node.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -47,6 +56,10 @@ SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "SumPool2d", "AvgP
              "IF", "LIF", "CubaLIF", "I", "LI", "CubaLI")
 
 
+class NIRResetWarning(UserWarning):
+    """A NIR file from another writer: the reset mode of its spiking neurons is not recorded (assumed zero)."""
+
+
 class NIRImportError(FileFormatError):
     """A NIR file cannot be read or mapped onto the snn2hw IR; the message names the file and node."""
 
@@ -55,12 +68,14 @@ def _err(path, msg) -> NIRImportError:
     return NIRImportError(f"{path}: {msg}")
 
 
-def _uniform(path, name, node, field) -> float:
+def _uniform(path, name, node, field, allow_inf=False) -> float:
     a = np.asarray(getattr(node, field), dtype=np.float64)
     if a.size == 0:
         raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' is empty")
-    if not np.all(np.isfinite(a)):
+    if np.any(np.isnan(a)) or (not allow_inf and np.any(np.isinf(a))) or (allow_inf and np.any(a == -np.inf)):
         raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' has NaN/Inf values")
+    if np.all(a == np.inf):
+        return float("inf")
     if np.ptp(a) > 1e-12 * max(1.0, float(np.max(np.abs(a)))):
         raise _err(path, f"node '{name}' ({type(node).__name__}): '{field}' varies across the layer "
                          f"({a.min():g}..{a.max():g}); snn2hw neurons share one value per layer")
@@ -135,9 +150,48 @@ def _regroup(w, g):
 
 
 class _Reader:
-    def __init__(self, path, ng, dt):
+    def __init__(self, path, ng, dt, reset=None, own=False, no_v_reset=()):
         self.path, self.ng, self.dt = path, ng, dt
+        self.reset, self.own, self.no_v_reset = reset, own, set(no_v_reset)
         self.notes = []
+        self.assumed = []      # (name, kind): foreign spiking neurons whose reset the file does not say
+        self.leaky_subtract = []  # foreign leaky neurons read as subtract (exact only for beta = 1)
+
+    def reset_of(self, name, kind, meta, beta) -> str:
+        """The reset of a spiking neuron. NIR (>= 1.0.6) stores only a reset *value*, no mode: snn2hw's own
+        files record a subtract reset in node metadata (absent = zero); for any other writer's file the mode is
+        ``self.reset`` if given (``--nir-reset``), else zero, and the node is listed for the warning."""
+        if self.own:
+            return "subtract" if _mstr(meta.get("reset", "")) == "subtract" else "zero"
+        if _mstr(meta.get("reset", "")) in ("zero", "subtract"):  # a writer that says so
+            return _mstr(meta["reset"])
+        if self.reset is None:
+            self.assumed.append((name, kind))
+            return "zero"
+        if self.reset == "subtract" and beta < 1.0:
+            self.leaky_subtract.append(name)
+        return self.reset
+
+    def reset_warnings(self) -> list:
+        out = []
+        if self.assumed:
+            names = ", ".join(f"'{n}' ({k})" for n, k in self.assumed)
+            old = sorted(n for n, _ in self.assumed if n in self.no_v_reset)
+            out.append(
+                f"{self.path}: NIR does not record how a neuron resets (only a reset value), and the file does not "
+                f"say: snn2hw assumes reset to zero for {names}. If the model was trained with subtract reset "
+                f"(snnTorch's default, SpikingJelly's v_reset=None), the import is wrong; choose with --nir-reset "
+                f"zero|subtract (Python: snn2hw.load(path, nir_reset=...)). Subtract is exact for beta = 1 (IF) "
+                f"neurons; for leaky ones snn2hw subtracts the threshold before the decay (as SpikingJelly), "
+                f"snnTorch after it, so a snnTorch subtract-reset LIF with beta < 1 is only approximated"
+                + (f". Nodes {old} have no v_reset: files of NIR <= 1.0.5 meant subtractive reset" if old else ""))
+        if self.leaky_subtract:
+            out.append(
+                f"{self.path}: leaky neurons {self.leaky_subtract} read with subtract reset: snn2hw subtracts the "
+                f"threshold before the decay (v = beta (v - theta) + I, SpikingJelly's soft reset); snnTorch's "
+                f"'subtract' is after it (v = beta v + I - theta), which snn2hw cannot express: not exact for "
+                f"snnTorch files with beta < 1")
+        return out
 
     def neuron(self, name, node) -> N.Node:
         import nir
@@ -145,11 +199,21 @@ class _Reader:
         meta = _meta(node)
         kind = type(node).__name__
         if isinstance(node, (nir.LIF, nir.LI)):
-            tau, r = _uniform(p, name, node, "tau"), _uniform(p, name, node, "r")
+            tau, r = _uniform(p, name, node, "tau", allow_inf=True), _uniform(p, name, node, "r", allow_inf=True)
             _zero(p, name, node, "v_leak")
             if tau < dt:
                 raise _err(p, f"node '{name}' ({kind}): tau {tau:g} is below dt {dt:g} (beta would be negative)")
-            model, beta, alpha, gain = "lif", 1.0 - dt / tau, 0.0, r * dt / tau
+            if math.isinf(tau):  # no leak (snnTorch writes beta = 1 as tau = r = inf: the limit of r = tau/dt)
+                if math.isinf(r):
+                    gain = 1.0
+                else:
+                    raise _err(p, f"node '{name}' ({kind}): tau is infinite but r = {r:g} is finite (no input "
+                                  f"would reach the membrane); expected r = tau/dt = inf")
+                model, beta, alpha = "lif", 1.0, 0.0
+            elif math.isinf(r):
+                raise _err(p, f"node '{name}' ({kind}): r is infinite but tau = {tau:g} is finite")
+            else:
+                model, beta, alpha, gain = "lif", 1.0 - dt / tau, 0.0, r * dt / tau
         elif isinstance(node, (nir.IF, nir.I)):
             r = _uniform(p, name, node, "r")
             model, beta, alpha, gain = "if", 1.0, 0.0, r * dt
@@ -186,7 +250,7 @@ class _Reader:
                 th = _channels(p, name, SimpleNamespace(v_threshold=a), "v_threshold")
             else:  # older snn2hw files: v_threshold = nextafter(theta, -inf) in float64
                 th = np.nextafter(th, np.inf) if isinstance(th, np.ndarray) else float(np.nextafter(th, np.inf))
-        reset = "subtract" if _mstr(meta.get("reset", "")) == "subtract" else "zero"
+        reset = self.reset_of(name, kind, meta, beta)
         return N.Neuron(model=model, beta=beta, alpha=alpha, input_gain=gain, threshold=th, compare=compare,
                         reset=reset, metadata={"nir_type": kind})
 
@@ -378,8 +442,28 @@ def _restore_integer(path, ng, meta, g: Graph) -> None:
     g.metadata["quantized"] = {"profile": g.metadata.get("profile"), "source": "nir"}
 
 
-def load_nir(path, dt: float | None = None, as_integer: bool = True) -> Graph:
+RESETS = ("zero", "subtract")
+
+
+def _without_v_reset(f) -> list:
+    """Spiking nodes of the top graph stored without ``v_reset`` (NIR <= 1.0.5 files: subtractive reset)."""
+    import h5py
+    try:
+        nodes = f.get("node/nodes")
+        if not isinstance(nodes, h5py.Group):
+            return []
+        return [k for k, v in nodes.items() if isinstance(v, h5py.Group) and isinstance(v.get("type"), h5py.Dataset)
+                and _mstr(v["type"][()]) in ("IF", "LIF", "CubaLIF") and "v_reset" not in v]
+    except Exception:  # noqa: BLE001 - a malformed file is reported by nir.read below
+        return []
+
+
+def load_nir(path, dt: float | None = None, as_integer: bool = True, reset: str | None = None) -> Graph:
     """Read a NIR file as a snn2hw Graph (see the module docstring for the conventions).
+
+    ``reset`` (CLI ``--nir-reset``): how spiking neurons of a file not written by snn2hw reset, since NIR does
+    not record it: ``"zero"`` or ``"subtract"``. ``None`` (default) reads them as reset to zero and warns
+    (:class:`NIRResetWarning`, naming the nodes). snn2hw's own files record the reset and ignore this.
 
     An integer file (written by ``export_nir(integer=True)``, ``metadata["integer"] = 1``) becomes the quantized
     integer graph it was written from (refused if its integer metadata is missing). ``as_integer=False`` reads
@@ -399,6 +483,7 @@ def load_nir(path, dt: float | None = None, as_integer: bool = True) -> Graph:
         with h5py.File(path, "r") as f:
             keys = set(f.keys())
             version = _mstr(f["version"][()]) if "version" in f and isinstance(f["version"], h5py.Dataset) else "?"
+            no_v_reset = _without_v_reset(f)
     except (OSError, ValueError) as e:
         raise NIRImportError(f"{path} is not a readable HDF5 file ({e}); expected a NIR graph (.nir)") from None
     if "node" not in keys:
@@ -421,8 +506,14 @@ def load_nir(path, dt: float | None = None, as_integer: bool = True) -> Graph:
             dt = DEFAULT_DT
     is_int = bool(_scalar(meta.get("integer", 0), 0))
     integer = is_int and as_integer
-    reader = _Reader(path, ng, float(dt))
+    if reset is not None and reset not in RESETS:
+        raise ValueError(f"reset must be one of {RESETS} or None, got {reset!r}")
+    own = _mstr(meta.get("writer", "")) == "snn2hw"
+    reader = _Reader(path, ng, float(dt), reset=reset, own=own, no_v_reset=no_v_reset)
     g = reader.graph()
+    for msg in reader.reset_warnings():
+        warnings.warn(msg, NIRResetWarning, stacklevel=3)
+        reader.notes.append(msg)
     if integer:
         _restore_integer(path, ng, meta, g)
     g.metadata.update({"source": "nir", "nir_file": Path(path).name, "nir_version": version, "dt": float(dt)})
