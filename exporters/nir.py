@@ -113,8 +113,12 @@ STATE_SCALE = 64
 #: peers import it), ``integrator`` = NIR's own ``I`` / ``LI`` / ``CubaLI`` (no spiking peer imports them)
 READOUTS = ("membrane", "integrator")
 #: per-peer conventions: ``snntorch`` writes IF populations as LIF with beta = 1 (snnTorch 1.0.0 imports NIR
-#: ``IF`` as a leaky neuron with beta 0.9 and asserts r == 1)
-TARGETS = ("generic", "snntorch")
+#: ``IF`` as a leaky neuron with beta 0.9 and asserts r == 1); ``norse``: Norse's dt and its LIF that ignores ``r``
+#: (see :data:`NORSE_DT`, ``_Writer._norse_scales``)
+TARGETS = ("generic", "snntorch", "norse")
+#: the dt of ``--nir-target norse`` files: Norse's default (``norse.torch.from_nir(graph, dt=0.001)``), so
+#: ``from_nir(graph)`` reads them without arguments
+NORSE_DT = 1e-3
 #: the threshold of a population that never fires: the largest float32, so ``v > th`` (snnTorch) and
 #: ``v >= th`` (SpikingJelly) are false for every finite float32 membrane
 NEVER = float(np.finfo(np.float32).max)
@@ -188,12 +192,45 @@ class _Writer:
         self.g, self.integer, self.subtract_reset, self.dt = graph, integer, subtract_reset, float(dt)
         self.readout, self.target = readout, target
         # identity shortcuts become plain edges into the sum (float file only: the integer weight is W_int 2^e)
-        self.dissolved = set() if integer else {n for n, v in graph.nodes.items() if _is_identity(v)}
+        self.dissolved = set() if integer or target == "norse" else \
+            {n for n, v in graph.nodes.items() if _is_identity(v)}
+        self.in_scale = self._norse_scales() if target == "norse" else {}
         self.nodes: dict = {}
         self.rename: dict = {}   # our name -> NIR name (the node that produces our node's value)
         self.notes: list = []
         self.subtract = []
         self.bias_into: dict = {}  # integer: synapse name -> bias (per channel, already in weight units)
+
+    def _norse_scales(self) -> dict:
+        """Norse 1.1.0 ignores ``r`` on LIF (``v += dt/tau (v_leak - v + I)``) and IF (``v += I``): the gain
+        ``r dt/tau`` the neuron needs (``g/(1-beta)`` on a leaky neuron, ``g`` on an IF) is multiplied into the
+        weights and biases of every synapse feeding it, and the neuron is written with ``r = 1`` (LIF) or
+        ``r = 1/dt`` (IF), so the file means the same in any forward-Euler reader. CUBA neurons are left as
+        they are (Norse honours ``w_in`` and ``r`` of ``CubaLIF``)."""
+        from snn2hw.ir.topology import synapses_into
+        g, out = self.g, {}
+        for name, node in g.nodes.items():
+            if not isinstance(node, N.Neuron):
+                continue
+            if self.integer:  # as _int_neuron writes it
+                cuba, beta, gain = (4095 - node.du) > 0, 1.0 - node.dv / 4096, 1.0
+            else:
+                cuba, beta, gain = node.model == "cuba" and node.alpha > 0.0, node.beta, node.input_gain
+            if cuba:
+                continue
+            k = gain / (1.0 - beta) if beta < 1.0 else gain
+            if k == 1.0:
+                continue
+            syns, bare = synapses_into(g, name)
+            if bare:
+                raise NIRExportError(f"neuron '{name}': --nir-target norse folds its input gain {k:g} into the "
+                                     f"synapses feeding it, but spikes of {bare} reach it without a synapse")
+            for s in syns:
+                if s in out and out[s] != k:
+                    raise NIRExportError(f"synapse '{s}' feeds neurons with different input gains; --nir-target "
+                                         f"norse cannot fold them")
+                out[s] = k
+        return out
 
     # ------------------------------------------------------------------ neurons
     def _reset(self, name, node: N.Neuron) -> dict:
@@ -226,6 +263,13 @@ class _Writer:
             p = dict(tau_syn=_full(tau_syn, shape), tau_mem=_full(tau_mem, shape), r=_full(g * tau_mem / dt, shape),
                      v_leak=_full(0.0, shape), w_in=_full(tau_syn / dt, shape))
             kind = "cuba"
+        elif self.target == "norse":  # the gain is in the weights (_norse_scales): r = 1 (LIF) or 1/dt (IF)
+            if beta < 1.0:
+                p = dict(tau=_full(self._tau(beta), shape), r=_full(1.0, shape), v_leak=_full(0.0, shape))
+                kind = "lif"
+            else:  # IF, also as the readout: Norse's IAF adds its input (v += I) and ignores r
+                p = dict(r=_full(1.0 / dt, shape))
+                kind = "if"
         elif beta < 1.0 or self.target == "snntorch" or (node.readout and self.readout == "membrane"):
             tau = self._tau(beta)  # an IF as a LIF whose beta rounds to 1 (snnTorch cannot import NIR IF)
             p = dict(tau=_full(tau, shape), r=_full(g * tau / dt, shape), v_leak=_full(0.0, shape))
@@ -237,7 +281,7 @@ class _Writer:
             cls = {"cuba": nir.CubaLI, "lif": nir.LI, "if": nir.I}[kind]
             out[name] = cls(**p, metadata={"snn2hw": "readout"})
         elif node.readout:  # membrane readout: a population that never fires, its membrane is the output
-            cls = {"cuba": nir.CubaLIF, "lif": nir.LIF}[kind]
+            cls = {"cuba": nir.CubaLIF, "lif": nir.LIF, "if": nir.IF}[kind]
             out[name] = cls(**p, v_threshold=_full(NEVER, shape), v_reset=_full(0.0, shape),
                             metadata={"snn2hw": "readout"})
         else:
@@ -337,6 +381,9 @@ class _Writer:
     def _synapse(self, name, node):
         nir = self.nir
         w, b = self._weights(name, node)
+        if name in self.in_scale:  # --nir-target norse: the input gain of the neuron it feeds
+            k = self.in_scale[name]
+            w, b = np.asarray(w, dtype=np.float64) * k, None if b is None else np.asarray(b, dtype=np.float64) * k
         meta = {"int_weight_exp": int(node.weight_exp)} if self.integer else {}
         if isinstance(node, N.Dense):
             if b is None:
@@ -426,7 +473,7 @@ class _Writer:
         return edges
 
 
-def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = "error", dt: float = DT,
+def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = "error", dt: float | None = None,
                fold: bool = True, readout: str = "membrane", target: str = "generic") -> dict:
     """Write ``graph`` as a NIR 1.0.8 file at ``path`` (atomically) and return a summary dict.
 
@@ -445,6 +492,8 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
         raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    if dt is None:
+        dt = NORSE_DT if target == "norse" else DT
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number, got {dt!r}")
     g = graph.copy()
@@ -466,10 +515,17 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
         from snn2hw.passes.base import run_passes
         from snn2hw.passes.fold_batchnorm import FoldBatchNormPass
         from snn2hw.passes.fold_thresholds import FoldThresholdsPass
-        g, results = run_passes(g, [FoldBatchNormPass(), FoldThresholdsPass()])
+        passes = [FoldBatchNormPass(), FoldThresholdsPass()]
+        if target == "norse":  # Norse 1.1.0 maps no AvgPool2d: a SumPool2d with 1/k^2 in a synapse (exact)
+            from snn2hw.passes.lower_avgpool import LowerAvgPoolPass
+            passes.append(LowerAvgPoolPass())
+        g, results = run_passes(g, passes)
         for r in results:
             notes += [f"{r.name}: {c}" for c in r.changes] + [f"{r.name} refused: {c}" for c in r.refusals]
         g.validate()
+        if target == "norse" and g.of_type(N.AvgPool2d):
+            raise NIRExportError(f"--nir-target norse: Norse 1.1.0 cannot import AvgPool2d and {g.of_type(N.AvgPool2d)} "
+                                 f"could not be written as a SumPool2d (see the lower_avgpool notes: {notes})")
     w = _Writer(g, integer, subtract_reset, dt, readout=readout, target=target)
     edges = w.build()
     notes += w.notes

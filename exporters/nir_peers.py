@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PEERS = ("snntorch", "spikingjelly")
+PEERS = ("snntorch", "spikingjelly", "norse")
 
 
 def _nir_names(ng) -> dict:
@@ -99,6 +99,50 @@ def run_spikingjelly(ng, x, dtype=torch.float32) -> dict:
             "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
 
 
+def _norse_v(state):
+    """The membrane in a Norse neuron's state: ``(LIFBoxFeedForwardState,)``, ``(IAFFeedForwardState,)`` or, for
+    its CubaLIF wrapper, ``((synapse state, LIF state),)``."""
+    st = state[0]
+    if isinstance(st, tuple) and not hasattr(st, "v"):
+        st = st[1]
+    return st.v
+
+
+def run_norse(ng, x, dt=None) -> dict:
+    """As :func:`run_snntorch`, through ``norse.torch.from_nir(graph, dt=dt)``; ``dt`` defaults to the file's
+    ``metadata["dt"]`` (``--nir-target norse`` files: Norse's own default, 1e-3). One sample at a time (the
+    imported ``Flatten(start_dim=0)`` also flattens the batch dimension), float32."""
+    import logging
+    import norse.torch as nt
+    if dt is None:
+        dt = float(np.asarray(ng.metadata.get("dt", 1e-3)).reshape(-1)[0])
+    level = logging.root.level
+    logging.root.setLevel(logging.ERROR)  # the importer logs a warning per neuron whose r != 1
+    try:
+        net = nt.from_nir(ng, dt=dt)
+    finally:
+        logging.root.setLevel(level)
+    san = {k.replace(".", "_"): k for k in ng.nodes}
+    neurons = {k for k, v in ng.nodes.items() if type(v).__name__ in ("LIF", "IF", "CubaLIF")}
+    T, B = x.shape[0], x.shape[1]
+    rec_s, rec_v = {k: [] for k in neurons}, {k: [] for k in neurons}
+    with torch.no_grad():
+        for b in range(B):
+            state = None
+            steps_s, steps_v = {k: [] for k in neurons}, {k: [] for k in neurons}
+            for t in range(T):
+                _, state = net(x[t, b:b + 1].float(), state)
+                for key, k in san.items():
+                    if k in neurons:
+                        steps_s[k].append(state.cache[key].detach().reshape(-1).double().clone())
+                        steps_v[k].append(_norse_v(state.state[key]).detach().reshape(-1).double().clone())
+            for k in neurons:
+                rec_s[k].append(torch.stack(steps_s[k]))
+                rec_v[k].append(torch.stack(steps_v[k]))
+    return {"spikes": {k: torch.stack(v, 1) for k, v in rec_s.items()},
+            "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
+
+
 def run_peer(peer: str, path, x, **kw) -> dict:
     import nir
     ng = nir.read(str(path))
@@ -106,6 +150,8 @@ def run_peer(peer: str, path, x, **kw) -> dict:
         return run_snntorch(ng, x)
     if peer == "spikingjelly":
         return run_spikingjelly(ng, x, **kw)
+    if peer == "norse":
+        return run_norse(ng, x, **kw)
     raise ValueError(f"unknown peer {peer!r}; choose from {PEERS}")
 
 

@@ -164,14 +164,16 @@ def _prepare(model_file, profile, factory, data_spec, input_step, input_shape=No
     return g, calib
 
 
-def _load_integer(model_file, profile, factory, data_spec, input_step, input_shape=None, nir_reset=None):
-    """Load a model file; convert it for ``profile`` unless it is already an integer graph."""
+def _load_integer(model_file, profile, factory, data_spec, input_step, input_shape=None, nir_reset=None,
+                  netx: bool = False):
+    """Load a model file; convert it for ``profile`` unless it is already an integer graph
+    (``netx``: for a Lava export that lava-dl netx runs exactly, ``QuantizePass``)."""
     from snn2hw.exporters.export import is_quantized
     from snn2hw.passes.pipeline import convert as run_convert
     g, calib = _prepare(model_file, profile, factory, data_spec, input_step, input_shape, nir_reset)
     if is_quantized(g):
         return g, None
-    res = run_convert(g, profile=profile, calibration=calib)
+    res = run_convert(g, profile=profile, calibration=calib, netx=netx)
     return res.graph, res
 
 
@@ -194,29 +196,38 @@ def _load_integer(model_file, profile, factory, data_spec, input_step, input_sha
 @click.option("--nir-readout", type=click.Choice(["membrane", "integrator"]), default="membrane", show_default=True,
               help="NIR readout: 'membrane' = a LIF that never fires (its membrane is the output; snnTorch and "
                    "SpikingJelly import it), 'integrator' = NIR's I/LI/CubaLI (no spiking peer imports them)")
-@click.option("--nir-target", type=click.Choice(["generic", "snntorch"]), default="generic", show_default=True,
+@click.option("--nir-target", type=click.Choice(["generic", "snntorch", "norse"]), default="generic",
+              show_default=True,
               help="peer convention: 'snntorch' writes IF layers as LIF with beta = 1 (snnTorch 1.0.0 cannot import "
-                   "NIR's IF); see docs/NIR_PEERS.md")
+                   "NIR's IF); 'norse' writes Norse's dt (1e-3, its from_nir default) with the gain Norse ignores "
+                   "(r) folded into the weights and average pools as sum pools; see docs/NIR_PEERS.md")
+@click.option("--allow-netx-incompatible", is_flag=True, default=False,
+              help="lava: write a model.net that lava-dl netx would load and run wrongly (refused by default); "
+                   "then only 'snn2hw run-lava --runtime ours' runs it correctly (docs/LAVA.md)")
 @_fidelity_options
 def export(model_file, formats, profile, out_dir, factory, input_shape, nir_reset, data_spec, samples, timesteps,
-           input_step, nir_readout, nir_target, max_accuracy_drop, allow_approximation):
+           input_step, nir_readout, nir_target, allow_netx_incompatible, max_accuracy_drop, allow_approximation):
     """Write NIR, Lava (netx HDF5 + runner), ONNX and SANA-FE artifacts plus manifest.json."""
     from snn2hw.exporters.export import check_export_dir, export as run_export, parse_formats
     fmts = parse_formats(formats)
     check_export_dir(out_dir, fmts)  # manifest.json and the format folders inside it, before any work
     from snn2hw.util.timestamp import source_date_epoch
     source_date_epoch()  # a malformed SOURCE_DATE_EPOCH (manifest's created) refused before any work too
-    g, conv = _load_integer(model_file, profile, factory, data_spec, input_step, input_shape, nir_reset)
+    g, conv = _load_integer(model_file, profile, factory, data_spec, input_step, input_shape, nir_reset,
+                            netx="lava" in fmts)
     inputs = None
     if "sanafe" in fmts:
         from snn2hw.data import load_dataset, model_inputs
         inputs, _, _ = model_inputs(g, load_dataset(data_spec or "digits"), samples, timesteps)
     man = run_export(g, out_dir, formats=fmts, conversion=conv, profile=profile, inputs=inputs,
-                     nir_readout=nir_readout, nir_target=nir_target)
+                     nir_readout=nir_readout, nir_target=nir_target,
+                     allow_netx_incompatible=allow_netx_incompatible)
     for f in man["files"]:
         click.echo(f"{f['format']:5s} {f['path']}  ({f['bytes']} bytes, sha256 {f['sha256'][:12]}...)")
     for n in man["notes"]:
         click.echo(f"note: {n}")
+        if n.startswith("lava: WARNING"):
+            click.echo(f"WARNING: {n[len('lava: WARNING: '):]}", err=True)
     click.echo(f"wrote {Path(out_dir) / 'manifest.json'}")
     g_float = None if conv is None or data_spec is None else _prepare(model_file, profile, factory, None,
                                                                      g.nodes[g.inputs[0]].step, input_shape,
@@ -234,8 +245,16 @@ def export(model_file, formats, profile, out_dir, factory, input_shape, nir_rese
 @click.option("--timesteps", "-T", type=click.IntRange(min=1), default=None, help="default: the model's")
 @click.option("--timeout", type=FiniteFloat(lo=1.0, lo_closed=True), default=1800, show_default=True,
               help="seconds before the Lava run is stopped")
-def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
-    """Run an exported Lava model in lava-nc (fixed_pt) and compare with the reference simulator."""
+@click.option("--runtime", type=click.Choice(["ours", "netx"]), default="ours", show_default=True,
+              help="'ours': lava-nc processes built by snn2hw's runner; 'netx': model.net loaded by lava-dl 0.6.0's "
+                   "netx.hdf5.Network(input_message_bits=8, reset_interval=T+L, reset_offset=1), as Loihi 2 users "
+                   "load it (docs/LAVA.md)")
+@click.option("--probe", is_flag=True, default=False,
+              help="also compare u, v and spikes of every layer at every step (slower)")
+def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, probe):
+    """Run an exported Lava model in lava-nc (fixed_pt) and compare with the reference simulator.
+
+    Exits 1 if any output (or, with --probe, any u, v or spike) differs."""
     import torch
     from snn2hw.data import load_dataset, model_inputs
     from snn2hw.exporters.lava import run_lava
@@ -251,12 +270,30 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout):
     g = load_graph(root / "ir" / "model.s2h")
     x, y, T = model_inputs(g, load_dataset(data_spec), samples, timesteps)
     n = int(x.shape[1])
-    ref = simulate(g, x, mode="int")
-    res = run_lava(root / "lava", quantize_input(g, x.numpy()), timeout=timeout)
+    lman = json.loads((root / "lava" / "model.lava.json").read_text())
+    if runtime == "netx" and not lman.get("netx_compatible", True):
+        click.echo(f"warning: {lman.get('netx')}", err=True)
+    ref = simulate(g, x, mode="int", record=["spikes", "u", "v"] if probe else ())
+    res = run_lava(root / "lava", quantize_input(g, x.numpy()), timeout=timeout, runtime=runtime,
+                   record=probe)
     lava_out = torch.as_tensor(res["output"], dtype=torch.float64)
     same = bool(torch.equal(lava_out, ref.output))
+    where = ("lava-dl 0.6.0 netx.hdf5.Network" if runtime == "netx" else "snn2hw's Lava runner") + \
+        ", Loihi2SimCfg(select_tag='fixed_pt')"
     click.echo(f"{n} samples, T = {T}, {res['lava_steps']} Lava steps in {res['lava_run_s']:.2f} s "
-               f"({res['wall_s']:.2f} s with start-up)")
+               f"({res['wall_s']:.2f} s with start-up); runtime: {where}")
+    if probe:
+        import numpy as np
+        click.echo(f"{'layer':24s} {'spikes':>12s} {'u':>12s} {'v':>12s}   (steps x samples x neurons identical)")
+        for name in ref.record["spikes"]:
+            cells = []
+            for q in ("spikes", "u", "v"):
+                a = np.asarray(res["record"][q][name])
+                b = ref.record[q][name].numpy()
+                ok = a.shape == b.shape and bool(np.array_equal(a, b))
+                same = same and ok
+                cells.append(f"{int((a == b).sum()) if a.shape == b.shape else 0}/{b.size}")
+            click.echo(f"{name:24s} {cells[0]:>12s} {cells[1]:>12s} {cells[2]:>12s}")
     if y is None:  # random inputs: no labels
         click.echo("accuracy                   not applicable (the data has no labels)")
     else:
