@@ -31,7 +31,18 @@ $(SANAFE_VENV)/.stamp: requirements-sanafe.txt
 	touch $@
 
 venv: $(VENV)/.stamp
-lava-venv: $(LAVA_VENV)/.stamp
+# lava-dl 0.6.0 pins torch 2.3, so it cannot be installed beside lava-nc 0.10 with our torch held: its wheel is
+# fetched without dependencies and only netx (lava/lib/dl/netx, torch-free except sequential_modules, which the
+# netx runner never imports) plus its metadata are unpacked into the Lava environment (exporters/lava_netx_runner.py)
+LAVA_DL_WHEEL = $(LAVA_VENV)/wheels/lava_dl-0.6.0-py3-none-any.whl
+$(LAVA_VENV)/.netx-stamp: $(LAVA_VENV)/.stamp
+	$(LAVA_VENV)/bin/pip download -q --no-deps lava-dl==0.6.0 -d $(LAVA_VENV)/wheels
+	$(LAVA_VENV)/bin/python -c "import sys, sysconfig, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  [z.extract(n, sysconfig.get_paths()['purelib']) for n in z.namelist() if n.startswith('lava/lib/dl/netx/') \
+	   or n.split('/')[-1] in ('METADATA', 'LICENSE', 'WHEEL') and n.startswith('lava_dl-0.6.0.dist-info/')]" $(LAVA_DL_WHEEL)
+	touch $@
+
+lava-venv: $(LAVA_VENV)/.stamp $(LAVA_VENV)/.netx-stamp
 sanafe-venv: $(SANAFE_VENV)/.stamp
 
 demo: venv lava-venv

@@ -65,7 +65,8 @@ def parse_formats(formats) -> list:
     return list(dict.fromkeys(out))
 
 
-def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None, nir_options=None) -> tuple:
+def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None, nir_options=None,
+                  lava_options=None) -> tuple:
     """Write one format into ``tmp``; return (files, notes)."""
     notes = []
     if fmt == "sanafe":
@@ -92,7 +93,7 @@ def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None, 
         return ["model_float.nir", "model_int.nir"], notes
     if fmt == "lava":
         from snn2hw.exporters.lava import export_lava
-        r = export_lava(graph, tmp) or {}
+        r = export_lava(graph, tmp, **(lava_options or {})) or {}
         notes += [f"lava: {n}" for n in r.get("notes", [])]
         notes += [f"lava refused: {n}" for n in r.get("refusals", [])]
         return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()), notes
@@ -100,7 +101,8 @@ def _write_format(fmt: str, graph: Graph, tmp: Path, profile=None, inputs=None, 
 
 
 def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, inputs=None,
-           nir_readout: str = "membrane", nir_target: str = "generic") -> dict:
+           nir_readout: str = "membrane", nir_target: str = "generic",
+           allow_netx_incompatible: bool = False) -> dict:
     """Export an integer graph (quantized by ``snn2hw.convert``) to ``out_dir``; return the manifest.
 
     ``conversion``: the :class:`~snn2hw.passes.pipeline.ConvertResult` that made the graph, whose
@@ -108,7 +110,8 @@ def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, 
     float samples) are what the ``sanafe`` format needs (the profile's mapping and costs, the input
     spikes); the profile defaults to the one the graph was quantized for. ``nir_readout`` / ``nir_target``:
     the NIR readout encoding and peer convention (:func:`snn2hw.exporters.nir.export_nir`'s ``readout`` and
-    ``target``; ``docs/NIR_PEERS.md``).
+    ``target``; ``docs/NIR_PEERS.md``). ``allow_netx_incompatible``: write a Lava chain that lava-dl netx
+    would mis-run instead of refusing it (:func:`snn2hw.exporters.lava.export_lava`).
     """
     fmts = parse_formats(formats)
     created = created_timestamp()  # SOURCE_DATE_EPOCH checked before any work
@@ -135,7 +138,8 @@ def export(graph: Graph, out_dir, formats="all", conversion=None, profile=None, 
             sub = tmp / fmt
             sub.mkdir()
             written, n = _write_format(fmt, graph, sub, profile, inputs,
-                                       nir_options={"readout": nir_readout, "target": nir_target})
+                                       nir_options={"readout": nir_readout, "target": nir_target},
+                                       lava_options={"allow_netx_incompatible": allow_netx_incompatible})
             files[fmt] = written
             notes += n
         fault_point("export:manifest")

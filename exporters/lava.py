@@ -41,13 +41,22 @@ Exactness. The file means exactly the integer model that
   minimum that is not minus a power of two. Anything else loads into netx
   inexactly (netx's ``optimize_weight_bits`` truncates) or not at all.
 
+lava-dl netx. A chain ``model.net`` runs in lava-dl 0.6.0's own loader exactly as
+``simulate(mode='int')`` with ``hdf5.Network(net_config='model.net', input_message_bits=8,
+reset_interval=T + L, reset_offset=1)`` (``lava_netx_runner.py`` says why each argument;
+``snn2hw run-lava --runtime netx`` runs it so). Dense weights are what netx re-derives with its
+``optimize_weight_bits``: ``snn2hw export --format lava`` quantizes with ``netx=True`` (exponents
+capped so ``W_int << e`` stays in netx's exact range, ``snn2hw.ir.netx``), and
+``export_lava`` refuses (strict, nothing written) a chain graph netx would mis-run unless
+``allow_netx_incompatible=True`` (``--allow-netx-incompatible``).
+
 Refusals vs. netx-incompatibility. What Lava itself cannot run exactly (the
 threshold/compare/reset cases, non-foldable pooling, a negative weight
 exponent, a delayed conv whose sums could reach 2^23, an extra delay above 63,
 anything but ``Add`` between a synapse and its neuron, a spike path into a
 neuron without a synapse) raises :class:`~snn2hw.errors.Snn2hwError` naming every
 offending layer and why, and nothing is written. What only netx would get wrong, while our runner (which
-builds lava-nc processes itself) is exact, is exported: ``model.net`` is still
+builds lava-nc processes itself) is exact, is refused unless ``allow_netx_incompatible``; then ``model.net`` is
 written with the true integer weights, the manifest and the returned dict say
 ``netx: "netx-incompatible: <reasons>"`` and the HDF5 root attribute
 ``snn2hw_netx_compatible`` is 0 (reasons in ``snn2hw_netx_reasons``). Our extension
@@ -55,23 +64,28 @@ keys, which netx never reads: ``neuron/snn2hwBiasExp`` (a bias whose value is no
 multiple of 64 is written as mantissa plus this exponent instead of netx's 6),
 ``snn2hwName`` (the graph's neuron name) and ``snn2hwDepth`` per layer.
 
-Residual graphs (``Add``) and branching: the residual form ``snn2hw-residual/1``.
+Residual graphs (``Add``) and branching: the residual form ``snn2hw-residual/2``.
 A neuron may sum the currents of several synapses through ``Add`` nodes (a
 ResNet block: conv2 plus an identity depthwise 1x1 conv or a 1x1-conv shortcut,
 see ``insert_identity_synapses``), and a population may feed several synapses.
-netx reads ``layer/`` as a chain, so such a graph is written (root attribute
-``snn2hw_format = "snn2hw-residual/1"``, always netx-incompatible with that reason) as:
+netx reads ``layer/`` as a chain and has no Add, branching or per-path delay, so such
+a graph is written (root attribute ``snn2hw_format = "snn2hw-residual/2"``, always
+netx-incompatible with that reason) in a form netx refuses to load:
 
-* ``layer/0``: the ``input`` layer as above.
-* ``layer/1 .. layer/K``: ONE GROUP PER SYNAPSE, neurons in topological order and
+* ``layer/0``: the ``input`` layer as above; ``layer/1``: a ``concat`` layer (netx's
+  loader raises ``NotImplementedError: concat is not implemented.``, so a user who
+  tries the file in netx stops at load time instead of running a wrong chain), with an
+  ``snn2hwNote`` saying so. Nothing else is under ``layer/``.
+* ``snn2hw_synapses/1 .. snn2hw_synapses/K``: ONE GROUP PER SYNAPSE, neurons in topological order and
   each neuron's input synapses in graph order, with the netx keys of a ``conv`` /
   ``dense`` layer (no ``flatten`` groups: a dense reading a (C, H, W) population
   uses torch flatten order) plus ``delay`` (the extra delay, see below),
   ``snn2hwSynapse``, ``snn2hwSource`` (the Input or Neuron it reads),
   ``snn2hwInShape`` (that population's shape), ``snn2hwName`` (the neuron it
   drives) and ``snn2hwDepth`` (that neuron's depth). Only the neuron's first
-  synapse carries ``bias`` and the ``neuron`` group.
-* ``graph/json``: one UTF-8 JSON string ``{"format": "snn2hw-residual/1",
+  synapse carries ``bias`` and the ``neuron`` group. (``snn2hw-residual/1`` files, from
+  earlier versions, held these groups under ``layer/`` and are still read by the runner.)
+* ``graph/json``: one UTF-8 JSON string ``{"format": "snn2hw-residual/2",
   "input": name, "output": neuron name, "num_synapse_layers": L, "neurons":
   [{"name", "depth", "shape", "readout", "layer": "<group with its neuron
   parameters>", "inputs": [{"layer", "synapse", "kind", "source", "delay"}]}]}``.
@@ -112,12 +126,16 @@ import numpy as np
 from snn2hw.errors import Snn2hwError
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
+from snn2hw.ir.netx import NETX_DENSE_EXACT, netx_dense_verdict  # noqa: F401 (re-exported)
 from snn2hw.ir.topology import POPULATIONS, depths, walk
 from snn2hw.util.atomic import check_output_folder, write_bytes, write_text
 
 MODEL_FILE = "model.net"
 MANIFEST_FILE = "model.lava.json"
 RUNNER = Path(__file__).resolve().parent / "lava_runner.py"
+#: loads model.net with lava-dl 0.6.0's own netx.hdf5.Network (see that file for the arguments)
+NETX_RUNNER = Path(__file__).resolve().parent / "lava_netx_runner.py"
+RUNTIMES = ("ours", "netx")
 #: vth << 6 with vth >= 2^17 exceeds v's saturation 2^23 - 1: never fires
 NEVER_FIRE_VTH = 2 ** 17
 NETX_BIAS_EXP = 6
@@ -125,7 +143,11 @@ NETX_BIAS_EXP = 6
 DENSE_MANT_MAX = 127
 #: Lava's DelayDense / DelaySparse accept delays 0..63 (6 bits)
 MAX_DELAY = 63
-RESIDUAL_FORMAT = "snn2hw-residual/1"
+RESIDUAL_FORMAT = "snn2hw-residual/2"
+#: the residual form's synapse groups (netx never reads this group)
+RESIDUAL_SYNAPSES = "snn2hw_synapses"
+RESIDUAL_NETX_NOTE = ("snn2hw residual/branching graph: lava-dl netx cannot run it (no Add, branching or per-path "
+                      "delays); run it with `snn2hw run-lava --runtime ours`")
 
 
 def _repo_root() -> Path:
@@ -206,30 +228,6 @@ def _glue_adjoint(w: np.ndarray, glue: list, in_shape: tuple) -> np.ndarray:
     (y * torch.as_tensor(w, dtype=torch.float64)).sum().backward()
     g = x.grad.reshape(w.shape[0], -1).numpy()
     return np.rint(g).astype(np.int64)
-
-
-def netx_dense_verdict(w: np.ndarray) -> Optional[str]:
-    """None if netx (lava-dl 0.6.0) passes the integer dense weights through exactly, else the reason.
-
-    LAVA.md §3's safe rule (verified cases only)."""
-    w = np.asarray(w, dtype=np.int64)
-    lo, hi = int(w.min()), int(w.max())
-    if lo == 0 and hi == 0:
-        return "an all-zero weight matrix crashes netx (log2 of inf in optimize_weight_bits)"
-    if lo < 0 < hi:
-        if lo >= -256 and hi <= 254:
-            return None
-        return (f"mixed-sign weights in [{lo}, {hi}] exceed netx's exact range [-256, 254] "
-                f"(netx clips them)")
-    if lo >= 0:
-        if hi <= 255:
-            return None
-        return f"excitatory weights up to {hi} exceed 255 (netx's weight-bit search breaks, lava-dl#170)"
-    # all <= 0
-    if hi < 0 and lo >= -255 and (-lo) & (-lo - 1) != 0:
-        return None
-    return (f"non-positive weights in [{lo}, {hi}] (zeros, a power-of-two minimum or below -255) "
-            f"are not passed through exactly by netx's optimize_weight_bits")
 
 
 def dense_mantissa(w: np.ndarray) -> Optional[tuple]:
@@ -502,12 +500,22 @@ def residual_graph(graph: Graph, layers: list) -> dict:
             "num_synapse_layers": max(L.depth for L in layers), "neurons": neurons}
 
 
-def export_lava(graph: Graph, out_dir) -> dict:
+def netx_snippet(num_synapse_layers) -> str:
+    """The exact lava-dl netx loading call that runs a chain ``model.net`` as ``simulate(mode='int')`` does."""
+    return (f"from lava.lib.dl.netx import hdf5\n"
+            f"net = hdf5.Network(net_config='{MODEL_FILE}', input_message_bits=8,\n"
+            f"                   reset_interval=T + {num_synapse_layers}, reset_offset=1)   # T: timesteps per sample")
+
+
+def export_lava(graph: Graph, out_dir, allow_netx_incompatible: bool = False) -> dict:
     """Write ``model.net`` (+ ``model.lava.json``) for the integer ``graph``; see the module doc.
 
     Returns the manifest dict: ``files``, ``layers``, ``neurons``, ``residual``, ``netx``
-    ("netx-compatible" or "netx-incompatible: <reasons>"), ``netx_compatible``, ``notes``,
-    ``refusals`` (always empty). Raises :class:`Snn2hwError` listing every layer Lava cannot run exactly.
+    ("netx-compatible" or "netx-incompatible: <reasons>"), ``netx_compatible``, ``netx_loading``
+    (the netx call and its arguments), ``notes``, ``refusals`` (always empty). Raises
+    :class:`Snn2hwError` listing every layer Lava cannot run exactly, and (strict by default) every
+    reason lava-dl netx would mis-run a chain graph unless ``allow_netx_incompatible``; nothing is
+    written then. A residual graph is written in a form netx refuses to load (module doc).
     """
     import h5py
 
@@ -515,16 +523,25 @@ def export_lava(graph: Graph, out_dir) -> dict:
     if refusals:
         raise Snn2hwError("the Lava exporter refuses this graph (nothing written):\n"
                           + "\n".join(f"  - {r}" for r in refusals))
+    residual = not is_sequential(graph, layers)
+    if netx_reasons and not residual and not allow_netx_incompatible:
+        raise Snn2hwError("the Lava exporter refuses this graph: lava-dl netx would load model.net and run it "
+                          "wrongly, without an error (nothing written):\n"
+                          + "\n".join(f"  - {r}" for r in netx_reasons)
+                          + "\nQuantize for netx (snn2hw export --format lava does it when it converts a "
+                            "checkpoint; in Python snn2hw.convert(graph, profile, netx=True)), or pass "
+                            "--allow-netx-incompatible (allow_netx_incompatible=True) to write it anyway: then "
+                            "only `snn2hw run-lava --runtime ours` runs it correctly")
     out = check_output_folder(out_dir, files=(MODEL_FILE, MANIFEST_FILE))
     out.mkdir(parents=True, exist_ok=True)
     inp = graph.nodes[graph.inputs[0]]
     in_shape = tuple(inp.shape) if len(inp.shape) == 3 else (int(np.prod(inp.shape)), 1, 1)
-    residual = not is_sequential(graph, layers)
     gdesc = residual_graph(graph, layers)
     if residual:
-        netx_reasons = [f"residual/branching graph ({RESIDUAL_FORMAT}: one layer group per synapse plus a "
-                        f"'graph' group; netx reads layers as a chain and cannot express Add, branching or "
-                        f"per-path delays)"] + netx_reasons
+        netx_reasons = [f"residual/branching graph ({RESIDUAL_FORMAT}: one group per synapse under "
+                        f"'{RESIDUAL_SYNAPSES}' plus a 'graph' group; netx reads layers as a chain and cannot "
+                        f"express Add, branching or per-path delays, so the file's layer chain stops netx at "
+                        f"load time: NotImplementedError 'concat is not implemented.')"] + netx_reasons
     netx_ok = not netx_reasons
     verdict = "netx-compatible" if netx_ok else "netx-incompatible: " + "; ".join(netx_reasons)
     path = out / MODEL_FILE
@@ -538,6 +555,13 @@ def export_lava(graph: Graph, out_dir) -> dict:
         g = lay.create_group(str(idx))
         _bytes(g, "type", "input")
         g.create_dataset("shape", data=np.array(in_shape, dtype=np.int64))
+        if residual:
+            # netx reads layer/ as a chain: a 'concat' layer (NotImplementedError in netx's loader) makes it stop
+            # at load time instead of wiring the synapses in a row and running something else
+            g = lay.create_group("1")
+            _bytes(g, "type", "concat")
+            g.create_dataset("snn2hwNote", data=np.array([RESIDUAL_NETX_NOTE.encode("utf-8")]))
+            lay = h.create_group(RESIDUAL_SYNAPSES)
         for L in layers:
             if L.flatten_before and not residual:
                 idx += 1
@@ -567,7 +591,17 @@ def export_lava(graph: Graph, out_dir) -> dict:
                                               if n["name"] == gdesc["output"])["readout"] else "spike_count"},
         "netx": verdict,
         "netx_compatible": netx_ok,
-        "notes": [n for L in layers for n in L.notes] + [f"{MODEL_FILE} is {verdict}"],
+        "netx_loading": None if residual else {
+            "call": netx_snippet(gdesc["num_synapse_layers"]), "input_message_bits": 8,
+            "reset_interval": f"T + {gdesc['num_synapse_layers']}", "reset_offset": 1},
+        "notes": [n for L in layers for n in L.notes] + [f"{MODEL_FILE} is {verdict}"] + (
+            [f"WARNING: lava-dl netx would load {MODEL_FILE} and run it wrongly (exported with "
+             f"--allow-netx-incompatible); only `snn2hw run-lava --runtime ours` runs it correctly"]
+            if netx_reasons and not residual else
+            [f"{MODEL_FILE} is a residual graph: lava-dl netx refuses to load it; run it with "
+             f"`snn2hw run-lava --runtime ours`"] if residual else
+            [f"load it in lava-dl netx with hdf5.Network(net_config='{MODEL_FILE}', input_message_bits=8, "
+             f"reset_interval=T + {gdesc['num_synapse_layers']}, reset_offset=1) (docs/LAVA.md)"]),
         # what Lava cannot run exactly raises Snn2hwError instead (nothing is written); kept for callers
         "refusals": [],
     }
@@ -576,7 +610,7 @@ def export_lava(graph: Graph, out_dir) -> dict:
 
 
 # ----------------------------------------------------------------------------- running
-def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
+def run_lava(out_dir, x_int, record=False, timeout: float = 600, runtime: str = "ours") -> dict:
     """Run an exported model in the real Lava on integer input ``x_int`` ``[T, B, *input_shape]``.
 
     All B samples go back to back through one Lava run of ``B * (T + L)`` steps
@@ -591,44 +625,71 @@ def run_lava(out_dir, x_int, record=False, timeout: float = 600) -> dict:
     ``timeout`` seconds, a runner that fails or dies from a signal raise
     :class:`Snn2hwError`; in every case (KeyboardInterrupt too) the runner's whole
     process group is killed and its temporary files removed.
+
+    ``runtime="ours"`` runs ``lava_runner.py`` (lava-nc processes built from the file by snn2hw);
+    ``runtime="netx"`` runs ``lava_netx_runner.py``, which loads ``model.net`` with lava-dl 0.6.0's
+    ``netx.hdf5.Network(input_message_bits=8, reset_interval=T + L, reset_offset=1)``, as a
+    Loihi 2 user does (it needs lava-dl's netx in ``.venv-lava``: ``make lava-venv``).
     """
-    out_dir = Path(out_dir)
+    return run_lava_many([(out_dir, x_int)], record=record, timeout=timeout, runtime=runtime)[0]
+
+
+def run_lava_many(jobs, record=False, timeout: float = 600, runtime: str = "ours") -> list:
+    """:func:`run_lava` for several ``(out_dir, x_int)`` jobs in ONE Lava interpreter (one after the
+    other, each its own Lava run): the interpreter's start-up and imports are paid once. Returns one
+    result dict per job; ``wall_s`` is the whole subprocess's."""
+    if runtime not in RUNTIMES:
+        raise Snn2hwError(f"unknown Lava runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
     py = lava_python()
     if not (py.exists() and os.access(py, os.X_OK)):
         raise Snn2hwError(f"the Lava environment is missing ({py}); run `make lava-venv` in {_repo_root()} "
                           f"(it needs Python 3.10)")
-    if not (out_dir / MODEL_FILE).exists() or not (out_dir / MANIFEST_FILE).exists():
-        raise Snn2hwError(f"{out_dir} holds no exported Lava model ({MODEL_FILE}, {MANIFEST_FILE}); "
-                          f"run export_lava first")
-    x = np.asarray(x_int)
-    if not np.issubdtype(x.dtype, np.integer):
-        if not np.all(x == np.rint(x)):
-            raise Snn2hwError("x_int must hold integers (the quantized input, round(x / step))")
-    x = x.astype(np.int64)
+    xs = []
+    for out_dir, x_int in jobs:
+        out_dir = Path(out_dir)
+        if not (out_dir / MODEL_FILE).exists() or not (out_dir / MANIFEST_FILE).exists():
+            raise Snn2hwError(f"{out_dir} holds no exported Lava model ({MODEL_FILE}, {MANIFEST_FILE}); "
+                              f"run export_lava first")
+        x = np.asarray(x_int)
+        if not np.issubdtype(x.dtype, np.integer):
+            if not np.all(x == np.rint(x)):
+                raise Snn2hwError("x_int must hold integers (the quantized input, round(x / step))")
+        xs.append((out_dir, x.astype(np.int64)))
     t0 = time.perf_counter()
+    raw = []
     with tempfile.TemporaryDirectory(prefix="snn2hw_lava_") as tmp:
-        pin, pout = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
-        np.savez(pin, x_int=x)
         flag = [] if not record else ["--record=spikes"] if record == "spikes" else ["--record"]
-        args = [str(py), str(RUNNER), str(out_dir), str(pin), str(pout)] + flag
-        se = _run_group(args, Path(tmp) / "stderr.txt", timeout)
-        if not pout.exists():
-            raise Snn2hwError(f"the Lava run exited without writing its output{_stderr_note(se)}")
-        with np.load(pout) as d:
-            res = {k: d[k] for k in d.files}
-    manifest = json.loads((out_dir / MANIFEST_FILE).read_text())
-    result = {"output": res["output"], "output_kind": manifest["output"]["kind"],
-              "lava_steps": int(res["lava_steps"]), "lava_run_s": float(res["lava_run_s"]),
-              "wall_s": time.perf_counter() - t0}
-    if record:
-        rec = {"spikes": {}} if record == "spikes" else {"spikes": {}, "u": {}, "v": {}}
-        names = [n["name"] for n in manifest.get("neurons") or [{"name": L["neuron"]} for L in manifest["layers"]]]
-        for i, name in enumerate(names):
-            for q, key in (("spikes", "s"), ("u", "u"), ("v", "v")):
-                if q in rec:
-                    rec[q][name] = res[f"{key}{i}"]
-        result["record"] = rec
-    return result
+        runner = NETX_RUNNER if runtime == "netx" else RUNNER
+        args = [str(py), str(runner)]
+        outs = []
+        for j, (out_dir, x) in enumerate(xs):
+            pin, pout = Path(tmp) / f"in{j}.npz", Path(tmp) / f"out{j}.npz"
+            np.savez(pin, x_int=x)
+            args += [str(out_dir), str(pin), str(pout)]
+            outs.append(pout)
+        se = _run_group(args + flag, Path(tmp) / "stderr.txt", timeout)
+        for pout in outs:
+            if not pout.exists():
+                raise Snn2hwError(f"the Lava run exited without writing its output{_stderr_note(se)}")
+            with np.load(pout) as d:
+                raw.append({k: d[k] for k in d.files})
+    wall = time.perf_counter() - t0
+    results = []
+    for (out_dir, _), res in zip(xs, raw):
+        manifest = json.loads((out_dir / MANIFEST_FILE).read_text())
+        result = {"output": res["output"], "output_kind": manifest["output"]["kind"], "runtime": runtime,
+                  "lava_steps": int(res["lava_steps"]), "lava_run_s": float(res["lava_run_s"]), "wall_s": wall}
+        if record:
+            rec = {"spikes": {}} if record == "spikes" else {"spikes": {}, "u": {}, "v": {}}
+            names = [n["name"] for n in manifest.get("neurons")
+                     or [{"name": L["neuron"]} for L in manifest["layers"]]]
+            for i, name in enumerate(names):
+                for q, key in (("spikes", "s"), ("u", "u"), ("v", "v")):
+                    if q in rec:
+                        rec[q][name] = res[f"{key}{i}"]
+            result["record"] = rec
+        results.append(result)
+    return results
 
 
 def _run_group(args, stderr_file: Path, timeout: float) -> str:

@@ -14,6 +14,8 @@ import h5py
 from snn2hw.errors import FileFormatError
 from snn2hw.exporters.lava import MANIFEST_FILE, MODEL_FILE
 LAYER_TYPES = {"input", "dense", "conv", "flatten"}
+#: a residual graph's layer chain: input, then a 'concat' that stops netx (exporters/lava.py)
+RESIDUAL_CHAIN_TYPES = {"input", "concat"}
 
 
 def check_lava_dir(folder) -> None:
@@ -35,6 +37,12 @@ def check_lava_dir(folder) -> None:
     with f:
         if "layer" not in f or not isinstance(f["layer"], h5py.Group):
             raise FileFormatError(f"{net} has no 'layer' group; expected the netx format (layer/0..N)")
+        residual = "graph" in f
+        if residual and "snn2hw_synapses" in f:
+            syn = f["snn2hw_synapses"]
+            for k in syn.keys():
+                if "type" not in syn[k] or "weight" not in syn[k]:
+                    raise FileFormatError(f"{net}: snn2hw_synapses/{k} has no 'type' or 'weight'")
         keys = list(f["layer"].keys())
         if not keys or sorted(keys, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(keys))]:
             raise FileFormatError(f"{net}: layer groups must be named 0..N, found {sorted(keys)[:8]}")
@@ -45,7 +53,7 @@ def check_lava_dir(folder) -> None:
             t = g["type"][()]
             t = (t[0] if getattr(t, "shape", ()) else t)
             t = t.decode() if isinstance(t, bytes) else str(t)
-            if t not in LAYER_TYPES:
+            if t not in LAYER_TYPES and not (residual and t in RESIDUAL_CHAIN_TYPES):
                 raise FileFormatError(f"{net}: layer/{k} has type '{t}', expected one of {sorted(LAYER_TYPES)}")
             if t in ("dense", "conv") and "weight" not in g:
                 raise FileFormatError(f"{net}: layer/{k} ({t}) has no 'weight'")

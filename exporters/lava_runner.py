@@ -1,7 +1,8 @@
 """Run a snn2hw Lava export (``model.net`` + ``model.lava.json``) in lava-nc 0.10.0, fixed_pt.
 
-Reads the netx chain form and the residual form ``snn2hw-residual/1`` (one layer group per
-synapse plus ``graph/json``, see ``exporters/lava.py``): each neuron is a LIF whose ``a_in``
+Reads the netx chain form and the residual form ``snn2hw-residual/2`` (one group per
+synapse under ``snn2hw_synapses`` plus ``graph/json``, see ``exporters/lava.py``; ``/1`` kept them
+under ``layer``): each neuron is a LIF whose ``a_in``
 receives every input synapse (Lava's InPort sums all connected OutPorts); a population's
 ``s_out`` fans out to all synapses that read it.
 
@@ -11,7 +12,7 @@ installed there, so the lava-nc processes are built here from the netx file).
 
 Usage::
 
-    python lava_runner.py MODEL_DIR INPUT.npz OUTPUT.npz [--record | --record=spikes]
+    python lava_runner.py MODEL_DIR INPUT.npz OUTPUT.npz [MODEL_DIR INPUT.npz OUTPUT.npz ...] [--record | --record=spikes]
 
 ``INPUT.npz``: ``x_int`` ``[T, B, *input_shape]`` integers (the graded input
 payload, ``round(x / step)``; input shapes (C, H, W) or (N,)).
@@ -250,8 +251,10 @@ def read_model(h, manifest: dict) -> tuple:
     in_chw = tuple(manifest["input"]["shape"])
     inp = manifest["input"].get("name", "input")
     neurons, synapses = [], []
-    if "graph" in h:                                      # residual form (snn2hw-residual/1)
+    if "graph" in h:                                      # residual form (snn2hw-residual/1 or /2)
         desc = json.loads(np.asarray(h["graph"]["json"][()]).reshape(-1)[0])
+        if "snn2hw_synapses" in h:                        # /2: synapse groups outside netx's layer chain
+            groups = {k: h["snn2hw_synapses"][k] for k in h["snn2hw_synapses"].keys()}
         shapes = {desc["input"]: in_chw}
         for n in desc["neurons"]:
             shapes[n["name"]] = tuple(n["shape"])
@@ -422,10 +425,12 @@ def run(model_dir: str, path_in: str, path_out: str, record) -> None:
 def main(argv) -> int:
     args = [a for a in argv if not a.startswith("--record")]
     rec = [a for a in argv if a.startswith("--record")]
-    if len(args) != 3 or len(rec) > 1 or (rec and rec[0] not in ("--record", "--record=spikes")):
+    if not args or len(args) % 3 or len(rec) > 1 or (rec and rec[0] not in ("--record", "--record=spikes")):
         print(__doc__, file=sys.stderr)
         return 2
-    run(args[0], args[1], args[2], record=(False if not rec else "spikes" if rec[0] == "--record=spikes" else "all"))
+    for j in range(0, len(args), 3):     # several models, one after the other, in this one interpreter
+        run(args[j], args[j + 1], args[j + 2],
+            record=(False if not rec else "spikes" if rec[0] == "--record=spikes" else "all"))
     return 0
 
 

@@ -45,9 +45,12 @@ def fold(graph: Graph, unit_threshold: bool = False, channel_scales: str = "thre
 
 
 def convert(graph: Graph, profile="loihi", granularity=None, calibration=None,
-            unit_threshold: bool = False) -> ConvertResult:
-    """Fold and quantize ``graph`` for ``profile`` (a name or a YAML path)."""
-    q = QuantizePass(profile, granularity=granularity, calibration=calibration)
+            unit_threshold: bool = False, netx: bool = False) -> ConvertResult:
+    """Fold and quantize ``graph`` for ``profile`` (a name or a YAML path).
+
+    ``netx=True``: dense weight exponents are capped so lava-dl netx runs the Lava export exactly
+    (``QuantizePass``; ``snn2hw export --format lava`` sets it)."""
+    q = QuantizePass(profile, granularity=granularity, calibration=calibration, netx=netx)
     # per-channel scales become per-channel thresholds only where the target has them (channel granularity);
     # with one threshold per layer (Loihi/Lava LIF processes) they are multiplied into the weights
     folded = fold(graph, unit_threshold, channel_scales="threshold" if q.granularity == "channel" else "weights")

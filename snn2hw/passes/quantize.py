@@ -14,6 +14,16 @@ neuron's classes are compared with each other, so they always share one scale,
 and it keeps ``e = 0``: its membrane integrates over the whole run and needs
 the full 24-bit range.
 
+For lava-dl netx (``netx=True``, what ``snn2hw export --format lava`` uses): netx
+reads a dense layer's weights as integers and re-derives their exponent itself
+(``optimize_weight_bits``), so the file holds ``W_int << e``, and that is exact in
+netx only inside its range (mixed signs [-256, 254], all >= 0 [0, 255], see
+``snn2hw.ir.netx``). ``e`` is then also capped at the largest value whose
+``W_int << e`` netx passes through unchanged for every dense synapse of the
+neuron (with 8-bit mantissas ``|W_int| <= 127``, ``e <= 1`` unless the layer's
+weights are small); the threshold and bias unit is coarser by the same factor.
+Conv weights are passed to Lava as they are and need no cap.
+
 Neuron mapping onto Lava's CUBA (LAVA.md §1): ``du = 4095 - round(4096 alpha)``
 (0 current memory for LIF/IF: ``du = 4095``), ``dv = round(4096 (1 - beta))``;
 the float test ``v >= theta`` on integer ``v`` becomes ``v > ceil(theta/delta) - 1``
@@ -35,6 +45,7 @@ import numpy as np
 from snn2hw.hw_profiles import load_profile
 from snn2hw.ir import nodes as N
 from snn2hw.ir.graph import Graph
+from snn2hw.ir.netx import netx_dense_verdict
 from snn2hw.ir.topology import chain_up, population_of, source_of, sum_pools_between, synapses_into
 from snn2hw.errors import PassError
 from snn2hw.passes.base import Pass, PassResult
@@ -73,7 +84,9 @@ def search_scale(w_rows: np.ndarray, qmax: int, extra=()) -> tuple:
 
 
 class QuantizePass(Pass):
-    """``QuantizePass(profile, granularity=None, calibration=None)``.
+    """``QuantizePass(profile, granularity=None, calibration=None, netx=False)``.
+
+    ``netx``: cap each dense layer's exponent so lava-dl netx runs its weights exactly (module doc).
 
     ``calibration``: optional float inputs ``[T, B, ...]`` (or ``[B, ...]``) used to
     choose the input step when the Input node has none.
@@ -81,7 +94,8 @@ class QuantizePass(Pass):
 
     name = "quantize"
 
-    def __init__(self, profile="loihi", granularity=None, calibration=None):
+    def __init__(self, profile="loihi", granularity=None, calibration=None, netx: bool = False):
+        self.netx = bool(netx)
         self.profile = load_profile(profile)
         self.granularity = granularity or self.profile.formats.granularity
         if self.granularity not in ("layer", "channel"):
@@ -233,8 +247,13 @@ class QuantizePass(Pass):
         th = node.threshold_array(C)
         proven = bound0 * 64 < 2 ** (fm.state_bits - 1)
         e_best = 0
+        netx_dense = [s for s in syns if isinstance(graph.nodes[s], N.Dense)] if self.netx else []
+        e_netx = None
         for e in range(0, (0 if node.readout else fm.weight_exp_max) + 1):
             unit = delta / 2**e
+            if e > 0 and any(netx_dense_verdict(w_int[s] << e) is not None for s in netx_dense):
+                e_netx = e - 1
+                break
             if not node.readout and np.any(np.ceil(th / unit) > vth_max):
                 break
             if np.any(np.abs(np.round(bias / unit)) > bias_max):
@@ -281,6 +300,9 @@ class QuantizePass(Pass):
             notes.append(f"{clipped} weight(s) clipped at +-{qmax} (saturation)")
         if bias_clipped:
             notes.append(f"{bias_clipped} bias value(s) clipped at +-{bias_max}")
+        if e_netx is not None and e_netx == e_best:
+            notes.append(f"weight exponent capped at {e_best} so lava-dl netx runs the dense weights "
+                         f"exactly (W_int << {e_best + 1} leaves netx's range)")
         if not proven:
             notes.append(f"u may wrap: worst-case |a<<6| = {bound0 * 2**e_best * 64:.3g} >= 2^"
                          f"{fm.state_bits - 1}; wraps are counted by the simulator")

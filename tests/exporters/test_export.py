@@ -31,7 +31,7 @@ def test_failed_export_leaves_previous_artifacts_intact(conv, tmp_path, monkeypa
     snn2hw.export(conv.graph, out, formats="onnx", conversion=conv)
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def boom(fmt, graph, tmp, *rest):
+    def boom(fmt, graph, tmp, *rest, **kw):
         (tmp / "partial.bin").write_bytes(b"half")
         raise Snn2hwError("simulated failure")
 
