@@ -5,9 +5,10 @@ PY310      ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.10.*/bin/python3.1
 VENV        = .venv
 LAVA_VENV   = .venv-lava
 SANAFE_VENV = .venv-sanafe
+SINABS3_VENV = .venv-sinabs3
 DEMO_OUT   ?= demo_out
 
-.PHONY: demo test venv lava-venv sanafe-venv clean
+.PHONY: demo test venv lava-venv sanafe-venv sinabs3-venv clean
 
 $(VENV)/.stamp: pyproject.toml constraints.txt
 	$(PY311) -m venv $(VENV)
@@ -30,6 +31,15 @@ $(SANAFE_VENV)/.stamp: requirements-sanafe.txt
 	$(SANAFE_VENV)/bin/pip install -q -r requirements-sanafe.txt
 	touch $@
 
+# Sinabs 3 (pins nir <= 1.0.4) for the NIR peer tests: its own nir/nirtorch/sinabs, torch & co. from the main venv
+$(SINABS3_VENV)/.stamp: requirements-sinabs3.txt $(VENV)/.stamp
+	rm -rf $(SINABS3_VENV)
+	$(PY311) -m venv $(SINABS3_VENV)
+	$(SINABS3_VENV)/bin/pip install -q --no-deps -r requirements-sinabs3.txt
+	$(VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+	  > "$$($(SINABS3_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/snn2hw_main_venv.pth"
+	touch $@
+
 venv: $(VENV)/.stamp
 # lava-dl 0.6.0 pins torch 2.3, so it cannot be installed beside lava-nc 0.10 with our torch held: its wheel is
 # fetched without dependencies and only netx (lava/lib/dl/netx, torch-free except sequential_modules, which the
@@ -44,12 +54,13 @@ $(LAVA_VENV)/.netx-stamp: $(LAVA_VENV)/.stamp
 
 lava-venv: $(LAVA_VENV)/.stamp $(LAVA_VENV)/.netx-stamp
 sanafe-venv: $(SANAFE_VENV)/.stamp
+sinabs3-venv: $(SINABS3_VENV)/.stamp
 
 demo: venv lava-venv
 	$(VENV)/bin/snn2hw demo --out $(DEMO_OUT)
 
-test: venv lava-venv sanafe-venv
+test: venv lava-venv sanafe-venv sinabs3-venv
 	$(VENV)/bin/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) $(LAVA_VENV) $(SANAFE_VENV) $(DEMO_OUT)
+	rm -rf $(VENV) $(LAVA_VENV) $(SANAFE_VENV) $(SINABS3_VENV) $(DEMO_OUT)

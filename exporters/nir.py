@@ -115,7 +115,12 @@ READOUTS = ("membrane", "integrator")
 #: per-peer conventions: ``snntorch`` writes IF populations as LIF with beta = 1 (snnTorch 1.0.0 imports NIR
 #: ``IF`` as a leaky neuron with beta 0.9 and asserts r == 1); ``norse``: Norse's dt and its LIF that ignores ``r``
 #: (see :data:`NORSE_DT`, ``_Writer._norse_scales``)
-TARGETS = ("generic", "snntorch", "norse")
+TARGETS = ("generic", "snntorch", "norse", "sinabs", "sinabs3")
+#: Sinabs (2.x and 3.x) reads ``tau`` in time steps with ``alpha = exp(-1/tau)`` and ignores ``r``: its targets write
+#: dt = 1 and the exact (exponential) discretisation, ``tau = -1/ln(beta)`` (``inf`` for beta = 1), every
+#: population as a LIF (Sinabs' IAF clamps v at -theta), ``v_threshold`` for Sinabs' ``v >= theta``; ``sinabs3``
+#: also omits ``v_reset`` (nir <= 1.0.4, which Sinabs 3 pins, rejects it)
+SINABS = ("sinabs", "sinabs3")
 #: the dt of ``--nir-target norse`` files: Norse's default (``norse.torch.from_nir(graph, dt=0.001)``), so
 #: ``from_nir(graph)`` reads them without arguments
 NORSE_DT = 1e-3
@@ -159,6 +164,20 @@ def _below_f32(theta: np.ndarray) -> np.ndarray:
     return np.nextafter(f, np.float32(-np.inf)).astype(np.float64)
 
 
+def _ge_f32(theta: np.ndarray) -> np.ndarray:
+    """The smallest float32 >= theta: for float32 membranes ``v >= that`` is exactly ``v >= theta``."""
+    theta = np.asarray(theta, dtype=np.float64)
+    f = theta.astype(np.float32)
+    return np.where(f.astype(np.float64) < theta, np.nextafter(f, np.float32(np.inf)), f).astype(np.float64)
+
+
+def _above_f32(theta: np.ndarray) -> np.ndarray:
+    """The smallest float32 > theta: for float32 membranes ``v >= that`` is exactly ``v > theta``."""
+    theta = np.asarray(theta, dtype=np.float64)
+    f = theta.astype(np.float32)
+    return np.where(f.astype(np.float64) <= theta, np.nextafter(f, np.float32(np.inf)), f).astype(np.float64)
+
+
 def _nir_name(name: str) -> str:
     return name.replace("/", "_")
 
@@ -185,6 +204,22 @@ def _ungroup(w: np.ndarray, groups: int) -> np.ndarray:
     return out
 
 
+def _drop_v_reset(image: io.BytesIO) -> None:
+    """Remove every ``v_reset`` dataset (all zero) from the in-memory file: nir <= 1.0.4 (Sinabs 3) rejects the field,
+    nir >= 1.0.7 reads a missing one as 0."""
+    import h5py
+    with h5py.File(image, "r+") as f:
+        def visit(group):
+            for k in list(group):
+                if isinstance(group[k], h5py.Group):
+                    visit(group[k])
+                elif k == "v_reset":
+                    if np.any(group[k][()] != 0):
+                        raise NIRExportError(f"{group.name}: a non-zero v_reset cannot be omitted for Sinabs 3")
+                    del group[k]
+        visit(f)
+
+
 class _Writer:
     def __init__(self, graph: Graph, integer: bool, subtract_reset: str, dt: float, readout: str = "membrane",
                  target: str = "generic"):
@@ -194,7 +229,7 @@ class _Writer:
         # identity shortcuts become plain edges into the sum (float file only: the integer weight is W_int 2^e)
         self.dissolved = set() if integer or target == "norse" else \
             {n for n, v in graph.nodes.items() if _is_identity(v)}
-        self.in_scale = self._norse_scales() if target == "norse" else {}
+        self.in_scale = self._norse_scales() if target in ("norse",) + SINABS else {}
         self.nodes: dict = {}
         self.rename: dict = {}   # our name -> NIR name (the node that produces our node's value)
         self.notes: list = []
@@ -217,8 +252,11 @@ class _Writer:
             else:
                 cuba, beta, gain = node.model == "cuba" and node.alpha > 0.0, node.beta, node.input_gain
             if cuba:
+                if self.target in SINABS:
+                    raise NIRExportError(f"neuron '{name}' is CUBA: Sinabs (2.x, 3.x) imports no NIR CubaLIF; "
+                                         f"use --nir-target generic (snnTorch, SpikingJelly, Norse import it)")
                 continue
-            k = gain / (1.0 - beta) if beta < 1.0 else gain
+            k = gain / (1.0 - beta) if beta < 1.0 and self.target == "norse" else gain
             if k == 1.0:
                 continue
             syns, bare = synapses_into(g, name)
@@ -263,6 +301,11 @@ class _Writer:
             p = dict(tau_syn=_full(tau_syn, shape), tau_mem=_full(tau_mem, shape), r=_full(g * tau_mem / dt, shape),
                      v_leak=_full(0.0, shape), w_in=_full(tau_syn / dt, shape))
             kind = "cuba"
+        elif self.target in SINABS:  # exponential decay in time steps (dt = 1); the gain is in the weights
+            tau = -dt / math.log(beta) if 0.0 < beta < 1.0 else (math.inf if beta >= 1.0 else dt * 1e-300)
+            r = 1.0 / (1.0 - beta) if beta < 1.0 else math.inf  # unit gain of the exact solution (Sinabs ignores r)
+            p = dict(tau=_full(tau, shape), r=_full(r, shape), v_leak=_full(0.0, shape))
+            kind = "lif"
         elif self.target == "norse":  # the gain is in the weights (_norse_scales): r = 1 (LIF) or 1/dt (IF)
             if beta < 1.0:
                 p = dict(tau=_full(self._tau(beta), shape), r=_full(1.0, shape), v_leak=_full(0.0, shape))
@@ -286,7 +329,10 @@ class _Writer:
                             metadata={"snn2hw": "readout"})
         else:
             th = _full(node.threshold_array(shape[0]) if np.ndim(node.threshold) else node.threshold, shape)
-            if node.compare == "ge":
+            if self.target in SINABS:  # Sinabs fires on v >= v_threshold (float32)
+                meta["compare"], meta["threshold"] = node.compare, th.copy()
+                th = _ge_f32(th) if node.compare == "ge" else _above_f32(th)
+            elif node.compare == "ge":
                 meta["compare"], meta["threshold"] = "ge", th.copy()  # snn2hw's importer restores theta and >=
                 th = _below_f32(th)
             cls = {"cuba": nir.CubaLIF, "lif": nir.LIF, "if": nir.IF}[kind]
@@ -386,6 +432,8 @@ class _Writer:
             w, b = np.asarray(w, dtype=np.float64) * k, None if b is None else np.asarray(b, dtype=np.float64) * k
         meta = {"int_weight_exp": int(node.weight_exp)} if self.integer else {}
         if isinstance(node, N.Dense):
+            if b is None and self.target in SINABS:  # Sinabs maps Affine only
+                b = np.zeros(np.shape(w)[0])
             if b is None:
                 return nir.Linear(weight=np.asarray(w, dtype=np.float64), metadata=meta)
             return nir.Affine(weight=np.asarray(w, dtype=np.float64), bias=np.asarray(b, dtype=np.float64),
@@ -493,7 +541,7 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if dt is None:
-        dt = NORSE_DT if target == "norse" else DT
+        dt = NORSE_DT if target == "norse" else 1.0 if target in SINABS else DT
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number, got {dt!r}")
     g = graph.copy()
@@ -516,20 +564,20 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
         from snn2hw.passes.fold_batchnorm import FoldBatchNormPass
         from snn2hw.passes.fold_thresholds import FoldThresholdsPass
         passes = [FoldBatchNormPass(), FoldThresholdsPass()]
-        if target == "norse":  # Norse 1.1.0 maps no AvgPool2d: a SumPool2d with 1/k^2 in a synapse (exact)
+        if target in ("norse",) + SINABS:  # Norse 1.1.0 / Sinabs map no AvgPool2d: a SumPool2d, 1/k^2 in a synapse
             from snn2hw.passes.lower_avgpool import LowerAvgPoolPass
             passes.append(LowerAvgPoolPass())
         g, results = run_passes(g, passes)
         for r in results:
             notes += [f"{r.name}: {c}" for c in r.changes] + [f"{r.name} refused: {c}" for c in r.refusals]
         g.validate()
-        if target == "norse" and g.of_type(N.AvgPool2d):
-            raise NIRExportError(f"--nir-target norse: Norse 1.1.0 cannot import AvgPool2d and {g.of_type(N.AvgPool2d)} "
+        if target in ("norse",) + SINABS and g.of_type(N.AvgPool2d):
+            raise NIRExportError(f"--nir-target {target}: the peer cannot import AvgPool2d and {g.of_type(N.AvgPool2d)} "
                                  f"could not be written as a SumPool2d (see the lower_avgpool notes: {notes})")
     w = _Writer(g, integer, subtract_reset, dt, readout=readout, target=target)
     edges = w.build()
     notes += w.notes
-    meta = {"dt": float(dt), "discretization": "forward-euler", "compare": "gt", "writer": "snn2hw",
+    meta = {"dt": float(dt), "discretization": "exponential" if target in SINABS else "forward-euler", "compare": "gt", "writer": "snn2hw",
             "reset": "subtract" if w.subtract else "zero", "integer": int(bool(integer)),
             "readout": readout, "target": target}
     if integer:
@@ -560,6 +608,8 @@ def export_nir(graph: Graph, path, integer: bool = False, subtract_reset: str = 
     path = Path(path)
     image = io.BytesIO()  # built in memory, then written atomically (see snn2hw.util.atomic.write_bytes)
     nir.write(image, ng)
+    if target == "sinabs3":
+        _drop_v_reset(image)
     write_bytes(path, image.getvalue())
     return {"path": str(path), "nodes": len(ng.nodes), "edges": len(edges), "dt": float(dt),
             "integer": bool(integer), "metadata": meta, "notes": notes}

@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PEERS = ("snntorch", "spikingjelly", "norse")
+PEERS = ("snntorch", "spikingjelly", "norse", "sinabs", "sinabs3")
+REPO = Path(__file__).resolve().parents[1]
+#: the Sinabs 3 environment (``make sinabs3-venv``): nir 1.0.4, run as a subprocess
+SINABS3_PYTHON = REPO / ".venv-sinabs3" / "bin" / "python"
+
+
+class PeerError(RuntimeError):
+    """The peer refused or failed to run the file (the message is the peer's)."""
 
 
 def _nir_names(ng) -> dict:
@@ -143,8 +150,43 @@ def run_norse(ng, x, dt=None) -> dict:
             "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
 
 
+def _as_torch(r: dict) -> dict:
+    return {k: {n: torch.as_tensor(a) for n, a in d.items()} for k, d in r.items()}
+
+
+def run_sinabs(ng, x) -> dict:
+    """Sinabs (the installed 2.x) through ``sinabs.from_nir``, the whole batch at once (its layers squeeze
+    batch and time); spikes are Sinabs' spike counts."""
+    from snn2hw.exporters.nir_sinabs_run import run_sinabs as run
+    return _as_torch(run(ng, np.asarray(x, dtype=np.float64)))
+
+
+def run_sinabs3(path, x, timeout: float = 300) -> dict:
+    """Sinabs 3.x in ``.venv-sinabs3`` (nir 1.0.4 reads the file) as a subprocess running
+    ``exporters/nir_sinabs_run.py``; :class:`PeerError` with Sinabs' message when it refuses the file."""
+    import subprocess
+    import tempfile
+    if not SINABS3_PYTHON.exists():
+        raise FileNotFoundError(f"{SINABS3_PYTHON} is missing: run 'make sinabs3-venv'")
+    with tempfile.TemporaryDirectory() as tmp:
+        xp, op = Path(tmp) / "x.npy", Path(tmp) / "out.npz"
+        np.save(xp, np.asarray(x, dtype=np.float64))
+        p = subprocess.run([str(SINABS3_PYTHON), "-I", str(REPO / "exporters" / "nir_sinabs_run.py"), str(path), str(xp),
+                            str(op)], capture_output=True, text=True, timeout=timeout)
+        if not op.exists():
+            raise PeerError(f"Sinabs 3 run failed (exit {p.returncode}): {p.stderr[-2000:]}")
+        with np.load(op) as z:
+            if "error" in z:
+                raise PeerError(str(z["error"]))
+            out = {"spikes": {k[2:]: z[k] for k in z.files if k.startswith("s:")},
+                   "v": {k[2:]: z[k] for k in z.files if k.startswith("v:")}}
+    return _as_torch(out)
+
+
 def run_peer(peer: str, path, x, **kw) -> dict:
     import nir
+    if peer == "sinabs3":  # its own nir (1.0.4) reads the file
+        return run_sinabs3(path, x, **kw)
     ng = nir.read(str(path))
     if peer == "snntorch":
         return run_snntorch(ng, x)
@@ -152,6 +194,8 @@ def run_peer(peer: str, path, x, **kw) -> dict:
         return run_spikingjelly(ng, x, **kw)
     if peer == "norse":
         return run_norse(ng, x, **kw)
+    if peer == "sinabs":
+        return run_sinabs(ng, x)
     raise ValueError(f"unknown peer {peer!r}; choose from {PEERS}")
 
 

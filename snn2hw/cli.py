@@ -196,11 +196,13 @@ def _load_integer(model_file, profile, factory, data_spec, input_step, input_sha
 @click.option("--nir-readout", type=click.Choice(["membrane", "integrator"]), default="membrane", show_default=True,
               help="NIR readout: 'membrane' = a LIF that never fires (its membrane is the output; snnTorch and "
                    "SpikingJelly import it), 'integrator' = NIR's I/LI/CubaLI (no spiking peer imports them)")
-@click.option("--nir-target", type=click.Choice(["generic", "snntorch", "norse"]), default="generic",
+@click.option("--nir-target", type=click.Choice(["generic", "snntorch", "norse", "sinabs", "sinabs3"]), default="generic",
               show_default=True,
               help="peer convention: 'snntorch' writes IF layers as LIF with beta = 1 (snnTorch 1.0.0 cannot import "
                    "NIR's IF); 'norse' writes Norse's dt (1e-3, its from_nir default) with the gain Norse ignores "
-                   "(r) folded into the weights and average pools as sum pools; see docs/NIR_PEERS.md")
+                   "(r) folded into the weights and average pools as sum pools; 'sinabs'/'sinabs3' write tau in time "
+                   "steps (exp decay), thresholds for Sinabs' >=, Affine/SumPool only ('sinabs3' without v_reset, "
+                   "for nir <= 1.0.4); see docs/NIR_PEERS.md")
 @click.option("--allow-netx-incompatible", is_flag=True, default=False,
               help="lava: write a model.net that lava-dl netx would load and run wrongly (refused by default); "
                    "then only 'snn2hw run-lava --runtime ours' runs it correctly (docs/LAVA.md)")

@@ -153,6 +153,8 @@ class _Reader:
     def __init__(self, path, ng, dt, reset=None, own=False, no_v_reset=()):
         self.path, self.ng, self.dt = path, ng, dt
         self.reset, self.own, self.no_v_reset = reset, own, set(no_v_reset)
+        meta = _meta(ng)
+        self.exponential = own and _mstr(meta.get("discretization", "")) == "exponential"
         self.notes = []
         self.assumed = []      # (name, kind): foreign spiking neurons whose reset the file does not say
         self.leaky_subtract = []  # foreign leaky neurons read as subtract (exact only for beta = 1)
@@ -201,7 +203,7 @@ class _Reader:
         if isinstance(node, (nir.LIF, nir.LI)):
             tau, r = _uniform(p, name, node, "tau", allow_inf=True), _uniform(p, name, node, "r", allow_inf=True)
             _zero(p, name, node, "v_leak")
-            if tau < dt:
+            if tau < dt and not self.exponential:
                 raise _err(p, f"node '{name}' ({kind}): tau {tau:g} is below dt {dt:g} (beta would be negative)")
             if math.isinf(tau):  # no leak (snnTorch writes beta = 1 as tau = r = inf: the limit of r = tau/dt)
                 if math.isinf(r):
@@ -212,6 +214,9 @@ class _Reader:
                 model, beta, alpha = "lif", 1.0, 0.0
             elif math.isinf(r):
                 raise _err(p, f"node '{name}' ({kind}): r is infinite but tau = {tau:g} is finite")
+            elif self.exponential:  # snn2hw's Sinabs targets: beta = exp(-dt/tau), unit gain r = 1/(1 - beta)
+                beta = math.exp(-dt / tau)
+                model, alpha, gain = "lif", 0.0, r * (1.0 - beta)
             else:
                 model, beta, alpha, gain = "lif", 1.0 - dt / tau, 0.0, r * dt / tau
         elif isinstance(node, (nir.IF, nir.I)):
@@ -241,7 +246,12 @@ class _Reader:
         _zero(p, name, node, "v_reset")
         th = _channels(p, name, node, "v_threshold")
         compare = "gt"
-        if _mstr(meta.get("compare", "")) == "ge":  # written by snn2hw: theta in metadata, v_threshold below it
+        if self.own and _mstr(meta.get("compare", "")) == "gt" and "threshold" in meta:  # Sinabs targets
+            a = np.asarray(meta["threshold"], dtype=np.float64)
+            if a.shape != np.shape(node.v_threshold) or not np.all(np.isfinite(a)):
+                raise _err(p, f"node '{name}' ({kind}): metadata 'threshold' does not match v_threshold")
+            th = _channels(p, name, SimpleNamespace(v_threshold=a), "v_threshold")
+        elif _mstr(meta.get("compare", "")) == "ge":  # written by snn2hw: theta in metadata, v_threshold below it
             compare = "ge"
             if "threshold" in meta:
                 a = np.asarray(meta["threshold"], dtype=np.float64)
