@@ -4,7 +4,10 @@ Prints two tables measured in this process: (1) wall time of writing each
 format (NIR float+int, Lava netx + sidecar, ONNX int+float), (2) the time to
 run ``--samples`` test samples (T = 4) in the reference integer simulator, in
 onnxruntime and in lava-nc fixed_pt (one Lava run, samples back to back; the
-Lava time with and without interpreter start-up), with ratios to the reference.
+Lava time with and without interpreter start-up), both through snn2hw's own runner
+and through lava-dl 0.6.0's ``netx.hdf5.Network`` (``run-lava --runtime netx``),
+with ratios to the reference. The model is quantized for netx (``netx=True``, as
+``snn2hw export --format lava`` does).
 
     .venv/bin/python benchmarks/exporters.py [--samples 100]
 """
@@ -38,7 +41,7 @@ def main():
     from snn2hw.exporters.nir import export_nir
     from snn2hw.exporters.onnx import export_onnx_float, export_onnx_int, quantize_input, run_onnx
 
-    conv = snn2hw.convert(snn2hw.load(REPO / "examples" / "digits_lif.pt"), "loihi")
+    conv = snn2hw.convert(snn2hw.load(REPO / "examples" / "digits_lif.pt"), "loihi", netx=True)
     g = conv.graph
     data = load_dataset("digits")
     x = direct(torch.as_tensor(data.x_test[:args.samples], dtype=torch.float64), 4)
@@ -63,6 +66,9 @@ def main():
         lav, t_lava_wall = timed(lambda: run_lava(d / "lava", xi))
         t_lava = lav["lava_run_s"]
         same_lava = np.array_equal(np.asarray(lav["output"]), ref.output.numpy())
+        ntx, t_netx_wall = timed(lambda: run_lava(d / "lava", xi, runtime="netx"))
+        t_netx = ntx["lava_run_s"]
+        same_netx = np.array_equal(np.asarray(ntx["output"]), ref.output.numpy())
         same_ort = np.array_equal(np.asarray(ort), ref.output.numpy())
         acc = lambda out: float((np.asarray(out).argmax(1) == y).mean())  # noqa: E731
         print(f"\nrun time, {args.samples} digits test samples, T = 4, seconds (ratio: time / reference time)")
@@ -72,6 +78,9 @@ def main():
         print(f"lava-nc fixed_pt, run only | {t_lava:.3f} | {t_lava / t_ref:.1f} | {acc(lav['output']):.4f} | "
               f"{same_lava}")
         print(f"lava-nc, with interpreter start-up | {t_lava_wall:.3f} | {t_lava_wall / t_ref:.1f} | | ")
+        print(f"lava-dl netx (hdf5.Network) fixed_pt, run only | {t_netx:.3f} | {t_netx / t_ref:.1f} | "
+              f"{acc(ntx['output']):.4f} | {same_netx}")
+        print(f"lava-dl netx, with interpreter start-up | {t_netx_wall:.3f} | {t_netx_wall / t_ref:.1f} | | ")
 
 
 if __name__ == "__main__":

@@ -91,3 +91,49 @@ def test_export_bad_format(tmp_path):
     assert_user_error(run("export", REPO / "examples" / "digits_lif.pt", "--format", "tflite", "--out", out),
                       "tflite", out=None)
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- issue 15: lava-dl netx
+@pytest.mark.lava
+def test_run_lava_netx_runtime_with_probe(exported, lava_env):
+    """The exported digits model loaded by lava-dl's own netx.hdf5.Network: outputs and every layer's
+    u, v and spikes identical to the reference integer simulator."""
+    import json
+    man = json.loads((exported / "lava" / "model.lava.json").read_text())
+    assert man["netx_compatible"] and man["netx_loading"]["reset_offset"] == 1
+    res = run("run-lava", exported, "--runtime", "netx", "--probe", "--samples", "10")
+    assert res.returncode == 0, res.stderr
+    assert "lava-dl 0.6.0 netx.hdf5.Network" in res.stdout
+    assert "identical to the reference integer simulator: yes" in res.stdout
+    rows = [ln.split() for ln in res.stdout.splitlines() if re.match(r"^(sn\d|readout)\s", ln)]
+    assert len(rows) == 3 and all(a == b for r in rows for a, b in (c.split("/") for c in r[1:])), res.stdout
+
+
+@pytest.mark.lava
+def test_export_refuses_netx_incompatible_unless_allowed(tmp_path, lava_env):
+    """An integer graph whose folded dense weights leave netx's range: export exits 2 naming the layer and
+    the numbers, nothing written; --allow-netx-incompatible writes it with a loud warning, netx then
+    mis-runs it (run-lava --runtime netx exits 1) while our runner is exact."""
+    import snn2hw
+    from snn2hw.ir.io import save_graph
+    sys_path = str(REPO / "tests" / "exporters")
+    import sys
+    sys.path.insert(0, sys_path)
+    try:
+        from test_lava import _dense_net
+    finally:
+        sys.path.remove(sys_path)
+    gi = snn2hw.convert(_dense_net(np.random.default_rng(1005))[0], "loihi").graph   # not quantized for netx
+    save_graph(gi, tmp_path / "g.s2h")
+    out = tmp_path / "strict"
+    res = run("export", tmp_path / "g.s2h", "--format", "lava", "--out", out)
+    assert_user_error(res, "netx would load model.net and run it wrongly", "'fc0'", "[-256, 254]",
+                      "--allow-netx-incompatible", out=out)
+    out = tmp_path / "loose"
+    res = run("export", tmp_path / "g.s2h", "--format", "lava", "--out", out, "--allow-netx-incompatible")
+    assert res.returncode == 0, res.stderr
+    assert "WARNING" in res.stderr and "--runtime ours" in res.stderr
+    res = run("run-lava", out, "--data", "random:density=0.5,seed=1", "--samples", "6", "--runtime", "netx")
+    assert res.returncode == 1 and "identical to the reference integer simulator: NO" in res.stdout, res.stdout
+    res = run("run-lava", out, "--data", "random:density=0.5,seed=1", "--samples", "6")
+    assert res.returncode == 0 and "identical to the reference integer simulator: yes" in res.stdout, res.stderr
