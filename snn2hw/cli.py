@@ -286,7 +286,7 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, pr
                f"({res['wall_s']:.2f} s with start-up); runtime: {where}")
     if probe:
         import numpy as np
-        click.echo(f"{'layer':24s} {'spikes':>12s} {'u':>12s} {'v':>12s}   (steps x samples x neurons identical)")
+        click.echo(f"{'layer':24s} {'spikes':>15s} {'u':>15s} {'v':>15s}   (steps x samples x neurons identical)")
         for name in ref.record["spikes"]:
             cells = []
             for q in ("spikes", "u", "v"):
@@ -295,7 +295,7 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, pr
                 ok = a.shape == b.shape and bool(np.array_equal(a, b))
                 same = same and ok
                 cells.append(f"{int((a == b).sum()) if a.shape == b.shape else 0}/{b.size}")
-            click.echo(f"{name:24s} {cells[0]:>12s} {cells[1]:>12s} {cells[2]:>12s}")
+            click.echo(f"{name:24s} {cells[0]:>15s} {cells[1]:>15s} {cells[2]:>15s}")
     if y is None:  # random inputs: no labels
         click.echo("accuracy                   not applicable (the data has no labels)")
     else:
