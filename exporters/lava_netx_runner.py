@@ -19,7 +19,8 @@ lava-nc 0.10.0 ``Loihi2SimCfg(select_tag='fixed_pt')``::
 
 Usage (Lava interpreter, ``.venv-lava/bin/python``)::
 
-    python lava_netx_runner.py MODEL_DIR INPUT.npz OUTPUT.npz [MODEL_DIR INPUT.npz OUTPUT.npz ...] [--record | --record=spikes]
+    python lava_netx_runner.py MODEL_DIR INPUT.npz OUTPUT.npz [MODEL_DIR INPUT.npz OUTPUT.npz ...]
+        [--record | --record=spikes]
 
 Input and output files as for ``lava_runner.py`` (same keys, same aligned frame).
 

@@ -12,7 +12,8 @@ installed there, so the lava-nc processes are built here from the netx file).
 
 Usage::
 
-    python lava_runner.py MODEL_DIR INPUT.npz OUTPUT.npz [MODEL_DIR INPUT.npz OUTPUT.npz ...] [--record | --record=spikes]
+    python lava_runner.py MODEL_DIR INPUT.npz OUTPUT.npz [MODEL_DIR INPUT.npz OUTPUT.npz ...]
+        [--record | --record=spikes]
 
 ``INPUT.npz``: ``x_int`` ``[T, B, *input_shape]`` integers (the graded input
 payload, ``round(x / step)``; input shapes (C, H, W) or (N,)).
