@@ -1,9 +1,9 @@
 """Agreement of the NIR files `snn2hw export` writes with the peers that import them (docs/NIR_PEERS.md).
 
-For each model (the shipped digits conv model, a small residual net, an IF MLP) the CLI exports the NIR files
-(default options, plus the non-default readout / target), and each file is run in snnTorch and SpikingJelly
-through their own NIR importers, one sample at a time, against snn2hw's float reference simulator on the
-same digits test samples. Printed: a Markdown table (load ok / error, spike mismatches, max membrane
+For each model (the shipped digits conv model, a small residual net, an IF MLP, a CUBA MLP) the CLI exports the
+NIR files (default options, plus each --nir-target and the integrator readout), and each file is run through the
+peers' own NIR importers (snnTorch, SpikingJelly, Norse and Sinabs 2 in this environment, Sinabs 3 in
+.venv-sinabs3), against snn2hw's float reference simulator on the same digits test samples. Printed: a Markdown table (load ok / error, spike mismatches, max membrane
 difference, readout prediction agreement), then the integer round trip of model_int.nir.
 
     .venv/bin/python benchmarks/nir_peers.py [--samples 100]
@@ -31,7 +31,7 @@ def _export(ck, out, *extra):
     r = CliRunner().invoke(cli, ["export", str(ck), "--format", "nir", "--out", str(out), "--data", "digits",
                                  "--max-accuracy-drop", "100", *extra])
     if r.exit_code != 0:
-        raise SystemExit(f"export of {ck} failed:\n{r.output}")
+        raise SystemExit(f"export of {ck} failed:\n{r.output}\nerror: {r.exception}")
     return out
 
 
@@ -44,9 +44,13 @@ def _models(root: Path) -> dict:
     torch.manual_seed(4)
     mlp = build_model("mlp", hidden=(64,), neuron="if")
     save_checkpoint(root / "if_mlp.pt", mlp, input_step=1 / 16, timesteps=4, encoding="direct", dataset="digits")
+    torch.manual_seed(5)
+    cuba = build_model("mlp", hidden=(64,), neuron="cuba")
+    save_checkpoint(root / "cuba_mlp.pt", cuba, input_step=1 / 16, timesteps=4, encoding="direct", dataset="digits")
     return {"digits conv (examples/digits_lif.pt)": REPO / "examples" / "digits_lif.pt",
             "residual (ResNet, 1 block, untrained)": root / "residual.pt",
-            "IF MLP (64 hidden, untrained)": root / "if_mlp.pt"}
+            "IF MLP (64 hidden, untrained)": root / "if_mlp.pt",
+            "CUBA MLP (64 hidden, untrained)": root / "cuba_mlp.pt"}
 
 
 def main():
@@ -59,23 +63,38 @@ def main():
     from snn2hw.exporters.nir_peers import compare, digits_inputs
     from snn2hw.simulators.reference import simulate
     warnings.simplefilter("ignore")
+    import norse
+    import sinabs
     import snntorch
     import spikingjelly
     print(f"nir {nir.__version__ if hasattr(nir, '__version__') else '1.0.8'}, snnTorch {snntorch.__version__}, "
-          f"SpikingJelly {getattr(spikingjelly, '__version__', '2.0.0')}, torch {torch.__version__}; "
-          f"{args.samples} digits test samples, T = 4, one sample at a time, peers in float32\n")
-    variants = [("default", ()), ("--nir-target snntorch", ("--nir-target", "snntorch")),
-                ("--nir-readout integrator", ("--nir-readout", "integrator"))]
+          f"SpikingJelly {getattr(spikingjelly, '__version__', '2.0.0')}, Norse {norse.__version__}, Sinabs "
+          f"{sinabs.__version__} (and 3.1.3 with nir 1.0.4 in .venv-sinabs3), torch {torch.__version__}; "
+          f"{args.samples} digits test samples, T = 4, peers in float32\n")
+    everyone = ("snntorch", "spikingjelly", "norse", "sinabs", "sinabs3")
+    variants = [("default", (), everyone),
+                ("--nir-target snntorch", ("--nir-target", "snntorch"), ("snntorch", "spikingjelly")),
+                ("--nir-target norse", ("--nir-target", "norse"), ("norse",)),
+                ("--nir-target sinabs", ("--nir-target", "sinabs"), ("sinabs",)),
+                ("--nir-target sinabs3", ("--nir-target", "sinabs3"), ("sinabs3", "sinabs")),
+                ("--nir-readout integrator", ("--nir-readout", "integrator"), ("snntorch", "spikingjelly"))]
     rows, ints = [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for mname, ck in _models(root).items():
-            for vname, extra in variants:
-                out = _export(ck, root / f"{abs(hash((mname, vname)))}", *extra)
+            for vname, extra, peers in variants:
+                if "residual" in mname and vname not in ("default", "--nir-target snntorch"):
+                    continue
+                try:
+                    out = _export(ck, root / f"{abs(hash((mname, vname)))}", *extra)
+                except SystemExit as e:
+                    msg = [ln for ln in str(e).splitlines() if ln.startswith("error: ")] or str(e).splitlines()[-1:]
+                    rows.append(f"| {mname} | {vname} | (export) | refused by snn2hw: {msg[0][7:110]} | | | |")
+                    continue
                 path = out / "nir" / "model_float.nir"
                 g = snn2hw.load(path)
                 x, _ = digits_inputs(g, args.samples)
-                for peer in ("snntorch", "spikingjelly"):
+                for peer in peers:
                     try:
                         with contextlib.redirect_stdout(io.StringIO()):
                             r = compare(g, path, x, peer)
@@ -83,7 +102,7 @@ def main():
                                 f"{r['total_spikes']} | {r['v_max_abs_diff']:.1e} (of {r['v_max_abs']:.3g}) | "
                                 f"{r.get('predictions_agree', float('nan')):.3f}")
                     except Exception as e:  # noqa: BLE001 - a peer refusing the file is a result
-                        msg = str(e).splitlines()[0][:70] if str(e) else ""
+                        msg = str(e).strip().splitlines()[0][:90] if str(e).strip() else ""
                         cell = f"refused: {type(e).__name__}: {msg} | | |"
                     rows.append(f"| {mname} | {vname} | {peer} | {cell} |")
                 if vname == "default":

@@ -63,6 +63,18 @@ Decisions (documented here and in the returned summary):
   measurements.
 * **Peer targets** (``target=``). ``"snntorch"`` writes every IF population as
   such a beta-1 ``LIF`` (snnTorch 1.0.0 imports NIR ``IF`` as a leaky neuron).
+  ``"norse"``: dt = 1e-3 (``norse.torch.from_nir``'s default), LIF with ``r = 1``
+  and IF (readout included) with ``r = 1/dt``, the neuron's gain (``g/(1-beta)``,
+  ``g``) multiplied into the synapses feeding it (Norse ignores ``r``), average
+  pools as sum pools (Norse maps no ``AvgPool2d``); the file keeps its meaning for
+  any forward-Euler reader. ``"sinabs"`` / ``"sinabs3"``: dt = 1 and the exact
+  discretisation (``tau = -1/ln beta``, ``inf`` for beta = 1, ``r = 1/(1-beta)``;
+  Sinabs reads ``tau`` in steps and ignores ``r``), every population a ``LIF``,
+  ``v_threshold`` the smallest float32 ``>= theta`` (``> theta`` for ``gt``) for
+  Sinabs' ``v >= theta``, ``Affine`` for bias-free dense layers, sum pools; CUBA
+  refused (Sinabs imports no ``CubaLIF``); ``"sinabs3"`` also drops the all-zero
+  ``v_reset`` datasets (nir 1.0.4 rejects them). Sinabs' neurons still differ
+  (several spikes per step, subtract reset): ``docs/NIR_PEERS.md``.
 * **Residual identity shortcuts** (weight exactly 1, float file) are plain
   edges into the sum; other grouped convolutions (and identity synapses in the
   integer file, whose weight is ``W_int 2^e``) are written as the equivalent
