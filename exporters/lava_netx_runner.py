@@ -131,7 +131,6 @@ def run(model_dir: str, path_in: str, path_out: str, record) -> None:
     if tuple(x.shape[2:]) != in_chw:
         raise ValueError(f"input has per-sample shape {tuple(x.shape[2:])}, the model expects {in_chw}")
     out_name = manifest["output"]["neuron"]
-    out = {}
     with tempfile.TemporaryDirectory(prefix="snn2hw_netx_rec_") as tmpdir:
         # the documented loading call, nothing else
         try:
@@ -180,34 +179,11 @@ def run(model_dir: str, path_in: str, path_out: str, record) -> None:
             src.stop()
         dt = time.perf_counter() - t0
         raw = [{k: np.load(p).astype(np.int64) for k, p in lay["mons"].items()} for lay in layers]
-    rows = (np.arange(B)[None, :] * R + np.arange(T)[:, None])
-    for i, (lay, r) in enumerate(zip(layers, raw)):
-        for key, a in r.items():
-            al = a[rows + lay["depth"]].reshape((T, B) + lr._lava_shape(lay["chw"]))
-            al = lr._to_chw(al, lay["chw"])
-            if record:
-                out[f"{key}{i}"] = al
-            if lay["output"]:
-                if lay["readout"] and key == "v":
-                    out["output"] = al[T - 1].reshape(B, -1)
-                elif not lay["readout"] and key == "s":
-                    out["output"] = al.sum(0).reshape(B, -1)
-    out["lava_steps"] = np.int64(steps)
-    out["lava_run_s"] = np.float64(dt)
-    np.savez(path_out, **out)
-    print(f"netx: {B} samples x {R} steps = {steps} steps in {dt:.2f} s", flush=True)
+    lr.write_outputs(layers, raw, T, B, R, steps, dt, record, path_out, "netx")
 
 
 def main(argv) -> int:
-    args = [a for a in argv if not a.startswith("--record")]
-    rec = [a for a in argv if a.startswith("--record")]
-    if not args or len(args) % 3 or len(rec) > 1 or (rec and rec[0] not in ("--record", "--record=spikes")):
-        print(__doc__, file=sys.stderr)
-        return 2
-    for j in range(0, len(args), 3):     # several models, one after the other, in this one interpreter
-        run(args[j], args[j + 1], args[j + 2],
-            record=(False if not rec else "spikes" if rec[0] == "--record=spikes" else "all"))
-    return 0
+    return _runner_module().main(argv, run_one=run, usage=__doc__)
 
 
 if __name__ == "__main__":

@@ -393,7 +393,6 @@ def run(model_dir: str, path_in: str, path_out: str, record) -> None:
     if x.ndim < 3:
         raise ValueError(f"x_int must be [T, B, *shape], got {x.shape}")
     T, B = x.shape[0], x.shape[1]
-    out = {}
     with tempfile.TemporaryDirectory(prefix="snn2hw_lava_rec_") as tmpdir:
         src, layers, steps, R = build(model_dir, T, B, x, record, tmpdir)
         t0 = time.perf_counter()
@@ -405,6 +404,15 @@ def run(model_dir: str, path_in: str, path_out: str, record) -> None:
         raw = []
         for lay in layers:       # row t - 1 = after Lava step t
             raw.append({k: np.load(p).astype(np.int64) for k, p in lay["mons"].items()})
+    write_outputs(layers, raw, T, B, R, steps, dt, record, path_out, "lava")
+
+
+def write_outputs(layers: list, raw: list, T: int, B: int, R: int, steps: int, dt: float, record, path_out: str,
+                  label: str) -> None:
+    """Align the recorded rows (``raw[i][key]``: ``[steps, n]`` of layer ``i``) by each layer's pipeline depth into
+    ``[T, B, *chw]`` and save the outputs (and, when ``record``, every recorded layer) to ``path_out``; shared by
+    this runner and ``lava_netx_runner``."""
+    out = {}
     rows = (np.arange(B)[None, :] * R + np.arange(T)[:, None])     # [T, B] aligned row before the depth shift
     for i, (lay, r) in enumerate(zip(layers, raw)):
         for key, a in r.items():
@@ -420,18 +428,21 @@ def run(model_dir: str, path_in: str, path_out: str, record) -> None:
     out["lava_steps"] = np.int64(steps)
     out["lava_run_s"] = np.float64(dt)
     np.savez(path_out, **out)
-    print(f"lava: {B} samples x {R} steps = {steps} steps in {dt:.2f} s", flush=True)
+    print(f"{label}: {B} samples x {R} steps = {steps} steps in {dt:.2f} s", flush=True)
 
 
-def main(argv) -> int:
+def main(argv, run_one=None, usage: str | None = None) -> int:
+    """``MODEL_DIR IN.npz OUT.npz [MODEL_DIR IN.npz OUT.npz ...] [--record | --record=spikes]``: each model in turn,
+    in this one interpreter, through ``run_one`` (default: this runner's :func:`run`)."""
+    run_one = run_one or run
     args = [a for a in argv if not a.startswith("--record")]
     rec = [a for a in argv if a.startswith("--record")]
     if not args or len(args) % 3 or len(rec) > 1 or (rec and rec[0] not in ("--record", "--record=spikes")):
-        print(__doc__, file=sys.stderr)
+        print(usage or __doc__, file=sys.stderr)
         return 2
     for j in range(0, len(args), 3):     # several models, one after the other, in this one interpreter
-        run(args[j], args[j + 1], args[j + 2],
-            record=(False if not rec else "spikes" if rec[0] == "--record=spikes" else "all"))
+        run_one(args[j], args[j + 1], args[j + 2],
+                record=(False if not rec else "spikes" if rec[0] == "--record=spikes" else "all"))
     return 0
 
 

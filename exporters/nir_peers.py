@@ -34,6 +34,35 @@ def _nir_names(ng) -> dict:
     return {k.replace(".", "_"): k for k in ng.nodes}
 
 
+def _record(keys, x, reset, step, read) -> dict:
+    """Run a peer one sample at a time: per sample ``reset()``, then per step ``step(x[t, b:b + 1])`` and
+    ``read(k) -> (spikes, v)`` for every neuron ``k``; ``{"spikes": {k: [T, B, n]}, "v": {...}}`` in float64."""
+    T, B = x.shape[0], x.shape[1]
+    rec = {k: ([], []) for k in keys}
+    with torch.no_grad():
+        for b in range(B):
+            reset()
+            steps = {k: ([], []) for k in keys}
+            for t in range(T):
+                step(x[t, b:b + 1])
+                for k in keys:
+                    for out, val in zip(steps[k], read(k)):
+                        out.append(torch.as_tensor(val).detach().reshape(-1).double().clone())
+            for k in keys:
+                for out, seq in zip(rec[k], steps[k]):
+                    out.append(torch.stack(seq))
+    return {"spikes": {k: torch.stack(r[0], 1) for k, r in rec.items()},
+            "v": {k: torch.stack(r[1], 1) for k, r in rec.items()}}
+
+
+def _hooked(modules: dict, pick):
+    """Forward hooks that keep ``pick(output)`` of each module in a dict (returned with the hooks)."""
+    cur = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, k=k: cur.__setitem__(k, pick(out)))
+             for k, m in modules.items()]
+    return cur, hooks
+
+
 def run_snntorch(ng, x) -> dict:
     """``{"spikes": {nir name: [T, B, n]}, "v": {...}}`` of every snnTorch neuron on ``x`` [T, B, ...]."""
     import snntorch as snn
@@ -44,31 +73,16 @@ def run_snntorch(ng, x) -> dict:
         net = import_from_nir(ng)
     names = _nir_names(ng)
     cells = {names.get(n, n): m for n, m in net.named_modules() if isinstance(m, snn.SpikingNeuron)}
-    T, B = x.shape[0], x.shape[1]
-    cur = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out, k=k: cur.__setitem__(k, out[0] if isinstance(out, tuple)
-                                                                                 else out))
-             for k, m in cells.items()]
-    rec_s, rec_v = {k: [] for k in cells}, {k: [] for k in cells}
+    cur, hooks = _hooked(cells, lambda out: out[0] if isinstance(out, tuple) else out)
+
+    def reset():
+        for m in cells.values():
+            m.reset_hidden()
     try:
-        with torch.no_grad():
-            for b in range(B):
-                for m in cells.values():
-                    m.reset_hidden()
-                steps_s, steps_v = {k: [] for k in cells}, {k: [] for k in cells}
-                for t in range(T):
-                    net(x[t, b:b + 1].float())
-                    for k, m in cells.items():
-                        steps_s[k].append(cur[k].detach().reshape(-1).double().clone())
-                        steps_v[k].append(m.mem.detach().reshape(-1).double().clone())
-                for k in cells:
-                    rec_s[k].append(torch.stack(steps_s[k]))
-                    rec_v[k].append(torch.stack(steps_v[k]))
+        return _record(cells, x, reset, lambda xt: net(xt.float()), lambda k: (cur[k], cells[k].mem))
     finally:
         for h in hooks:
             h.remove()
-    return {"spikes": {k: torch.stack(v, 1) for k, v in rec_s.items()},
-            "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
 
 
 def run_spikingjelly(ng, x, dtype=torch.float32) -> dict:
@@ -78,32 +92,21 @@ def run_spikingjelly(ng, x, dtype=torch.float32) -> dict:
     net = import_from_nir(ng, dt=1e-4, dtype=dtype)
     names = _nir_names(ng)
     wrappers = {names.get(n, n): m for n, m in net.named_modules() if type(m).__name__ == "_NIRStatefulModule"}
-    T, B = x.shape[0], x.shape[1]
-    cur = {}
     # the wrapper returns (spikes, state); the state's first memory is v (LIFNode: (v,), CUBALIFNode: (v, c))
-    hooks = [m.register_forward_hook(lambda mod, inp, out, k=k: cur.__setitem__(k, (out[0], out[1][0])))
-             for k, m in wrappers.items()]
-    rec_s, rec_v = {k: [] for k in wrappers}, {k: [] for k in wrappers}
+    cur, hooks = _hooked(wrappers, lambda out: (out[0], out[1][0]))
+    state = [None]
+
+    def reset():
+        functional.reset_net(net)
+        state[0] = None
+
+    def step(xt):
+        _, state[0] = net(xt.to(dtype), state[0])
     try:
-        with torch.no_grad():
-            for b in range(B):
-                functional.reset_net(net)
-                state = None
-                steps_s, steps_v = {k: [] for k in wrappers}, {k: [] for k in wrappers}
-                for t in range(T):
-                    _, state = net(x[t, b:b + 1].to(dtype), state)
-                    for k in wrappers:
-                        spk, v = cur[k]
-                        steps_s[k].append(spk.detach().reshape(-1).double().clone())
-                        steps_v[k].append(torch.as_tensor(v).detach().reshape(-1).double().clone())
-                for k in wrappers:
-                    rec_s[k].append(torch.stack(steps_s[k]))
-                    rec_v[k].append(torch.stack(steps_v[k]))
+        return _record(wrappers, x, reset, step, lambda k: cur[k])
     finally:
         for h in hooks:
             h.remove()
-    return {"spikes": {k: torch.stack(v, 1) for k, v in rec_s.items()},
-            "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
 
 
 def _norse_v(state):
@@ -129,25 +132,17 @@ def run_norse(ng, x, dt=None) -> dict:
         net = nt.from_nir(ng, dt=dt)
     finally:
         logging.root.setLevel(level)
-    san = {k.replace(".", "_"): k for k in ng.nodes}
-    neurons = {k for k, v in ng.nodes.items() if type(v).__name__ in ("LIF", "IF", "CubaLIF")}
-    T, B = x.shape[0], x.shape[1]
-    rec_s, rec_v = {k: [] for k in neurons}, {k: [] for k in neurons}
-    with torch.no_grad():
-        for b in range(B):
-            state = None
-            steps_s, steps_v = {k: [] for k in neurons}, {k: [] for k in neurons}
-            for t in range(T):
-                _, state = net(x[t, b:b + 1].float(), state)
-                for key, k in san.items():
-                    if k in neurons:
-                        steps_s[k].append(state.cache[key].detach().reshape(-1).double().clone())
-                        steps_v[k].append(_norse_v(state.state[key]).detach().reshape(-1).double().clone())
-            for k in neurons:
-                rec_s[k].append(torch.stack(steps_s[k]))
-                rec_v[k].append(torch.stack(steps_v[k]))
-    return {"spikes": {k: torch.stack(v, 1) for k, v in rec_s.items()},
-            "v": {k: torch.stack(v, 1) for k, v in rec_v.items()}}
+    key = {v: k for k, v in {k.replace(".", "_"): k for k in ng.nodes}.items()}   # NIR name -> Norse's name
+    neurons = [k for k, v in ng.nodes.items() if type(v).__name__ in ("LIF", "IF", "CubaLIF")]
+    state = [None]
+
+    def reset():
+        state[0] = None
+
+    def step(xt):
+        _, state[0] = net(xt.float(), state[0])
+    return _record(neurons, x, reset, step,
+                   lambda k: (state[0].cache[key[k]], _norse_v(state[0].state[key[k]])))
 
 
 def _as_torch(r: dict) -> dict:
