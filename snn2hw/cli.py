@@ -67,6 +67,28 @@ def _model_options(f):
 @click.version_option(__version__, prog_name="snn2hw")
 def cli():
     """Deploy trained spiking neural networks to neuromorphic hardware."""
+    _user_warnings_as_lines(click.get_current_context())
+
+
+def _user_warnings_as_lines(ctx) -> None:
+    """For this command: snn2hw's warnings to the user (e.g. the reset a foreign NIR file does not record) are
+    printed as ``warning: ...`` lines on stderr, every time (not once per code location, not as Python's
+    ``file:line: Category`` form); other warnings go where they went. Restored when the command ends."""
+    import warnings
+
+    from snn2hw.frontends.nir_import import NIRResetWarning
+    saved = warnings.catch_warnings()
+    saved.__enter__()
+    ctx.call_on_close(lambda: saved.__exit__(None, None, None))
+    warnings.simplefilter("always", NIRResetWarning)
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, NIRResetWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+    warnings.showwarning = show
 
 
 @cli.command()
