@@ -462,7 +462,7 @@ def test_atomic_write_keeps_old_file(good_file):
 # ----------------------------------------------------------------------------- the CLI's files in the peers
 @pytest.fixture(scope="module")
 def cli_nir(tmp_path_factory):
-    """``snn2hw export --format nir`` (defaults) of the shipped digits model and of a small residual net."""
+    """``snn2hw export --format nir`` (defaults) of the shipped digits model, a small residual net and a CUBA MLP."""
     from click.testing import CliRunner
     from snn2hw.cli import cli
     from snn2hw.frontends.checkpoint import save_checkpoint
@@ -471,8 +471,12 @@ def cli_nir(tmp_path_factory):
     torch.manual_seed(3)
     res = build_model("resnet20", in_channels=1, input_size=8, widths=(8, 8), blocks=(1,), num_classes=10)
     save_checkpoint(root / "res.pt", res, input_step=1 / 16, timesteps=4, encoding="direct", dataset="digits")
+    torch.manual_seed(4)
+    save_checkpoint(root / "cuba.pt", build_model("mlp", hidden=(64,), neuron="cuba"), input_step=1 / 16,
+                    timesteps=4, encoding="direct", dataset="digits")
     out = {}
-    for name, ck in (("digits", "examples/digits_lif.pt"), ("residual", root / "res.pt")):
+    for name, ck in (("digits", "examples/digits_lif.pt"), ("residual", root / "res.pt"),
+                     ("cuba_mlp", root / "cuba.pt")):
         r = CliRunner().invoke(cli, ["export", str(ck), "--format", "nir", "--out", str(root / name),
                                      "--data", "digits", "--max-accuracy-drop", "100"])
         assert r.exit_code == 0, r.output
@@ -480,7 +484,7 @@ def cli_nir(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("model", ["digits", "residual"])
+@pytest.mark.parametrize("model", ["digits", "residual", "cuba_mlp"])
 @pytest.mark.parametrize("peer", ["snntorch", "spikingjelly"])
 def test_cli_nir_exact_in_peers(cli_nir, model, peer):
     """The default file, unedited, in the peer's own importer, one sample at a time: every population's spikes
