@@ -186,6 +186,84 @@ def partner_union_floor(p) -> np.ndarray:
     return best.reshape(-1)
 
 
+def _near_displacements(KH: int, KW: int, sy: int, sx: int):
+    """Output displacements ``(dy, dx) != (0, 0)`` whose input windows overlap, with the mask ``[KH * KW]`` of a
+    neuron's taps that the displaced neuron's window covers."""
+    for dy in range(-(KH // max(sy, 1)) - 1, KH // max(sy, 1) + 2):
+        for dx in range(-(KW // max(sx, 1)) - 1, KW // max(sx, 1) + 2):
+            if (dy, dx) == (0, 0) or abs(sy * dy) >= KH or abs(sx * dx) >= KW:
+                continue
+            cov = np.zeros((KH, KW), dtype=bool)
+            cov[max(0, sy * dy):KH + min(0, sy * dy), max(0, sx * dx):KW + min(0, sx * dx)] = True
+            yield dy, dx, cov.reshape(-1)
+
+
+def pairwise_incompatible(p, fin: float, rounds: int = 4) -> np.ndarray:
+    """C-major mask of destination neurons of conv path ``p`` no two of which can share a core: for every pair,
+    the input axons they need from ``p`` together exceed ``fin``. So they take as many cores as there are of them
+    (an independent set of the "may share a core" graph).
+
+    Candidates are the neurons whose exact union with every other channel at their own position exceeds ``fin``;
+    a candidate stays when, for every other position holding candidates, ``its axons + the fewest axons of a
+    candidate there - its taps that the window there covers`` exceeds ``fin`` too (the floor of
+    :func:`partner_union_floor`, over candidates only); repeated until no candidate drops."""
+    k, vt = _conv_connectivity(p)
+    C, Cin, KH, KW = k.shape
+    Ho, Wo = vt.shape[:2]
+    if C * Ho * Wo < 2:
+        return np.zeros(C * Ho * Wo, dtype=bool)
+    kf = k.reshape(C, Cin, KH * KW).astype(np.float32)
+    per_tap = kf.sum(1)
+    vflat = vt.reshape(Ho, Wo, KH * KW)
+    n = np.einsum("ct,yxt->cyx", per_tap, vflat.astype(np.float32)).astype(np.float64)
+    same = np.full((C, Ho, Wo), np.inf)
+    classes = {}
+    for yo in range(Ho):
+        for xo in range(Wo):
+            classes.setdefault(vflat[yo, xo].tobytes(), []).append((yo, xo))
+    for key, where in classes.items():
+        m = np.frombuffer(key, dtype=bool)
+        Kv = kf[:, :, m].reshape(C, -1)
+        nv = Kv.sum(1)
+        U = nv[:, None] + nv[None, :] - Kv @ Kv.T
+        np.fill_diagonal(U, np.inf)
+        u = U.min(1) if C > 1 else np.full(C, np.inf)
+        for yo, xo in where:
+            same[:, yo, xo] = u
+    cand = same > fin
+    sy, sx = p.stride
+    near = list(_near_displacements(KH, KW, sy, sx))
+    ovs = [(dy, dx, np.einsum("ct,yxt->cyx", per_tap, (vflat & cov).astype(np.float32))) for dy, dx, cov in near]
+    near_set = {(dy, dx) for dy, dx, _ in near}
+    for _ in range(rounds):
+        if not cand.any():
+            break
+        nmin = np.where(cand, n, np.inf).min(0)                       # [Ho, Wo]: fewest axons of a candidate
+        worst = np.full((C, Ho, Wo), np.inf)
+        flat = nmin.reshape(-1)
+        for yo in range(Ho):                                        # partners whose window does not overlap
+            for xo in range(Wo):
+                far = np.ones((Ho, Wo), dtype=bool)
+                far[yo, xo] = False
+                for dy, dx in near_set:
+                    if 0 <= yo + dy < Ho and 0 <= xo + dx < Wo:
+                        far[yo + dy, xo + dx] = False
+                f = flat[far.reshape(-1)]
+                if f.size:
+                    worst[:, yo, xo] = n[:, yo, xo] + f.min()
+        for dy, dx, ov in ovs:                                      # overlapping windows
+            ys = slice(max(0, -dy), Ho - max(0, dy))
+            xs = slice(max(0, -dx), Wo - max(0, dx))
+            yb = slice(max(0, dy), Ho - max(0, -dy))
+            xb = slice(max(0, dx), Wo - max(0, -dx))
+            worst[:, ys, xs] = np.minimum(worst[:, ys, xs], n[:, ys, xs] + nmin[None, yb, xb] - ov[:, ys, xs])
+        keep = cand & (worst > fin)
+        if (keep == cand).all():
+            break
+        cand = keep
+    return cand.reshape(-1)
+
+
 def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
     """Per source neuron of path ``p`` into consumer ``c``: the fewest of ``c``'s cores that can hold the
     destination neurons it reaches (their count over the neurons per core; their synapse bits over the memory per
@@ -197,6 +275,8 @@ def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
     if c.alone.any():
         alone = np.round(p.reach(c.alone.astype(np.float64)))
         need = np.maximum(need, alone + np.ceil(np.round(cnt - alone, 6) / npc))
+    if c.distinct is not None and c.distinct.any():   # pairwise incompatible targets: one core each
+        need = np.maximum(need, np.round(p.reach(c.distinct.astype(np.float64))))
     return need
 
 
@@ -209,6 +289,7 @@ class _Consumer:
     bits: np.ndarray | None
     mlim: float
     alone: np.ndarray
+    distinct: np.ndarray | None = None
 
 
 def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
@@ -229,6 +310,7 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             b = min(min_bits_per_synapse(p.weight_bits or wbits, mem) for p in layer.paths)
             terms["synapse_memory"] = math.ceil(syn * b / mlim) if np.isfinite(mlim) else 0
         alone = np.zeros(layer.neurons, dtype=bool)
+        distinct = None
         if np.isfinite(fo_lim):
             entries = 0.0
             per_neuron = np.zeros(layer.neurons)
@@ -252,13 +334,21 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             if lonely.any():
                 terms["fan_in"] = int(lonely.sum()) + math.ceil((layer.neurons - int(lonely.sum())) / npc)
                 alone |= lonely
+            convs = [p for p in layer.paths if p.kind == "conv"]
+            if convs:   # the other paths only add axons: ignoring them keeps it a lower bound
+                main = max(convs, key=lambda q: float(q.per_neuron_synapses().mean()))
+                distinct = pairwise_incompatible(main, fin)
         if alone.any():
             terms["alone"] = int(alone.sum()) + math.ceil((layer.neurons - int(alone.sum())) / npc)
+        if distinct is not None:
+            distinct = distinct | alone
+            if distinct.sum() > 1:
+                terms["independent"] = int(distinct.sum())
         binding = max(terms, key=terms.get)
         out[name] = LayerBound(name, max(1, terms[binding]), terms, binding, relaxed)
         bits = None
         if layer.paths and not (shared and any(p.kind == "conv" for p in layer.paths)):
             bits = sum(p.per_neuron_synapses().astype(np.float64) * min_bits_per_synapse(p.weight_bits or wbits, mem)
                        for p in layer.paths)
-        consumers[name] = _Consumer(bits, mlim, alone)
+        consumers[name] = _Consumer(bits, mlim, alone, distinct)
     return {n: out[n] for n in layers}

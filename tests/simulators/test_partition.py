@@ -210,6 +210,30 @@ def test_partner_union_floor_never_above_brute_force(seed):
         assert np.isclose(floor, truth).any()
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_pairwise_incompatible_set_is_brute_force_independent(seed):
+    """Every two neurons of the set the bound counts one core each for need more input axons together than the
+    fan-in limit (brute force over the explicit connectivity), at limits where the set is not empty."""
+    from snn2hw.simulators.mapping.lower_bound import pairwise_incompatible
+    g = _random_case(seed)
+    if "conv2" in g.nodes:
+        return
+    layer = layer_needs(g, profile())["sn"]
+    prepare_layer(layer, g.nodes["sn"].output_shape)
+    m = _connectivity(g).astype(np.int64)
+    n = m.sum(1)
+    U = n[:, None] + n[None, :] - m @ m.T
+    np.fill_diagonal(U, np.iinfo(np.int64).max)
+    values = np.unique(U[U < np.iinfo(np.int64).max])
+    found = {}
+    for fin in [float(v) - 0.5 for v in values[:: max(1, len(values) // 8)]] + [float(values[0]) - 0.5]:
+        idx = np.flatnonzero(pairwise_incompatible(layer.paths[0], fin))
+        assert (U[np.ix_(idx, idx)] > fin).all(), (seed, fin)
+        found[fin] = len(idx)
+    # below the smallest union every pair is incompatible: the set is then not empty
+    assert found[float(values[0]) - 0.5] > 0, (seed, found)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 5, 7, 8])
 @pytest.mark.parametrize("model", ["expanded", "shared"])
 def test_fan_out_and_destinations_match_brute_force(seed, model):
