@@ -462,6 +462,9 @@ def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch
     if arch not in list_models():
         raise Snn2hwError(f"unknown architecture '{arch}'; available: {', '.join(list_models())}")
     data = load_dataset(data_spec)
+    encoding = "direct"
+    if getattr(data, "timesteps", None):   # event data: its own frames, one per step
+        timesteps, encoding = data.timesteps, "events"
     kwargs = {"num_classes": data.num_classes, "neuron": neuron, **_kv(arch_kw)}
     torch.manual_seed(seed)
     try:
@@ -478,9 +481,9 @@ def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch
         data = dataclasses.replace(data, x_train=data.x_train.reshape((-1,) + shape),
                                    x_test=data.x_test.reshape((-1,) + shape), input_shape=shape)
     hist = run_train(model, data, epochs=epochs, T=timesteps, lr=lr, batch_size=batch_size, seed=seed)
-    acc = evaluate(model, data.x_test, data.y_test, T=timesteps)
+    acc = evaluate(model, data.x_test, data.y_test, T=timesteps, encoding=encoding)
     # no wall-clock time and no folder in the file: the same seed gives the same bytes
-    save_checkpoint(out, model, input_step=data.input_step, timesteps=timesteps, encoding="direct",
+    save_checkpoint(out, model, input_step=data.input_step, timesteps=timesteps, encoding=encoding,
                     dataset=Path(data_spec).name, metrics={"test_accuracy": acc},
                     training={"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "optimizer": "adam",
                               "schedule": "cosine"})

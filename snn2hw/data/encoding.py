@@ -3,6 +3,8 @@
 * ``direct``: the analog frame repeated at every step, ``X[t] = x`` (all three seed papers).
 * ``rate``:   Bernoulli spikes, ``X[t] ~ Bernoulli(clip(x, 0, 1))`` i.i.d. over t,
   deterministic for a given seed (a private ``torch.Generator``).
+* ``events``: the sample already is a sequence of frames ``[B, T, ...]`` (event data,
+  ``Dataset.timesteps = T``); it is only made time-major, ``X[t] = x[:, t]``.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Optional
 
 import torch
 
-ENCODINGS = ("direct", "rate")
+ENCODINGS = ("direct", "rate", "events")
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -45,6 +47,15 @@ def rate(x, T: int, seed: Optional[int] = 0,
     return torch.bernoulli(p, generator=generator)
 
 
+def events(x, T: int) -> torch.Tensor:
+    """``[B, T, ...] -> [T, B, ...]`` (a contiguous copy); T must match the frames' count."""
+    x = _as_tensor(x)
+    T = _check_T(T)
+    if x.dim() < 2 or x.shape[1] != T:
+        raise ValueError(f"event frames of shape {tuple(x.shape)} do not hold T={T} steps in dimension 1")
+    return x.transpose(0, 1).contiguous()
+
+
 def encode(x, T: int, encoding: str = "direct", seed: Optional[int] = 0,
            generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Dispatch on the encoding name (``'direct'`` | ``'rate'``)."""
@@ -52,4 +63,6 @@ def encode(x, T: int, encoding: str = "direct", seed: Optional[int] = 0,
         return direct(x, T)
     if encoding == "rate":
         return rate(x, T, seed=seed, generator=generator)
+    if encoding == "events":
+        return events(x, T)
     raise ValueError(f"unknown encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")

@@ -6,7 +6,7 @@ import torch
 
 from snn2hw.errors import Snn2hwError
 
-from .encoding import direct
+from .encoding import direct, events
 from .random_data import DEFAULT_STEP, RandomInputs
 
 
@@ -31,8 +31,17 @@ def model_inputs(graph, data, samples: int, timesteps=None) -> tuple:
     ``samples`` random samples are drawn for the graph's Input shape, on its lattice ``step`` and within its
     integer range; an Input without a step gets 1/255 first (written into the graph, so that converting it
     uses the same lattice). ``labels`` is None when the data has none (every label -1, as random data):
-    accuracy does not apply."""
+    accuracy does not apply.
+
+    Event data (``data.timesteps`` set, :mod:`snn2hw.data.events`) enters as its own frames, one per step
+    (``T = data.timesteps``; a different ``timesteps`` is an error)."""
     T = int(timesteps or graph.metadata.get("timesteps", 4))
+    T_data = getattr(data, "timesteps", None)
+    if T_data:   # event frames: one frame per step, T is the data's
+        if timesteps and int(timesteps) != int(T_data):
+            raise Snn2hwError(f"the data '{data.name}' holds {T_data} event frames per sample; -T {timesteps} "
+                              f"does not match (leave -T out or re-bin the data)")
+        T = int(T_data)
     node = graph.nodes[graph.inputs[0]]
     shape = tuple(node.shape)
     _check_size(T, int(samples) if isinstance(data, RandomInputs) else min(int(samples), len(data.y_test)), shape)
@@ -43,6 +52,12 @@ def model_inputs(graph, data, samples: int, timesteps=None) -> tuple:
         data = data.for_shape(shape, int(samples), step=node.step, hi=node.int_range()[1])
     n = min(int(samples), len(data.y_test))
     xs = data.x_test[:n]
+    if T_data:
+        if tuple(xs.shape[2:]) != shape:
+            raise Snn2hwError(f"the model expects inputs of shape {shape}, the event data '{data.name}' has "
+                              f"frames of {tuple(xs.shape[2:])}")
+        y = np.asarray(data.y_test[:n])
+        return events(torch.as_tensor(xs, dtype=torch.float64), T), y, T
     if tuple(xs.shape[1:]) != shape:
         if int(np.prod(xs.shape[1:])) != int(np.prod(shape)):
             raise Snn2hwError(f"the model expects inputs of shape {shape}, the data '{data.name}' has "

@@ -6,6 +6,9 @@ Required arrays: ``x`` (float or integer, ``[N, ...]``, finite) and ``y`` (integ
 ``train_test_split(test_size=0.2, random_state=0)`` (stratified when every class
 has at least two samples). Integer ``x`` without ``input_step`` gets
 ``input_step = 1.0``. Every problem raises ``DataError`` naming the file.
+
+A file with an ``events`` array is an event file in tonic's ``(x, y, t, p)`` layout instead, binned
+into frames: see :mod:`snn2hw.data.events`.
 """
 from __future__ import annotations
 
@@ -83,7 +86,17 @@ def _check_declared_sizes(path) -> None:
         return
 
 
-def load_npz(path, name: Optional[str] = None) -> Dataset:
+def _split(path, x, y):
+    from sklearn.model_selection import train_test_split
+    if len(x) < 2:
+        raise DataError(f"{path}: need at least 2 samples to split into train/test")
+    counts = np.bincount(y)
+    strat = y if counts[counts > 0].min() >= 2 and len(x) * TEST_SIZE >= len(counts[counts > 0]) else None
+    return train_test_split(x, y, test_size=TEST_SIZE, random_state=SPLIT_SEED, stratify=strat)
+
+
+def load_npz(path, name: Optional[str] = None, events: Optional[dict] = None) -> Dataset:
+    """``events``: binning options for an event file (:func:`snn2hw.data.events.bin_events`)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: {'not a regular file' if os.path.exists(path) else 'no such file'}")
@@ -95,6 +108,16 @@ def load_npz(path, name: Optional[str] = None) -> Dataset:
         raise DataError(f"{path}: cannot load without pickle (object arrays are not allowed): {e}") from e
     except Exception as e:  # noqa: BLE001 - corrupt/zip errors
         raise DataError(f"{path}: not a readable .npz file: {e}") from e
+    if "events" in arrays:
+        from .events import bin_events
+        xe, ye = bin_events(path, arrays, **(events or {}))
+        x_tr, x_te, y_tr, y_te = _split(path, xe, ye)
+        return Dataset(x_tr, y_tr, x_te, y_te, input_shape=tuple(int(d) for d in xe.shape[2:]),
+                       num_classes=int(ye.max()) + 1, input_step=1.0, timesteps=int(xe.shape[1]),
+                       name=name or os.path.splitext(os.path.basename(path))[0])
+    if events:
+        raise DataError(f"{path}: binning options ({', '.join(sorted(events))}) apply to event files only (an "
+                        f"'events' array); this file has {sorted(arrays)}")
     for k in ("x", "y"):
         if k not in arrays:
             raise DataError(f"{path}: missing array '{k}' (found: {sorted(arrays) or 'none'})")
@@ -110,13 +133,7 @@ def load_npz(path, name: Optional[str] = None) -> Dataset:
             raise DataError(f"{path}: 'x_test' sample shape {xt.shape[1:]} != 'x' sample shape {x.shape[1:]}")
         x_tr, y_tr, x_te, y_te = x, y, xt, yt
     else:
-        from sklearn.model_selection import train_test_split
-        if len(x) < 2:
-            raise DataError(f"{path}: need at least 2 samples to split into train/test")
-        counts = np.bincount(y)
-        strat = y if counts[counts > 0].min() >= 2 and len(x) * TEST_SIZE >= len(counts[counts > 0]) else None
-        x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=TEST_SIZE, random_state=SPLIT_SEED,
-                                                  stratify=strat)
+        x_tr, x_te, y_tr, y_te = _split(path, x, y)
     step = None
     if "input_step" in arrays:
         s = arrays["input_step"]

@@ -27,7 +27,7 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..data.encoding import ENCODINGS
 from ..nn.neurons import ATLIF
-from .loop import History, _tensor, evaluate, progress_bar, train_epoch
+from .loop import History, _tensor, evaluate, event_setup, progress_bar, train_epoch
 
 OPTIMIZERS = ("adam", "sgd")
 DECAY_ON = ("conv", "all")
@@ -76,6 +76,7 @@ def finetune(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, optimi
     """Fine-tune ``model`` in place; returns its ``History`` (see the module docstring)."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    T, encoding = event_setup(dataset, T, encoding)   # event data: its own frames
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")
     from ..compress.masks import MaskKeeper, apply_masks, masked_layers

@@ -158,6 +158,14 @@ def train_epoch(model: nn.Module, opt, sched, x, y, batch_size: int, T: int, enc
     return cur_lr
 
 
+def event_setup(dataset: Dataset, T: int, encoding: str) -> tuple:
+    """``(T, encoding)`` for ``dataset``: event data (``dataset.timesteps`` set) runs its own frames,
+    ``(dataset.timesteps, 'events')``, whatever was asked; other data keeps ``(T, encoding)``."""
+    if getattr(dataset, "timesteps", None):
+        return int(dataset.timesteps), "events"
+    return T, encoding
+
+
 def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float = 1e-3,
           optimizer: str = "adam", batch_size: int = 64, seed: int = 0,
           encoding: str = "direct", progress: bool = True, weight_decay: float = 0.0,
@@ -168,9 +176,11 @@ def train(model: nn.Module, dataset: Dataset, epochs: int, T: int = 4, lr: float
     ``optimizer``: 'adam' (default, weight decay 0) or 'sgd' (momentum 0.9).
     ``extra_loss(model)``: an optional regularizer added to the CE loss.
     ``eval_every``: test accuracy every that many epochs (and after the last).
+    Event data (``dataset.timesteps`` set) uses its own T and the ``events`` encoding (:func:`event_setup`).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    T, encoding = event_setup(dataset, T, encoding)
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")
     torch.manual_seed(seed)
