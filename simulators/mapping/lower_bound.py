@@ -117,6 +117,71 @@ def _conv_connectivity(p) -> tuple:
     return k, ok & valid
 
 
+@dataclass
+class _ConvUnions:
+    """What the union floors of a conv path need: per neuron ``[C, Ho, Wo]`` its axons ``n`` and its exact
+    smallest union with another channel at its position ``same``; per overlapping displacement ``(dy, dx)`` the
+    neuron's taps that the displaced window covers ``ov``."""
+
+    n: np.ndarray
+    same: np.ndarray
+    ovs: list
+
+
+def _conv_unions(p) -> _ConvUnions:
+    k, vt = _conv_connectivity(p)
+    C, Cin, KH, KW = k.shape
+    Ho, Wo = vt.shape[:2]
+    kf = k.reshape(C, Cin, KH * KW).astype(np.float32)
+    per_tap = kf.sum(1)                                       # [C, taps]: input channels per output channel and tap
+    vflat = vt.reshape(Ho, Wo, KH * KW)
+    n = np.einsum("ct,yxt->cyx", per_tap, vflat.astype(np.float32)).astype(np.float64)
+    # same position, another channel: exact unions, one product per class of valid taps
+    same = np.full((C, Ho, Wo), np.inf, dtype=np.float64)
+    classes = {}
+    for yo in range(Ho):
+        for xo in range(Wo):
+            classes.setdefault(vflat[yo, xo].tobytes(), []).append((yo, xo))
+    for key, where in classes.items():
+        m = np.frombuffer(key, dtype=bool)
+        Kv = kf[:, :, m].reshape(C, -1)
+        nv = Kv.sum(1)
+        U = nv[:, None] + nv[None, :] - Kv @ Kv.T
+        if C > 1:
+            np.fill_diagonal(U, np.inf)
+            u = U.min(1)
+        else:
+            u = np.full(C, np.inf)
+        for yo, xo in where:
+            same[:, yo, xo] = u
+    # another position: the partner's window covers the taps shifted by the displacement
+    sy, sx = p.stride
+    ovs = [(dy, dx, np.einsum("ct,yxt->cyx", per_tap, (vflat & cov).astype(np.float32)))
+           for dy, dx, cov in _near_displacements(KH, KW, sy, sx)]
+    return _ConvUnions(n, same, ovs)
+
+
+def _cross_floor(cu: _ConvUnions, nmin: np.ndarray) -> np.ndarray:
+    """``[C, Ho, Wo]``: per neuron, the smallest over the other positions ``q`` of ``its axons + nmin[q] - its
+    taps the window at q covers`` (0 where the windows do not overlap): a floor on its union with a partner
+    there that has at least ``nmin[q]`` axons."""
+    n = cu.n
+    Ho, Wo = nmin.shape
+    flat = nmin.reshape(-1)
+    others = np.full((Ho, Wo), np.inf)
+    if flat.size > 1:   # the smallest nmin elsewhere: the two smallest cover every position
+        order = np.argsort(flat, kind="stable")
+        others = np.full(flat.size, flat[order[0]])
+        others[order[0]] = flat[order[1]]
+        others = others.reshape(Ho, Wo)
+    worst = n + others[None]
+    for dy, dx, ov in cu.ovs:
+        ys, xs = slice(max(0, -dy), Ho - max(0, dy)), slice(max(0, -dx), Wo - max(0, dx))
+        yb, xb = slice(max(0, dy), Ho - max(0, -dy)), slice(max(0, dx), Wo - max(0, -dx))
+        worst[:, ys, xs] = np.minimum(worst[:, ys, xs], n[:, ys, xs] + nmin[None, yb, xb] - ov[:, ys, xs])
+    return worst
+
+
 def partner_union_floor(p) -> np.ndarray:
     """Per destination neuron of path ``p`` (C-major): a lower bound on the input axons from ``p``'s source that it
     and any one other neuron of the layer need together (exact for partners at the same position; see the
@@ -129,66 +194,13 @@ def partner_union_floor(p) -> np.ndarray:
         U = n[:, None] + n[None, :] - K @ K.T
         np.fill_diagonal(U, np.inf)
         return U.min(1)
-    k, vt = _conv_connectivity(p)
-    C, Cin, KH, KW = k.shape
-    Ho, Wo = vt.shape[:2]
-    kf = k.reshape(C, Cin, KH * KW).astype(np.float32)
-    per_tap = kf.sum(1)                                       # [C, taps]: input channels per output channel and tap
-    vflat = vt.reshape(Ho, Wo, KH * KW)
-    n = np.einsum("ct,yxt->cyx", per_tap, vflat.astype(np.float32))   # axons of each neuron
-    n_min_pos = n.min(0)                                       # [Ho, Wo]: the fewest axons at each position
-    # same position, another channel: exact unions, one product per class of valid taps
-    best = np.full((C, Ho, Wo), np.inf, dtype=np.float64)
-    classes = {}
-    for yo in range(Ho):
-        for xo in range(Wo):
-            classes.setdefault(vflat[yo, xo].tobytes(), []).append((yo, xo))
-    for key, where in classes.items():
-        m = np.frombuffer(key, dtype=bool)
-        Kv = kf[:, :, m].reshape(C, -1)
-        G = Kv @ Kv.T
-        nv = Kv.sum(1)
-        U = nv[:, None] + nv[None, :] - G
-        if C > 1:
-            np.fill_diagonal(U, np.inf)
-            u = U.min(1)
-        else:
-            u = np.full(C, np.inf)
-        for yo, xo in where:
-            best[:, yo, xo] = u
-    # another position: the partner's window covers the taps shifted by the displacement
-    sy, sx = p.stride
-    far = np.full((Ho, Wo), np.inf)
-    for yo in range(Ho):
-        for xo in range(Wo):
-            mask = np.ones((Ho, Wo), dtype=bool)
-            mask[yo, xo] = False
-            if mask.any():
-                far[yo, xo] = n_min_pos[mask].min()
-    best = np.minimum(best, n + far[None])                   # any position, no overlap assumed: then refine
-    for dy in range(-(KH // max(sy, 1)) - 1, KH // max(sy, 1) + 2):
-        for dx in range(-(KW // max(sx, 1)) - 1, KW // max(sx, 1) + 2):
-            if (dy, dx) == (0, 0) or abs(sy * dy) >= KH or abs(sx * dx) >= KW:
-                continue
-            # taps (i, j) of A that B's window covers: 0 <= i - sy*dy < KH, 0 <= j - sx*dx < KW
-            cov = np.zeros((KH, KW), dtype=bool)
-            cov[max(0, sy * dy):KH + min(0, sy * dy), max(0, sx * dx):KW + min(0, sx * dx)] = True
-            ov = np.einsum("ct,yxt->cyx", per_tap, (vflat & cov.reshape(-1)).astype(np.float32))
-            for yo in range(Ho):
-                yb = yo + dy
-                if not 0 <= yb < Ho:
-                    continue
-                for xo in range(Wo):
-                    xb = xo + dx
-                    if not 0 <= xb < Wo:
-                        continue
-                    best[:, yo, xo] = np.minimum(best[:, yo, xo], n[:, yo, xo] + n_min_pos[yb, xb] - ov[:, yo, xo])
-    return best.reshape(-1)
+    cu = _conv_unions(p)
+    return np.minimum(cu.same, _cross_floor(cu, cu.n.min(0))).reshape(-1)
 
 
 def _near_displacements(KH: int, KW: int, sy: int, sx: int):
     """Output displacements ``(dy, dx) != (0, 0)`` whose input windows overlap, with the mask ``[KH * KW]`` of a
-    neuron's taps that the displaced neuron's window covers."""
+    neuron's taps that the displaced neuron's window covers (``0 <= i - sy dy < KH``, ``0 <= j - sx dx < KW``)."""
     for dy in range(-(KH // max(sy, 1)) - 1, KH // max(sy, 1) + 2):
         for dx in range(-(KW // max(sx, 1)) - 1, KW // max(sx, 1) + 2):
             if (dy, dx) == (0, 0) or abs(sy * dy) >= KH or abs(sx * dx) >= KW:
@@ -207,57 +219,14 @@ def pairwise_incompatible(p, fin: float, rounds: int = 4) -> np.ndarray:
     a candidate stays when, for every other position holding candidates, ``its axons + the fewest axons of a
     candidate there - its taps that the window there covers`` exceeds ``fin`` too (the floor of
     :func:`partner_union_floor`, over candidates only); repeated until no candidate drops."""
-    k, vt = _conv_connectivity(p)
-    C, Cin, KH, KW = k.shape
-    Ho, Wo = vt.shape[:2]
-    if C * Ho * Wo < 2:
-        return np.zeros(C * Ho * Wo, dtype=bool)
-    kf = k.reshape(C, Cin, KH * KW).astype(np.float32)
-    per_tap = kf.sum(1)
-    vflat = vt.reshape(Ho, Wo, KH * KW)
-    n = np.einsum("ct,yxt->cyx", per_tap, vflat.astype(np.float32)).astype(np.float64)
-    same = np.full((C, Ho, Wo), np.inf)
-    classes = {}
-    for yo in range(Ho):
-        for xo in range(Wo):
-            classes.setdefault(vflat[yo, xo].tobytes(), []).append((yo, xo))
-    for key, where in classes.items():
-        m = np.frombuffer(key, dtype=bool)
-        Kv = kf[:, :, m].reshape(C, -1)
-        nv = Kv.sum(1)
-        U = nv[:, None] + nv[None, :] - Kv @ Kv.T
-        np.fill_diagonal(U, np.inf)
-        u = U.min(1) if C > 1 else np.full(C, np.inf)
-        for yo, xo in where:
-            same[:, yo, xo] = u
-    cand = same > fin
-    sy, sx = p.stride
-    near = list(_near_displacements(KH, KW, sy, sx))
-    ovs = [(dy, dx, np.einsum("ct,yxt->cyx", per_tap, (vflat & cov).astype(np.float32))) for dy, dx, cov in near]
-    near_set = {(dy, dx) for dy, dx, _ in near}
+    cu = _conv_unions(p)
+    if cu.n.size < 2:
+        return np.zeros(cu.n.size, dtype=bool)
+    cand = cu.same > fin
     for _ in range(rounds):
         if not cand.any():
             break
-        nmin = np.where(cand, n, np.inf).min(0)                       # [Ho, Wo]: fewest axons of a candidate
-        worst = np.full((C, Ho, Wo), np.inf)
-        flat = nmin.reshape(-1)
-        for yo in range(Ho):                                        # partners whose window does not overlap
-            for xo in range(Wo):
-                far = np.ones((Ho, Wo), dtype=bool)
-                far[yo, xo] = False
-                for dy, dx in near_set:
-                    if 0 <= yo + dy < Ho and 0 <= xo + dx < Wo:
-                        far[yo + dy, xo + dx] = False
-                f = flat[far.reshape(-1)]
-                if f.size:
-                    worst[:, yo, xo] = n[:, yo, xo] + f.min()
-        for dy, dx, ov in ovs:                                      # overlapping windows
-            ys = slice(max(0, -dy), Ho - max(0, dy))
-            xs = slice(max(0, -dx), Wo - max(0, dx))
-            yb = slice(max(0, dy), Ho - max(0, -dy))
-            xb = slice(max(0, dx), Wo - max(0, -dx))
-            worst[:, ys, xs] = np.minimum(worst[:, ys, xs], n[:, ys, xs] + nmin[None, yb, xb] - ov[:, ys, xs])
-        keep = cand & (worst > fin)
+        keep = cand & (_cross_floor(cu, np.where(cand, cu.n, np.inf).min(0)) > fin)
         if (keep == cand).all():
             break
         cand = keep
