@@ -516,6 +516,8 @@ from snn2hw.cli_map import map_cmd as _map  # noqa: E402  (the 'snn2hw map' comm
 cli.add_command(_map)
 from snn2hw.cli_models import models as _models  # noqa: E402  (the 'snn2hw models' command)
 cli.add_command(_models)
+from snn2hw.cli_sweep import sweep as _sweep  # noqa: E402  (the 'snn2hw sweep' command)
+cli.add_command(_sweep)
 
 
 def main(argv=None):

@@ -1,0 +1,96 @@
+"""snn2hw sweep (issue 16): clear errors with nothing written; a sweep killed mid-trial (SIGKILL) and resumed
+ends with the same trials as an uninterrupted one; pareto.json / pareto.html / trials/ are written."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("optuna")
+
+from snn2hw.cli import cli  # noqa: E402
+from snn2hw.errors import Snn2hwError  # noqa: E402
+
+CKPT = "examples/digits_lif.pt"
+SPACE = ["--profile", "loihi", "--data", "digits", "--methods", "magnitude,l1,qp-snn,atlif", "--max-epochs", "1",
+         "--samples", "20", "--seed", "3"]
+
+
+def _sweep(*args, env=None, **kw):
+    return subprocess.Popen([sys.executable, "-m", "snn2hw", "sweep", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kw)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--profile", "loihi", "--methods", "magnitude,nosuch"], ["unknown method", "nosuch"]),
+    (["--profile", "loihi,nosuchchip", "--methods", "l1"], ["nosuchchip"]),
+    (["--profile", "loihi", "--methods", "l1", "--storage", "nosuchdialect://x/y"], ["--storage", "cannot open"]),
+    (["--profile", "loihi", "--methods", "l1", "--storage", "sqlite:////nonexistent-dir-s2h/x/sweep.db"],
+     ["--storage", "cannot open"]),
+])
+def test_sweep_refuses_bad_input_and_writes_nothing(tmp_path, extra, words):
+    out = tmp_path / "sw"
+    with pytest.raises(Snn2hwError) as e:  # main() turns an Snn2hwError into 'error: ...' and exit 2
+        cli.main(args=["sweep", CKPT, "--data", "digits", "--trials", "2", "--out", str(out), *extra],
+                 standalone_mode=False)
+    assert all(w in str(e.value) for w in words), str(e.value)
+    assert not out.exists()
+
+
+def test_sweep_exit_status_2():
+    r = subprocess.run([sys.executable, "-m", "snn2hw", "sweep", CKPT, "--profile", "loihi", "--data", "digits",
+                        "--trials", "1", "--out", "unused-sweep-dir", "--methods", "zap"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown method" in r.stderr and "Traceback" not in r.stderr
+    assert not os.path.exists("unused-sweep-dir")
+
+
+def _trials(d):
+    doc = json.loads((d / "pareto.json").read_text())
+    return [(t["params"], t["objectives"], t["state"], (t["result"] or {}).get("weights_sha256")) for t in doc["trials"]], doc
+
+
+def test_sweep_killed_mid_trial_resumes_to_the_same_trials(tmp_path):
+    from snn2hw.sweep import SweepConfig, run_sweep
+    a, b = tmp_path / "a", tmp_path / "b"
+    # the interrupted one: a subprocess paused inside its third trial (after compress, before the checkpoint),
+    # killed with SIGKILL
+    p = _sweep(CKPT, *SPACE, "--trials", "4", "--out", str(b),
+               env={"SNN2HW_TEST_FAULT_AT": "sweep:trial2", "SNN2HW_TEST_PAUSE_S": "120"})
+    try:
+        deadline = time.monotonic() + 240
+        err = ""
+        while time.monotonic() < deadline:
+            line = p.stderr.readline()
+            err += line
+            if "SNN2HW_PAUSED sweep:trial2" in line or (not line and p.poll() is not None):
+                break
+        assert "SNN2HW_PAUSED sweep:trial2" in err, err
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    before, _ = _trials(b)
+    assert len(before) == 2  # the finished trials survived, nothing of the third
+    assert sorted(x.name for x in (b / "trials").iterdir()) == ["trial_0000.pt", "trial_0001.pt"]
+    # the uninterrupted one, in this process
+    cfg = SweepConfig(checkpoint=CKPT, profiles=["loihi"], data="digits", trials=4, seed=3,
+                      methods=["magnitude", "l1", "qp-snn", "atlif"], max_epochs=1, samples=20)
+    run_sweep(cfg, a, progress=False, log=lambda s: None)
+    logs = []
+    run_sweep(None, b, resume=True, progress=False, log=logs.append)
+    assert any("interrupted" in s for s in logs)
+    ta, doc_a = _trials(a)
+    tb, doc_b = _trials(b)
+    assert len(ta) == 4 and ta == tb
+    pos = lambda doc: sorted([t["number"] for t in doc["trials"]].index(n) for n in doc["front"])  # noqa: E731
+    assert pos(doc_a) == pos(doc_b) and doc_a["baseline"] == doc_b["baseline"]
+    assert len({json.dumps(t[0], sort_keys=True) for t in ta}) > 1  # the sampler does explore
+    html = (b / "pareto.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<script" not in html
+    for t in doc_b["trials"]:
+        assert (b / "trials" / t["result"]["checkpoint"]).is_file()
