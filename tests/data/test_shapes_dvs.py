@@ -69,3 +69,22 @@ def test_registered_specs(cache):
     s = load_dataset("shapes_static:n_per_class=4,T=4,substeps=2")
     assert s.timesteps is None and s.input_shape == (3, 32, 32)
     assert np.allclose(s.x_train * 255, np.rint(s.x_train * 255))
+
+
+def test_event_data_trains_one_frame_per_step(cache):
+    """train() takes the data's T and the events encoding: frame t of a sample is the model's step t."""
+    import torch
+
+    from snn2hw.data.encoding import encode
+    from snn2hw.models import build_model
+    from snn2hw.train import evaluate, train
+    d = load_dataset("shapes_dvs:n_per_class=2,T=2,substeps=2")
+    x = torch.as_tensor(d.x_train[:3])
+    assert torch.equal(encode(x, 2, "events")[1], x[:, 1])
+    with pytest.raises(ValueError, match="T=3"):
+        encode(x, 3, "events")
+    torch.manual_seed(0)
+    model = build_model("digits_conv", in_channels=2, input_size=32, widths=(4,), num_classes=d.num_classes)
+    hist = train(model, d, epochs=1, T=5, batch_size=8, progress=False)   # T=5 is overridden by the data's 2
+    assert len(hist.test_acc) == 1
+    assert 0.0 <= evaluate(model, d.x_test, d.y_test, T=2, encoding="events") <= 1.0
