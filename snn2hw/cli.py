@@ -105,6 +105,24 @@ def inspect(model_file, factory, input_shape, nir_reset):
     click.echo(format_table(layer_rows(g)))
 
 
+def _binning_options(f):
+    """``--bins`` / ``--bin-us``: how an event file given as ``--data`` is binned (docs/DATA.md); folded
+    into ``data_spec`` as ``FILE.npz:bins=T,bin_us=U``, so the command itself sees one spec."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapped(*args, bins=None, bin_us=None, **kw):
+        if bins is not None or bin_us is not None:
+            from snn2hw.data.events import with_binning
+            kw["data_spec"] = with_binning(kw.get("data_spec"), bins, bin_us)
+        return f(*args, **kw)
+    wrapped = click.option("--bin-us", "bin_us", type=click.IntRange(min=1), default=None,
+                           help="event file: bins of this many microseconds (docs/DATA.md)")(wrapped)
+    return click.option("--bins", type=click.IntRange(min=1), default=None,
+                        help="event file (--data FILE.npz with an 'events' array): T time bins per sample, "
+                             "binary per bin (docs/DATA.md)")(wrapped)
+
+
 def _fidelity_options(f):
     """--max-accuracy-drop and --allow-approximation (the fidelity gate, snn2hw/report/fidelity.py)."""
     f = click.option("--allow-approximation", is_flag=True, default=False,
@@ -351,6 +369,7 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, pr
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step) (default: the checkpoint's, else the data's)")
 @_fidelity_options
+@_binning_options
 def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, input_shape, nir_reset,
              timing, synapse_model, input_step, max_accuracy_drop, allow_approximation):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
@@ -452,6 +471,7 @@ def report(report_file, fmt, out):
 @click.option("--arch-kw", multiple=True, help="extra architecture kwargs, key=value (JSON values)")
 @click.option("--out", required=True, type=click.Path(), help="output checkpoint (.pt)",
               callback=output_option("file"))
+@_binning_options
 def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch_kw, out):
     """Train a built-in architecture and save a snn2hw checkpoint."""
     import torch

@@ -10,7 +10,8 @@ Layout (``np.load(allow_pickle=False)``; never object arrays):
 * ``y``: ``N`` integer labels ``>= 0``;
 * ``sensor_size``: ``(W, H, P)``, as tonic's ``sensor_size``.
 
-Binning (``FILE.npz:bins=T``, ``FILE.npz:bin_us=U``, or both; ``mode=binary|count``):
+Binning (``FILE.npz:bins=T``, ``FILE.npz:bin_us=U``, or both; ``mode=binary|count``; the CLI's
+``train`` and ``simulate`` also take ``--bins T`` / ``--bin-us U``):
 
 * ``bins=T`` only: each sample's own span ``[t_first, t_last]`` is cut into T equal windows of
   ``w = (t_last - t_first) // T + 1`` µs; event → bin ``(t - t_first) // w`` (every event is kept;
@@ -43,6 +44,15 @@ from .dataset import DataError
 FIELDS = ("x", "y", "t", "p")
 DEFAULT_BINS = 8
 MODES = ("binary", "count")
+
+
+def with_binning(spec, bins: Optional[int] = None, bin_us: Optional[int] = None) -> str:
+    """The ``--data`` spec with the CLI's ``--bins`` / ``--bin-us`` appended as options."""
+    s = str(spec or "")
+    if not (s.endswith(".npz") or ".npz:" in s):
+        raise DataError(f"--bins / --bin-us bin an event file (--data FILE.npz); --data is {s or 'not given'!r}")
+    opts = ",".join(f"{k}={v}" for k, v in (("bins", bins), ("bin_us", bin_us)) if v is not None)
+    return s + ("," if ".npz:" in s else ":") + opts if opts else s
 
 
 def parse_options(path: str, text: str) -> dict:

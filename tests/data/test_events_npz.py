@@ -121,3 +121,27 @@ def test_cli_malformed_exit_2(tmp_path, capsys):
         main(["train", "--arch", "mlp", "--data", str(path), "--epochs", "1", "--out", str(tmp_path / "m.pt")])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "sensor_size" in err and str(path) in err
+
+
+def test_cli_train_bins_option(tmp_path, capsys):
+    """`snn2hw train --data FILE.npz --bins T` trains on the event file's T binary frames; --bins on a
+    non-event spec is a clear error."""
+    from snn2hw.cli import main
+    from snn2hw.frontends.checkpoint import load_checkpoint
+    rng = np.random.default_rng(2)
+    n, k = 20, 40
+    ev = np.zeros(n * k, DT)
+    ev["x"], ev["y"], ev["p"] = rng.integers(0, 8, n * k), rng.integers(0, 8, n * k), rng.integers(0, 2, n * k)
+    ev["t"] = rng.integers(0, 5000, n * k)
+    path = tmp_path / "ev8.npz"
+    np.savez(path, events=ev, offsets=np.arange(n + 1) * k, y=np.arange(n) % 2, sensor_size=np.array([8, 8, 2]))
+    out = tmp_path / "m.pt"
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--arch", "digits_conv", "--arch-kw", "in_channels=2", "--arch-kw", "input_size=8",
+              "--arch-kw", "widths=[4]", "--data", str(path), "--bins", "3", "--epochs", "1", "--out", str(out)])
+    assert e.value.code in (0, None), capsys.readouterr().err
+    meta = load_checkpoint(out).info
+    assert meta["timesteps"] == 3 and meta["encoding"] == "events"
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--arch", "mlp", "--data", "digits", "--bins", "3", "--epochs", "1", "--out", str(out)])
+    assert e.value.code == 2 and "--bins" in capsys.readouterr().err
