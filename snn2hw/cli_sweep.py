@@ -25,10 +25,12 @@ from snn2hw.util.cli_types import SEED
               "(default: the checkpoint's only)")
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True,
               help="test samples simulated per trial")
+@click.option("--population", type=int, default=None,
+              help="NSGA-II population size (default: trials // 3, within 2..10)")
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
               help="continue the sweep in this folder (its recorded settings)")
 def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, max_epochs, timesteps, samples,
-          resume_dir):
+          population, resume_dir):
     """Multi-objective search (Optuna NSGA-II, seeded, SQLite storage) over compression method, pruning ratio,
     weight bits and fine-tuning epochs: the Pareto front of accuracy, energy, latency and cores per profile."""
     from snn2hw.sweep import SweepConfig, SweepError, default_methods, run_sweep
@@ -64,7 +66,7 @@ def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, ma
                           data=data_spec, trials=int(trials), seed=int(seed), storage=storage,
                           methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else default_methods(),
                           max_epochs=int(max_epochs), samples=int(samples),
-                          timesteps=ints(timesteps, "--timesteps") if timesteps else [])
+                          timesteps=ints(timesteps, "--timesteps") if timesteps else [], population=population)
         out = Path(out_dir)
         doc = run_sweep(cfg, out, resume=False, log=click.echo, progress=True)
     base = doc.get("baseline") or {}

@@ -37,6 +37,8 @@ DIRECTIONS = ("maximize", "minimize", "minimize", "minimize")
 RATIOS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # a grid: equal configurations are recognised as equal
 BITS = (2, 3, 4, 6, 8)
 INTERRUPTED = "interrupted"
+DUPLICATE = "duplicate_of"
+MAX_DUPLICATES = 20  # proposals of an already-run configuration skipped in a row before one is run again
 
 
 class SweepError(Snn2hwError):
@@ -55,6 +57,7 @@ class SweepConfig:
     max_epochs: int = 2
     samples: int = 100  # test samples simulated per trial
     timesteps: List[int] = field(default_factory=list)  # empty: the checkpoint's T only
+    population: Optional[int] = None  # NSGA-II population; None: trials // 3 within [2, 10]
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -80,6 +83,8 @@ def check_config(cfg: SweepConfig) -> None:
         raise SweepError("--methods: the space needs at least one method")
     if cfg.trials < 1:
         raise SweepError(f"--trials must be >= 1, got {cfg.trials}")
+    if cfg.population is not None and int(cfg.population) < 2:
+        raise SweepError(f"--population must be >= 2, got {cfg.population}")
     if cfg.max_epochs < 0:
         raise SweepError(f"--max-epochs must be >= 0, got {cfg.max_epochs}")
     if any(int(t) < 1 for t in cfg.timesteps):
@@ -200,17 +205,22 @@ def constraints(rec: dict) -> list:
 
 
 # ----------------------------------------------------------------------------- the study
-def _sampler(seed: int, k: int):
+def population(cfg: SweepConfig) -> int:
+    return int(cfg.population) if cfg.population else max(2, min(10, int(cfg.trials) // 3))
+
+
+def _sampler(seed: int, k: int, pop: int = 4):
     import optuna
     # NSGA-II (NSGA-III is its many-objective successor; for four objectives NSGA-II's crowding still works)
     # constraints: Trial.set_constraint (the Optuna 5 way; constraints_func is deprecated there)
-    return optuna.samplers.NSGAIISampler(seed=(int(seed) * 1_000_003 + int(k)) % (2 ** 32), population_size=4)
+    return optuna.samplers.NSGAIISampler(seed=(int(seed) * 1_000_003 + int(k)) % (2 ** 32), population_size=pop)
 
 
-def _finished(study) -> list:
-    from optuna.trial import TrialState
+def _finished(study, duplicates: bool = False) -> list:
+    """Finished trials, without the interrupted ones, and without the skipped duplicates unless asked."""
     return [t for t in study.get_trials(deepcopy=False)
-            if t.state.is_finished() and not t.user_attrs.get(INTERRUPTED)]
+            if t.state.is_finished() and not t.user_attrs.get(INTERRUPTED)
+            and (duplicates or DUPLICATE not in t.user_attrs)]
 
 
 def mark_interrupted(storage, study) -> int:
@@ -317,9 +327,11 @@ def run_sweep(cfg: Optional[SweepConfig], out_dir, resume: bool = False, log: Ca
     cfg, storage, (ck, data) = prepare(cfg, out, resume)
     try:
         study = optuna.create_study(study_name=STUDY, storage=storage, directions=list(DIRECTIONS),
-                                    load_if_exists=True, sampler=_sampler(cfg.seed, 0))
+                                    load_if_exists=True, sampler=_sampler(cfg.seed, 0, population(cfg)))
     except Exception as e:  # noqa: BLE001
         raise SweepError(f"storage {storage_url(out, cfg.storage)}: cannot create the study ({e})") from None
+    if cfg.population is None:  # fixed when the sweep starts: a resume with more --trials keeps it
+        cfg.population = population(cfg)
     write_text(out / CONFIG, json.dumps(cfg.to_dict(), indent=1) + "\n")
     if resume:
         n = mark_interrupted(storage, study)
@@ -348,11 +360,25 @@ def run_sweep(cfg: Optional[SweepConfig], out_dir, resume: bool = False, log: Ca
     doc = _write_outputs(out, cfg, study)
     try:
         while done < cfg.trials and (stop_after is None or ran < stop_after):
-            study.sampler = _sampler(cfg.seed, done)
+            # seeded by every finished proposal so far (skipped duplicates too): the same on resume
+            seen = _finished(study, duplicates=True)
+            study.sampler = _sampler(cfg.seed, len(seen), population(cfg))
             trial = study.ask()
             p = suggest(trial, cfg, T0)
             eff = effective(p)
             trial.set_user_attr("effective", eff)
+            same = next((t.number for t in seen if DUPLICATE not in t.user_attrs
+                         and t.user_attrs.get("effective") == eff), None)
+            streak = 0
+            for t in reversed(seen):
+                if DUPLICATE not in t.user_attrs:
+                    break
+                streak += 1
+            if same is not None and streak < MAX_DUPLICATES:  # the same compression again: skipped, not counted
+                trial.set_user_attr(DUPLICATE, same)
+                _set_constraints(trial, cfg, [1.0] * len(cfg.profiles))
+                study.tell(trial, state=TrialState.FAIL)
+                continue
             path = out / "trials" / f"trial_{done:04d}.pt"
             t0 = time.perf_counter()
             try:

@@ -16,7 +16,8 @@ from snn2hw.errors import Snn2hwError  # noqa: E402
 
 CKPT = "examples/digits_lif.pt"
 SPACE = ["--profile", "loihi", "--data", "digits", "--methods", "magnitude,l1,qp-snn,atlif", "--max-epochs", "1",
-         "--samples", "20", "--seed", "3"]
+         "--samples", "20", "--seed", "3",
+         "--population", "2"]  # 3 trials: generation 0 (random), then one bred by NSGA-II from it
 
 
 def _sweep(*args, env=None, **kw):
@@ -56,40 +57,45 @@ def _trials(d):
 def test_sweep_killed_mid_trial_resumes_to_the_same_trials(tmp_path):
     from snn2hw.sweep import SweepConfig, run_sweep
     a, b = tmp_path / "a", tmp_path / "b"
-    # the interrupted one: a subprocess paused inside its third trial (after compress, before the checkpoint),
+    # the interrupted one: a subprocess paused inside its second trial (after compress, before the checkpoint) ,
     # killed with SIGKILL
-    p = _sweep(CKPT, *SPACE, "--trials", "4", "--out", str(b),
-               env={"SNN2HW_TEST_FAULT_AT": "sweep:trial2", "SNN2HW_TEST_PAUSE_S": "120"})
+    p = _sweep(CKPT, *SPACE, "--trials", "3", "--out", str(b),
+               env={"SNN2HW_TEST_FAULT_AT": "sweep:trial1", "SNN2HW_TEST_PAUSE_S": "120"})
     try:
         deadline = time.monotonic() + 240
         err = ""
         while time.monotonic() < deadline:
             line = p.stderr.readline()
             err += line
-            if "SNN2HW_PAUSED sweep:trial2" in line or (not line and p.poll() is not None):
+            if "SNN2HW_PAUSED sweep:trial1" in line or (not line and p.poll() is not None):
                 break
-        assert "SNN2HW_PAUSED sweep:trial2" in err, err
+        assert "SNN2HW_PAUSED sweep:trial1" in err, err
         p.send_signal(signal.SIGKILL)
         p.wait(30)
     finally:
         if p.poll() is None:
             p.kill()
     before, _ = _trials(b)
-    assert len(before) == 2  # the finished trials survived, nothing of the third
-    assert sorted(x.name for x in (b / "trials").iterdir()) == ["trial_0000.pt", "trial_0001.pt"]
+    assert len(before) == 1  # the finished trial survived, nothing of the second
+    assert sorted(x.name for x in (b / "trials").iterdir()) == ["trial_0000.pt"]
     # the uninterrupted one, in this process
-    cfg = SweepConfig(checkpoint=CKPT, profiles=["loihi"], data="digits", trials=4, seed=3,
-                      methods=["magnitude", "l1", "qp-snn", "atlif"], max_epochs=1, samples=20)
+    cfg = SweepConfig(checkpoint=CKPT, profiles=["loihi"], data="digits", trials=3, seed=3,
+                      methods=["magnitude", "l1", "qp-snn", "atlif"], max_epochs=1, samples=20, population=2)
     run_sweep(cfg, a, progress=False, log=lambda s: None)
     logs = []
     run_sweep(None, b, resume=True, progress=False, log=logs.append)
     assert any("interrupted" in s for s in logs)
     ta, doc_a = _trials(a)
     tb, doc_b = _trials(b)
-    assert len(ta) == 4 and ta == tb
+    assert len(ta) == 3 and ta == tb
     pos = lambda doc: sorted([t["number"] for t in doc["trials"]].index(n) for n in doc["front"])  # noqa: E731
     assert pos(doc_a) == pos(doc_b) and doc_a["baseline"] == doc_b["baseline"]
     assert len({json.dumps(t[0], sort_keys=True) for t in ta}) > 1  # the sampler does explore
+    import optuna
+    gens = [t.system_attrs.get("NSGAIISampler:generation")
+            for t in optuna.load_study(study_name="snn2hw-sweep", storage=f"sqlite:///{b / 'sweep.db'}").trials
+            if t.state.name == "COMPLETE"]
+    assert gens == [0, 0, 1]  # the last one was bred by NSGA-II (crossover/mutation), not drawn at random
     html = (b / "pareto.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<script" not in html
     for t in doc_b["trials"]:
