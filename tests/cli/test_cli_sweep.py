@@ -100,3 +100,11 @@ def test_sweep_killed_mid_trial_resumes_to_the_same_trials(tmp_path):
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<script" not in html
     for t in doc_b["trials"]:
         assert (b / "trials" / t["result"]["checkpoint"]).is_file()
+    # a front point's numbers, re-measured by a separate 'snn2hw simulate' of its saved checkpoint: identical
+    from snn2hw.sweep import summarise
+    t = next(t for t in doc_b["trials"] if t["number"] == doc_b["front"][0])
+    subprocess.run([sys.executable, "-m", "snn2hw", "simulate", str(b / "trials" / t["result"]["checkpoint"]),
+                    "--profile", "loihi", "--data", "digits", "--samples", "20", "--out", str(tmp_path / "sim")],
+                   capture_output=True, text=True)  # exit 2 is the fidelity gate: the report is written anyway
+    again = summarise(json.loads((tmp_path / "sim" / "report.json").read_text()))
+    assert again["profiles"] == t["result"]["profiles"] and again["float_accuracy"] == t["result"]["float_accuracy"]
