@@ -315,14 +315,20 @@ def prepare(cfg: SweepConfig, out_dir, resume: bool = False):
 def run_sweep(cfg: Optional[SweepConfig], out_dir, resume: bool = False, log: Callable = print, progress: bool = True,
               stop_after: Optional[int] = None) -> dict:
     """Run (or continue: ``resume``, the configuration read from ``out_dir``) the sweep; write pareto.json and
-    pareto.html after every trial; return pareto.json's dict (``cfg`` None with ``resume``: the recorded one). ``stop_after``: run at most this many trials now."""
+    pareto.html after every trial; return pareto.json's dict (``cfg`` None with ``resume``: the recorded one).
+    ``stop_after``: run at most this many trials now."""
     import warnings
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        return _run(cfg, Path(out_dir), resume, log, progress, stop_after)
+
+
+def _run(cfg, out, resume, log, progress, stop_after) -> dict:
     import optuna
     from optuna.trial import TrialState
     from .util.atomic import write_text
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    out = Path(out_dir)
     cfg, storage, (ck, data) = prepare(cfg, out, resume)
     try:
         study = optuna.create_study(study_name=STUDY, storage=storage, directions=list(DIRECTIONS),
@@ -382,8 +388,8 @@ def run_sweep(cfg: Optional[SweepConfig], out_dir, resume: bool = False, log: Ca
             t0 = time.perf_counter()
             try:
                 rec = run_trial(ck, data, cfg.data, eff, cfg, path, stage=f"sweep:trial{done}")
-            except Snn2hwError as e:  # e.g. a layer that would lose every channel: this point of the space fails
-                trial.set_user_attr("error", str(e)[:500])
+            except Exception as e:  # noqa: BLE001 - e.g. a layer that would lose every channel: this point fails
+                trial.set_user_attr("error", (str(e) if isinstance(e, Snn2hwError) else f"{type(e).__name__}: {e}")[:500])
                 trial.set_user_attr("constraints", [1.0] * len(cfg.profiles))
                 _set_constraints(trial, cfg, [1.0] * len(cfg.profiles))
                 study.tell(trial, state=TrialState.FAIL)
