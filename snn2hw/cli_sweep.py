@@ -27,10 +27,12 @@ from snn2hw.util.cli_types import SEED
               help="test samples simulated per trial")
 @click.option("--population", type=int, default=None,
               help="NSGA-II population size (default: trials // 3, within 2..10)")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="local processes evaluating the trials of one NSGA-II generation at once (same trials as 1)")
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
               help="continue the sweep in this folder (its recorded settings)")
 def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, max_epochs, timesteps, samples,
-          population, resume_dir):
+          population, workers, resume_dir):
     """Multi-objective search (Optuna NSGA-II, seeded, SQLite storage) over compression method, pruning ratio,
     weight bits and fine-tuning epochs: the Pareto front of accuracy, energy, latency and cores per profile."""
     from snn2hw.sweep import SweepConfig, SweepError, default_methods, run_sweep
@@ -50,7 +52,7 @@ def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, ma
         if trials is not None:
             cfg.trials = trials
         out = Path(resume_dir)
-        doc = run_sweep(cfg, out, resume=True, log=click.echo, progress=True)
+        doc = run_sweep(cfg, out, resume=True, log=click.echo, progress=True, workers=workers)
     else:
         missing = [n for n, v in (("CKPT", ckpt), ("--profile", profiles), ("--data", data_spec),
                                   ("--trials", trials), ("--out", out_dir)) if v is None]
@@ -68,7 +70,7 @@ def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, ma
                           max_epochs=int(max_epochs), samples=int(samples),
                           timesteps=ints(timesteps, "--timesteps") if timesteps else [], population=population)
         out = Path(out_dir)
-        doc = run_sweep(cfg, out, resume=False, log=click.echo, progress=True)
+        doc = run_sweep(cfg, out, resume=False, log=click.echo, progress=True, workers=workers)
     base = doc.get("baseline") or {}
     click.echo(f"{len(doc['trials'])} trial(s), {len(doc['front'])} on the front; wrote {out / 'pareto.json'}, "
                f"{out / 'pareto.html'}")

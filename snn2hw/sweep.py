@@ -313,19 +313,93 @@ def prepare(cfg: SweepConfig, out_dir, resume: bool = False):
 
 
 def run_sweep(cfg: Optional[SweepConfig], out_dir, resume: bool = False, log: Callable = print, progress: bool = True,
-              stop_after: Optional[int] = None) -> dict:
+              stop_after: Optional[int] = None, workers: int = 1) -> dict:
     """Run (or continue: ``resume``, the configuration read from ``out_dir``) the sweep; write pareto.json and
     pareto.html after every trial; return pareto.json's dict (``cfg`` None with ``resume``: the recorded one).
-    ``stop_after``: run at most this many trials now."""
+    ``stop_after``: run at most this many trials now; ``workers``: trials of one NSGA-II generation evaluated in
+    that many local processes (the same trials as a serial run; this process alone writes the storage)."""
+    if int(workers) < 1:
+        raise SweepError(f"--workers must be >= 1, got {workers}")
     import warnings
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        return _run(cfg, Path(out_dir), resume, log, progress, stop_after)
+        return _run(cfg, Path(out_dir), resume, log, progress, stop_after, int(workers))
 
 
-def _run(cfg, out, resume, log, progress, stop_after) -> dict:
+def _evaluate(ck, data, cfg, eff, path, stage):
+    """``(record, None)`` or ``(None, error text)``: a trial that raises fails, the sweep goes on."""
+    t0 = time.perf_counter()
+    try:
+        rec = run_trial(ck, data, cfg.data, eff, cfg, Path(path), stage=stage)
+    except Exception as e:  # noqa: BLE001 - e.g. a layer that would lose every channel: this point fails
+        return None, (str(e) if isinstance(e, Snn2hwError) else f"{type(e).__name__}: {e}")[:500]
+    rec["seconds"] = round(time.perf_counter() - t0, 2)
+    return rec, None
+
+
+_WORKER = {}
+
+
+def _worker_init(cfg_dict: dict) -> None:
+    """A --workers process: the checkpoint and data loaded once."""
+    from .cli_compress import _load
+    cfg = SweepConfig(**cfg_dict)
+    _WORKER["cfg"] = cfg
+    _WORKER["ck"], _WORKER["data"] = _load(cfg.checkpoint, cfg.data)
+
+
+def _worker_trial(job):
+    return _evaluate(_WORKER["ck"], _WORKER["data"], _WORKER["cfg"], *job)
+
+
+def _generation_room(study, trial, pop: int) -> int:
+    """How many more trials NSGA-II's generation of ``trial`` takes (it has ``pop`` COMPLETE ones when full)."""
+    from optuna.trial import TrialState
+    key = "NSGAIISampler:generation"
+    g = study._storage.get_trial_system_attrs(trial._trial_id).get(key)
+    if g is None:
+        return pop
+    n = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.system_attrs.get(key) == g)
+    return max(1, pop - n)
+
+
+def _propose(study, cfg: SweepConfig, T0: int, want: int, done: int) -> list:
+    """Ask up to ``want`` new (non-duplicate) trials of one NSGA-II generation: ``[(trial, effective)]``.
+
+    The k-th proposal's sampler is seeded by ``(seed, k)``, k counting every earlier proposal (skipped
+    duplicates too, interrupted ones not); a proposal equal to an earlier trial's compression is told FAIL
+    (tagged, not counted). Proposals of one generation depend on its parents and k only, not on each other's
+    results, so asking them together (``--workers``) gives the trials a serial run asks one by one."""
+    from optuna.trial import TrialState
+    batch = []
+    while len(batch) < want:
+        seen = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(INTERRUPTED)]
+        study.sampler = _sampler(cfg.seed, len(seen), population(cfg))
+        trial = study.ask()
+        eff = effective(suggest(trial, cfg, T0))
+        trial.set_user_attr("effective", eff)
+        same = next((t.number for t in seen if DUPLICATE not in t.user_attrs
+                     and t.user_attrs.get("effective") == eff), None)
+        streak = 0
+        for t in reversed(seen):
+            if DUPLICATE not in t.user_attrs:
+                break
+            streak += 1
+        if same is not None and streak < MAX_DUPLICATES:  # the same compression again: skipped, not counted
+            trial.set_user_attr(DUPLICATE, same)
+            _set_constraints(trial, cfg, [1.0] * len(cfg.profiles))
+            study.tell(trial, state=TrialState.FAIL)
+            continue
+        if not batch:
+            want = min(want, _generation_room(study, trial, population(cfg)))
+        batch.append((trial, eff))
+    return batch
+
+
+def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1) -> dict:
     import optuna
     from optuna.trial import TrialState
     from .util.atomic import write_text
@@ -363,49 +437,43 @@ def _run(cfg, out, resume, log, progress, stop_after) -> dict:
         bar = tqdm(total=cfg.trials, initial=done, desc="sweep", unit="trial")
     ran = 0
     doc = _write_outputs(out, cfg, study)
+    pool = None
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(cfg.to_dict(),))
     try:
         while done < cfg.trials and (stop_after is None or ran < stop_after):
-            # seeded by every finished proposal so far (skipped duplicates too): the same on resume
-            seen = _finished(study, duplicates=True)
-            study.sampler = _sampler(cfg.seed, len(seen), population(cfg))
-            trial = study.ask()
-            p = suggest(trial, cfg, T0)
-            eff = effective(p)
-            trial.set_user_attr("effective", eff)
-            same = next((t.number for t in seen if DUPLICATE not in t.user_attrs
-                         and t.user_attrs.get("effective") == eff), None)
-            streak = 0
-            for t in reversed(seen):
-                if DUPLICATE not in t.user_attrs:
-                    break
-                streak += 1
-            if same is not None and streak < MAX_DUPLICATES:  # the same compression again: skipped, not counted
-                trial.set_user_attr(DUPLICATE, same)
-                _set_constraints(trial, cfg, [1.0] * len(cfg.profiles))
-                study.tell(trial, state=TrialState.FAIL)
-                continue
-            path = out / "trials" / f"trial_{done:04d}.pt"
-            t0 = time.perf_counter()
-            try:
-                rec = run_trial(ck, data, cfg.data, eff, cfg, path, stage=f"sweep:trial{done}")
-            except Exception as e:  # noqa: BLE001 - e.g. a layer that would lose every channel: this point fails
-                trial.set_user_attr("error", (str(e) if isinstance(e, Snn2hwError) else f"{type(e).__name__}: {e}")[:500])
-                trial.set_user_attr("constraints", [1.0] * len(cfg.profiles))
-                _set_constraints(trial, cfg, [1.0] * len(cfg.profiles))
-                study.tell(trial, state=TrialState.FAIL)
+            want = min(cfg.trials - done, (workers if pool else 1) if stop_after is None
+                       else min(workers if pool else 1, stop_after - ran))
+            batch = _propose(study, cfg, T0, want, done)
+            jobs = [(eff, str(out / "trials" / f"trial_{done + i:04d}.pt"), f"sweep:trial{done + i}")
+                    for i, (_, eff) in enumerate(batch)]
+            if pool is None:
+                results = [_evaluate(ck, data, cfg, *job) for job in jobs]
             else:
-                rec["seconds"] = round(time.perf_counter() - t0, 2)
-                trial.set_user_attr("result", rec)
-                trial.set_user_attr("constraints", constraints(rec))
-                _set_constraints(trial, cfg, constraints(rec))
-                study.tell(trial, objectives(rec, cfg.profiles[0]))
-            done += 1
-            ran += 1
-            doc = _write_outputs(out, cfg, study)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(front=len(doc["front"]))
+                results = list(pool.map(_worker_trial, jobs))
+            for (trial, _), (rec, err) in zip(batch, results):
+                if err is not None:
+                    trial.set_user_attr("error", err)
+                    trial.set_user_attr("constraints", [1.0] * len(cfg.profiles))
+                    _set_constraints(trial, cfg, [1.0] * len(cfg.profiles))
+                    study.tell(trial, state=TrialState.FAIL)
+                else:
+                    trial.set_user_attr("result", rec)
+                    trial.set_user_attr("constraints", constraints(rec))
+                    _set_constraints(trial, cfg, constraints(rec))
+                    study.tell(trial, objectives(rec, cfg.profiles[0]))
+                done += 1
+                ran += 1
+                doc = _write_outputs(out, cfg, study)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(front=len(doc["front"]))
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
     return doc

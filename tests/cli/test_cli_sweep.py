@@ -91,6 +91,11 @@ def test_sweep_killed_mid_trial_resumes_to_the_same_trials(tmp_path):
     pos = lambda doc: sorted([t["number"] for t in doc["trials"]].index(n) for n in doc["front"])  # noqa: E731
     assert pos(doc_a) == pos(doc_b) and doc_a["baseline"] == doc_b["baseline"]
     assert len({json.dumps(t[0], sort_keys=True) for t in ta}) > 1  # the sampler does explore
+    # the same sweep with --workers 2 (each generation's trials in two local processes): the same trials
+    c = tmp_path / "c"
+    run_sweep(SweepConfig(**{**cfg.to_dict(), "population": 2}), c, progress=False, log=lambda s: None, workers=2)
+    tc, doc_c = _trials(c)
+    assert tc == ta and pos(doc_c) == pos(doc_a)
     import optuna
     gens = [t.system_attrs.get("NSGAIISampler:generation")
             for t in optuna.load_study(study_name="snn2hw-sweep", storage=f"sqlite:///{b / 'sweep.db'}").trials
