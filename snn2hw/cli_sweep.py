@@ -29,10 +29,13 @@ from snn2hw.util.cli_types import SEED
               help="NSGA-II population size (default: trials // 3, within 2..10)")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="local processes evaluating the trials of one NSGA-II generation at once (same trials as 1)")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="run each generation's trials as tasks on an existing Ray cluster (auto, HOST:PORT, "
+                   "ray://HOST:PORT; 'local' starts one here); needs pip install 'snn2hw[ray]'")
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
               help="continue the sweep in this folder (its recorded settings)")
 def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, max_epochs, timesteps, samples,
-          population, workers, resume_dir):
+          population, workers, ray_address, resume_dir):
     """Multi-objective search (Optuna NSGA-II, seeded, SQLite storage) over compression method, pruning ratio,
     weight bits and fine-tuning epochs: the Pareto front of accuracy, energy, latency and cores per profile."""
     from snn2hw.sweep import SweepConfig, SweepError, default_methods, run_sweep
@@ -52,7 +55,7 @@ def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, ma
         if trials is not None:
             cfg.trials = trials
         out = Path(resume_dir)
-        doc = run_sweep(cfg, out, resume=True, log=click.echo, progress=True, workers=workers)
+        doc = run_sweep(cfg, out, resume=True, log=click.echo, progress=True, workers=workers, ray=ray_address)
     else:
         missing = [n for n, v in (("CKPT", ckpt), ("--profile", profiles), ("--data", data_spec),
                                   ("--trials", trials), ("--out", out_dir)) if v is None]
@@ -70,7 +73,7 @@ def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, ma
                           max_epochs=int(max_epochs), samples=int(samples),
                           timesteps=ints(timesteps, "--timesteps") if timesteps else [], population=population)
         out = Path(out_dir)
-        doc = run_sweep(cfg, out, resume=False, log=click.echo, progress=True, workers=workers)
+        doc = run_sweep(cfg, out, resume=False, log=click.echo, progress=True, workers=workers, ray=ray_address)
     base = doc.get("baseline") or {}
     click.echo(f"{len(doc['trials'])} trial(s), {len(doc['front'])} on the front; wrote {out / 'pareto.json'}, "
                f"{out / 'pareto.html'}")

@@ -313,11 +313,13 @@ def prepare(cfg: SweepConfig, out_dir, resume: bool = False):
 
 
 def run_sweep(cfg: Optional[SweepConfig], out_dir, resume: bool = False, log: Callable = print, progress: bool = True,
-              stop_after: Optional[int] = None, workers: int = 1) -> dict:
+              stop_after: Optional[int] = None, workers: int = 1, ray: Optional[str] = None) -> dict:
     """Run (or continue: ``resume``, the configuration read from ``out_dir``) the sweep; write pareto.json and
     pareto.html after every trial; return pareto.json's dict (``cfg`` None with ``resume``: the recorded one).
     ``stop_after``: run at most this many trials now; ``workers``: trials of one NSGA-II generation evaluated in
-    that many local processes (the same trials as a serial run; this process alone writes the storage)."""
+    that many local processes (the same trials as a serial run; this process alone writes the storage);
+    ``ray``: a Ray cluster's address ("auto", host:port, ray://host:port, "local"; or a Ray this process already
+    initialised): each generation's trials run as Ray tasks, again the same trials."""
     if int(workers) < 1:
         raise SweepError(f"--workers must be >= 1, got {workers}")
     import warnings
@@ -325,7 +327,7 @@ def run_sweep(cfg: Optional[SweepConfig], out_dir, resume: bool = False, log: Ca
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        return _run(cfg, Path(out_dir), resume, log, progress, stop_after, int(workers))
+        return _run(cfg, Path(out_dir), resume, log, progress, stop_after, int(workers), ray)
 
 
 def _evaluate(ck, data, cfg, eff, path, stage):
@@ -342,9 +344,11 @@ def _evaluate(ck, data, cfg, eff, path, stage):
 _WORKER = {}
 
 
-def _worker_init(cfg_dict: dict) -> None:
-    """A --workers process: the checkpoint and data loaded once."""
+def _worker_init(cfg_dict: dict, threads: int) -> None:
+    """A --workers process: the checkpoint and data loaded once, torch on the driver's thread count."""
+    import torch
     from .cli_compress import _load
+    torch.set_num_threads(int(threads))
     cfg = SweepConfig(**cfg_dict)
     _WORKER["cfg"] = cfg
     _WORKER["ck"], _WORKER["data"] = _load(cfg.checkpoint, cfg.data)
@@ -352,6 +356,56 @@ def _worker_init(cfg_dict: dict) -> None:
 
 def _worker_trial(job):
     return _evaluate(_WORKER["ck"], _WORKER["data"], _WORKER["cfg"], *job)
+
+
+def _ray_trial(ckpt_bytes: bytes, cfg_dict: dict, eff: dict, name: str, stage: str, threads: int):
+    """A --ray task: the checkpoint arrives as bytes (no shared file system needed), the trial's checkpoint
+    goes back as bytes with its record; the driver writes it under DIR/trials/."""
+    import tempfile
+    import torch
+    from .cli_compress import _load
+    torch.set_num_threads(int(threads))  # Ray sets 1 (OMP_NUM_THREADS): float sums must split as the driver's do
+    cfg = SweepConfig(**cfg_dict)
+    key = hashlib.sha256(ckpt_bytes).hexdigest() + cfg.data
+    if _WORKER.get("key") != key:
+        d = Path(tempfile.mkdtemp(prefix="snn2hw-sweep-"))
+        src = d / Path(cfg.checkpoint).name
+        src.write_bytes(ckpt_bytes)
+        _WORKER["ck"], _WORKER["data"] = _load(src, cfg.data)
+        _WORKER["key"] = key
+    with tempfile.TemporaryDirectory(prefix="snn2hw-trial-") as t:
+        path = Path(t) / name
+        rec, err = _evaluate(_WORKER["ck"], _WORKER["data"], cfg, eff, path, stage)
+        return rec, err, (path.read_bytes() if err is None else None)
+
+
+def connect_ray(address: str):
+    """Connect to an existing Ray cluster (or use the one this process already started); an unreachable address
+    or a missing ray is a SweepError, before anything is written."""
+    try:
+        import ray
+    except ImportError:
+        raise SweepError("--ray needs Ray: pip install 'snn2hw[ray]'") from None
+    if ray.is_initialized():
+        return ray
+    addr = str(address)
+    hostport = addr.split("://", 1)[-1]
+    if addr not in ("auto", "local") and ":" in hostport:
+        import socket
+        host, _, port = hostport.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except (OSError, ValueError) as e:
+            raise SweepError(f"--ray {address}: cannot reach it ({e})") from None
+    try:
+        if addr == "local":
+            ray.init(include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=addr, log_to_driver=False)
+    except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...
+        raise SweepError(f"--ray {address}: cannot connect ({type(e).__name__}: {str(e).splitlines()[0][:300]})") \
+            from None
+    return ray
 
 
 def _generation_room(study, trial, pop: int) -> int:
@@ -399,10 +453,11 @@ def _propose(study, cfg: SweepConfig, T0: int, want: int, done: int) -> list:
     return batch
 
 
-def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1) -> dict:
+def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_address: Optional[str] = None) -> dict:
     import optuna
     from optuna.trial import TrialState
-    from .util.atomic import write_text
+    from .util.atomic import write_bytes, write_text
+    ray = connect_ray(ray_address) if ray_address else None
     cfg, storage, (ck, data) = prepare(cfg, out, resume)
     try:
         study = optuna.create_study(study_name=STUDY, storage=storage, directions=list(DIRECTIONS),
@@ -440,17 +495,29 @@ def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1) -> dict:
     pool = None
     if workers > 1:
         import multiprocessing
+        import torch
         from concurrent.futures import ProcessPoolExecutor
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(cfg.to_dict(),))
+                                   initializer=_worker_init, initargs=(cfg.to_dict(), torch.get_num_threads()))
     try:
         while done < cfg.trials and (stop_after is None or ran < stop_after):
-            want = min(cfg.trials - done, (workers if pool else 1) if stop_after is None
-                       else min(workers if pool else 1, stop_after - ran))
+            width = population(cfg) if ray is not None else workers if pool else 1
+            want = min(cfg.trials - done, width if stop_after is None else min(width, stop_after - ran))
             batch = _propose(study, cfg, T0, want, done)
             jobs = [(eff, str(out / "trials" / f"trial_{done + i:04d}.pt"), f"sweep:trial{done + i}")
                     for i, (_, eff) in enumerate(batch)]
-            if pool is None:
+            if ray is not None:
+                import torch
+                task = ray.remote(_ray_trial)
+                ck_ref = ray.put(Path(cfg.checkpoint).read_bytes())
+                results = []
+                for (eff, path, stage), (rec, err, blob) in zip(jobs, ray.get(
+                        [task.remote(ck_ref, cfg.to_dict(), eff, Path(path).name, stage, torch.get_num_threads())
+                         for eff, path, stage in jobs])):
+                    if err is None:
+                        write_bytes(path, blob)
+                    results.append((rec, err))
+            elif pool is None:
                 results = [_evaluate(ck, data, cfg, *job) for job in jobs]
             else:
                 results = list(pool.map(_worker_trial, jobs))
