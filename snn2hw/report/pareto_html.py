@@ -33,7 +33,7 @@ def scatter(title: str, points: list, xlabel: str, colours: dict, width: int = 4
     xs = [p[0] for p in points] + ([baseline[0]] if baseline else [])
     ys = [p[1] for p in points] + ([baseline[1]] if baseline else [])
     if not xs:
-        return f"<p>{escape(title)}: no completed trial</p>"
+        return f"<p>{escape(title)}: no values (no completed trial, or the profile gives no figure for it)</p>"
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
     if x1 - x0 < 1e-12:
