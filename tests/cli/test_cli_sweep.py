@@ -97,21 +97,17 @@ def test_sweep_killed_mid_trial_resumes_to_the_same_trials(tmp_path):
     run_sweep(SweepConfig(**{**cfg.to_dict(), "population": 2}), c, progress=False, log=lambda s: None, workers=2)
     tc, doc_c = _trials(c)
     assert tc == ta and pos(doc_c) == pos(doc_a)
-    # and on a local Ray cluster (the optional extra snn2hw[ray]; not in [dev]): the same trials again
+    # and on a local Ray cluster (extra snn2hw[ray], also in [dev] so this runs in CI; a missing ray fails here)
+    import ray
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        import ray
-    except ImportError:
-        ray = None
-    if ray is not None:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        try:
-            r = tmp_path / "r"
-            run_sweep(SweepConfig(**{**cfg.to_dict(), "population": 2}), r, progress=False, log=lambda s: None,
-                      ray="auto")
-        finally:
-            ray.shutdown()
-        tr, doc_r = _trials(r)
-        assert tr == ta and pos(doc_r) == pos(doc_a)
+        r = tmp_path / "r"
+        run_sweep(SweepConfig(**{**cfg.to_dict(), "population": 2}), r, progress=False, log=lambda s: None,
+                  ray="auto")
+    finally:
+        ray.shutdown()
+    tr, doc_r = _trials(r)
+    assert tr == ta and pos(doc_r) == pos(doc_a)
     import optuna
     gens = [t.system_attrs.get("NSGAIISampler:generation")
             for t in optuna.load_study(study_name="snn2hw-sweep", storage=f"sqlite:///{b / 'sweep.db'}").trials
