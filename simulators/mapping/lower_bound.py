@@ -176,6 +176,8 @@ def _cross_floor(cu: _ConvUnions, nmin: np.ndarray) -> np.ndarray:
         others = others.reshape(Ho, Wo)
     worst = n + others[None]
     for dy, dx, ov in cu.ovs:
+        if abs(dy) >= Ho or abs(dx) >= Wo:   # no position has a partner at this displacement
+            continue
         ys, xs = slice(max(0, -dy), Ho - max(0, dy)), slice(max(0, -dx), Wo - max(0, dx))
         yb, xb = slice(max(0, dy), Ho - max(0, -dy)), slice(max(0, dx), Wo - max(0, -dx))
         worst[:, ys, xs] = np.minimum(worst[:, ys, xs], n[:, ys, xs] + nmin[None, yb, xb] - ov[:, ys, xs])

@@ -234,6 +234,28 @@ def test_pairwise_incompatible_set_is_brute_force_independent(seed):
     assert found[float(values[0]) - 0.5] > 0, (seed, found)
 
 
+@pytest.mark.parametrize("shape,k,pool", [((2, 4, 3), 3, 2), ((2, 3, 2), 3, 2), ((1, 2, 7), 3, 2),
+                                          ((2, 2, 3), 5, None), ((1, 3, 1), 5, None)])
+def test_union_floors_on_maps_smaller_than_the_kernel_reach(shape, k, pool):
+    """Output maps narrower than the kernel's reach (a 5x5 conv on a 2-row map: displacements up to +-4; pool
+    2x2 before a 3x3 conv): the floors stay below the brute-force unions and the set stays independent."""
+    from snn2hw.simulators.mapping.lower_bound import pairwise_incompatible, partner_union_floor
+    rng = np.random.default_rng(sum(shape) + k)
+    w = rng.integers(-2, 3, size=(3, shape[0], k, k))
+    f = 2 if pool else 1
+    g = _graph((shape[0], f * shape[1], f * shape[2]), w, 1, k // 2, 1, 1, pool, None)
+    layer = layer_needs(g, profile())["sn"]
+    prepare_layer(layer, g.nodes["sn"].output_shape)
+    m = _connectivity(g).astype(np.int64)
+    n = m.sum(1)
+    U = n[:, None] + n[None, :] - m @ m.T
+    np.fill_diagonal(U, np.iinfo(np.int64).max)
+    assert (partner_union_floor(layer.paths[0]) <= U.min(1) + 1e-9).all()
+    for fin in np.unique(U)[:4] - 0.5:
+        idx = np.flatnonzero(pairwise_incompatible(layer.paths[0], float(fin)))
+        assert (U[np.ix_(idx, idx)] > fin).all()
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 5, 7, 8])
 @pytest.mark.parametrize("model", ["expanded", "shared"])
 def test_fan_out_and_destinations_match_brute_force(seed, model):
