@@ -184,7 +184,7 @@ def _cross_floor(cu: _ConvUnions, nmin: np.ndarray) -> np.ndarray:
     return worst
 
 
-def partner_union_floor(p) -> np.ndarray:
+def partner_union_floor(p, cu: _ConvUnions | None = None) -> np.ndarray:
     """Per destination neuron of path ``p`` (C-major): a lower bound on the input axons from ``p``'s source that it
     and any one other neuron of the layer need together (exact for partners at the same position; see the
     module docstring)."""
@@ -196,7 +196,7 @@ def partner_union_floor(p) -> np.ndarray:
         U = n[:, None] + n[None, :] - K @ K.T
         np.fill_diagonal(U, np.inf)
         return U.min(1)
-    cu = _conv_unions(p)
+    cu = _conv_unions(p) if cu is None else cu
     return np.minimum(cu.same, _cross_floor(cu, cu.n.min(0))).reshape(-1)
 
 
@@ -212,7 +212,7 @@ def _near_displacements(KH: int, KW: int, sy: int, sx: int):
             yield dy, dx, cov.reshape(-1)
 
 
-def pairwise_incompatible(p, fin: float, rounds: int = 4) -> np.ndarray:
+def pairwise_incompatible(p, fin: float, rounds: int = 4, cu: _ConvUnions | None = None) -> np.ndarray:
     """C-major mask of destination neurons of conv path ``p`` no two of which can share a core: for every pair,
     the input axons they need from ``p`` together exceed ``fin``. So they take as many cores as there are of them
     (an independent set of the "may share a core" graph).
@@ -221,7 +221,7 @@ def pairwise_incompatible(p, fin: float, rounds: int = 4) -> np.ndarray:
     a candidate stays when, for every other position holding candidates, ``its axons + the fewest axons of a
     candidate there - its taps that the window there covers`` exceeds ``fin`` too (the floor of
     :func:`partner_union_floor`, over candidates only); repeated until no candidate drops."""
-    cu = _conv_unions(p)
+    cu = _conv_unions(p) if cu is None else cu
     if cu.n.size < 2:
         return np.zeros(cu.n.size, dtype=bool)
     cand = cu.same > fin
@@ -301,14 +301,15 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
         if (layer.paths and np.isfinite(fin) and "fan_in_axons_per_core" not in relaxed
                 and not layer.shared_sources and not (shared and any(p.kind == "conv" for p in layer.paths))):
             # the union over distinct sources adds up; the sum of per-source minima bounds the minimum of sums
-            lonely = sum(partner_union_floor(p) for p in layer.paths) > fin
+            unions = {id(p): _conv_unions(p) for p in layer.paths if p.kind == "conv"}   # shared by both terms
+            lonely = sum(partner_union_floor(p, unions.get(id(p))) for p in layer.paths) > fin
             if lonely.any():
                 terms["fan_in"] = int(lonely.sum()) + math.ceil((layer.neurons - int(lonely.sum())) / npc)
                 alone |= lonely
             convs = [p for p in layer.paths if p.kind == "conv"]
             if convs:   # the other paths only add axons: ignoring them keeps it a lower bound
                 main = max(convs, key=lambda q: float(q.per_neuron_synapses().mean()))
-                distinct = pairwise_incompatible(main, fin)
+                distinct = pairwise_incompatible(main, fin, cu=unions[id(main)])
         if alone.any():
             terms["alone"] = int(alone.sum()) + math.ceil((layer.neurons - int(alone.sum())) / npc)
         if distinct is not None:

@@ -55,6 +55,7 @@ class Path:
         self.exact = True
         self.n_dst = int(np.prod(graph.nodes[dst_name].output_shape))
         self.kernel = None
+        self._per_neuron = None   # per_neuron_synapses(), computed once
         if isinstance(syn, N.Dense):
             self.kind = "dense"
             x = torch.from_numpy(nz.astype(np.float64))
@@ -200,7 +201,7 @@ class Path:
 
     def per_neuron_synapses(self) -> np.ndarray:
         """Synapses (nonzero weights, composed) of each destination neuron (computed once; read-only)."""
-        got = self.__dict__.get("_per_neuron")
+        got = self._per_neuron
         if got is not None:
             return got
         if self.kind == "dense":

@@ -189,6 +189,15 @@ def test_shared_model_needs_match_enumeration(seed):
             assert got.synapse_bits == bits, (seed, t)
 
 
+def _pair_unions(g) -> np.ndarray:
+    """Brute force: the input axons every two destination neurons need together (the diagonal: int64 max)."""
+    m = _connectivity(g).astype(np.int64)
+    n = m.sum(1)
+    U = n[:, None] + n[None, :] - m @ m.T
+    np.fill_diagonal(U, np.iinfo(np.int64).max)
+    return U
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_partner_union_floor_never_above_brute_force(seed):
     """The fan-in bound's per-neuron floor on the union with any partner is <= the true minimum union."""
@@ -199,11 +208,7 @@ def test_partner_union_floor_never_above_brute_force(seed):
     prof = profile()
     layer = layer_needs(g, prof)["sn"]
     prepare_layer(layer, g.nodes["sn"].output_shape)
-    m = _connectivity(g)
-    n = m.sum(1)
-    U = n[:, None] + n[None, :] - (m.astype(np.int64) @ m.T.astype(np.int64))
-    np.fill_diagonal(U, np.iinfo(np.int64).max)
-    truth = U.min(1)
+    truth = _pair_unions(g).min(1)
     floor = partner_union_floor(layer.paths[0])
     assert (floor <= truth + 1e-9).all()
     if "pool" not in g.nodes:   # same-position partners are exact: the floor meets the truth somewhere
@@ -220,10 +225,7 @@ def test_pairwise_incompatible_set_is_brute_force_independent(seed):
         return
     layer = layer_needs(g, profile())["sn"]
     prepare_layer(layer, g.nodes["sn"].output_shape)
-    m = _connectivity(g).astype(np.int64)
-    n = m.sum(1)
-    U = n[:, None] + n[None, :] - m @ m.T
-    np.fill_diagonal(U, np.iinfo(np.int64).max)
+    U = _pair_unions(g)
     values = np.unique(U[U < np.iinfo(np.int64).max])
     found = {}
     for fin in [float(v) - 0.5 for v in values[:: max(1, len(values) // 8)]] + [float(values[0]) - 0.5]:
@@ -246,10 +248,7 @@ def test_union_floors_on_maps_smaller_than_the_kernel_reach(shape, k, pool):
     g = _graph((shape[0], f * shape[1], f * shape[2]), w, 1, k // 2, 1, 1, pool, None)
     layer = layer_needs(g, profile())["sn"]
     prepare_layer(layer, g.nodes["sn"].output_shape)
-    m = _connectivity(g).astype(np.int64)
-    n = m.sum(1)
-    U = n[:, None] + n[None, :] - m @ m.T
-    np.fill_diagonal(U, np.iinfo(np.int64).max)
+    U = _pair_unions(g)
     assert (partner_union_floor(layer.paths[0]) <= U.min(1) + 1e-9).all()
     for fin in np.unique(U)[:4] - 0.5:
         idx = np.flatnonzero(pairwise_incompatible(layer.paths[0], float(fin)))
