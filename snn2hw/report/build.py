@@ -298,6 +298,10 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
               "accuracy": None, "runs": [],
               "assumptions": ["all counts are per sample (mean over the samples) unless the key says per_step",
                               "units are in the key names: pj = picojoules, ns = nanoseconds, bits, bytes"]}
+    from snn2hw.report.input_sparsity import input_sparsity
+    sparsity = input_sparsity(x, report["inputs"]["encoding"])  # event / binary inputs only
+    if sparsity is not None:
+        report["input_sparsity"] = sparsity
     if labels is not None:
         acc = {"labels": f"{data_name} ({B} samples)"}
         if not is_quantized(graph):

@@ -110,6 +110,10 @@ def to_markdown(report: dict) -> str:
            f"snn2hw {report['snn2hw_version']}, report schema {report['schema_version']}, created {report['created']}",
            "", "## Inputs", "",
            format_table(_kv_rows({**inp})), ""]
+    if report.get("input_sparsity"):
+        from snn2hw.report.input_sparsity import input_sparsity_rows
+        out += ["## Input sparsity", "", report["input_sparsity"].get("units", ""), "",
+                format_table(input_sparsity_rows(report["input_sparsity"])), ""]
     acc = report.get("accuracy")
     if acc:
         out += ["## Accuracy", "", format_table(_kv_rows(acc)), ""]
@@ -204,6 +208,10 @@ def to_html(report: dict) -> str:
              f"</head><body><h1>snn2hw cost report</h1><p>{escape(str(m.get('source', '')))}; snn2hw "
              f"{escape(report['snn2hw_version'])}, schema {report['schema_version']}, created "
              f"{escape(report['created'])}</p>", "<h2>Inputs</h2>", _html_table(_kv_rows(report["inputs"]))]
+    if report.get("input_sparsity"):
+        from snn2hw.report.input_sparsity import input_sparsity_rows
+        parts += ["<h2>Input sparsity</h2>", f"<p>{escape(report['input_sparsity'].get('units', ''))}</p>",
+                  _html_table(input_sparsity_rows(report["input_sparsity"]))]
     if report.get("accuracy"):
         parts += ["<h2>Accuracy</h2>", _html_table(_kv_rows(report["accuracy"]))]
     parts += ["<h2>Profile comparison</h2>", _html_table(comparison_rows(report)), "<h2>Plots</h2>"]
