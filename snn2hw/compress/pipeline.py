@@ -415,7 +415,7 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
     def scores_for(m):
         if ranking == "svs":
             from ..passes.svs import svs_scores
-            return svs_scores(m, calib, T)
+            return svs_scores(m, calib, T, layout="sample_major" if getattr(data, "timesteps", None) else "auto")
         return ranking
 
     if method == "qp-snn":

@@ -42,17 +42,33 @@ def svs_from_spikes(spikes: torch.Tensor, eps: float = 1e-6) -> np.ndarray:
     return spike_map_ranks(spikes, eps).to(torch.float64).mean(0).cpu().numpy()
 
 
-def _time_major(x, input_shape: tuple, T: int) -> torch.Tensor:
+LAYOUTS = ("auto", "time_major", "sample_major")
+
+
+def _time_major(x, input_shape: tuple, T: int, layout: str = "auto") -> torch.Tensor:
+    """Calibration inputs as ``[T, B, *input_shape]``.
+
+    ``[B, *input_shape]``: static images, repeated over the T steps (direct encoding).
+    ``[T, B, *input_shape]`` (``layout='time_major'``) is used as is; ``[B, T, *input_shape]``
+    (``layout='sample_major'``: event frames as a :class:`~snn2hw.data.Dataset` holds them, ``x_train[:n]``)
+    is transposed. ``'auto'`` takes the axis of length T as time: dimension 0 if it has T entries (so
+    ``[T, T, ...]`` is read time-major), else dimension 1; pass the layout when B may equal T.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
     x = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
     nd = len(input_shape)
     if x.dim() == nd + 1:  # static images, direct encoding: the same frame at every step
         return x.unsqueeze(0).expand(T, *x.shape)
     if x.dim() == nd + 2:
-        if x.shape[0] != T:
-            raise ValueError(f"x_calib has {x.shape[0]} time steps, T = {T}")
-        return x
-    raise ValueError(f"x_calib must be [B, *{tuple(input_shape)}] or [T, B, *{tuple(input_shape)}], "
-                     f"got shape {tuple(x.shape)}")
+        if layout == "auto":
+            layout = "time_major" if x.shape[0] == T or x.shape[1] != T else "sample_major"
+        axis = 0 if layout == "time_major" else 1
+        if x.shape[axis] != T:
+            raise ValueError(f"x_calib has {x.shape[axis]} time steps in dimension {axis} ({layout}), T = {T}")
+        return x if axis == 0 else x.transpose(0, 1)
+    raise ValueError(f"x_calib must be [B, *{tuple(input_shape)}], [T, B, *{tuple(input_shape)}] or "
+                     f"[B, T, *{tuple(input_shape)}] (event frames), got shape {tuple(x.shape)}")
 
 
 class _Acc:
@@ -69,10 +85,11 @@ class _Acc:
 
 
 def svs_scores(model_or_graph: Union[nn.Module, Graph], x_calib, T: int, eps: float = 1e-6,
-               batch_size: Optional[int] = 64) -> dict:
+               batch_size: Optional[int] = 64, layout: str = "auto") -> dict:
     """``{layer: scores[C]}`` (float64 numpy) for every spiking layer with ``[C, H, W]`` outputs.
 
-    ``x_calib``: ``[B, *input_shape]`` (repeated over ``T`` steps) or ``[T, B, *input_shape]``.
+    ``x_calib``: ``[B, *input_shape]`` (repeated over ``T`` steps), ``[T, B, *input_shape]`` or event frames
+    ``[B, T, *input_shape]`` (``layout``: see :func:`_time_major`; ``'sample_major'`` when B may equal T).
     A torch model runs in eval mode without gradients; a Graph runs in the float reference
     simulator. ``batch_size`` samples are processed at a time.
     """
@@ -84,7 +101,7 @@ def svs_scores(model_or_graph: Union[nn.Module, Graph], x_calib, T: int, eps: fl
         g = model_or_graph
         g.infer_shapes()
         (inp,) = g.inputs
-        x = _time_major(x_calib, g.nodes[inp].shape, int(T))
+        x = _time_major(x_calib, g.nodes[inp].shape, int(T), layout)
         layers = [n for n, node in g.nodes.items() if isinstance(node, N.Neuron) and not node.readout
                   and node.output_shape is not None and len(node.output_shape) == 3]
         bs = x.shape[1] if not batch_size else int(batch_size)
@@ -99,7 +116,7 @@ def svs_scores(model_or_graph: Union[nn.Module, Graph], x_calib, T: int, eps: fl
     x = torch.as_tensor(np.asarray(x_calib)) if not isinstance(x_calib, torch.Tensor) else x_calib
     if shape is None:  # assume [B, ...] static input
         shape = tuple(x.shape[1:])
-    x = _time_major(x, tuple(shape), int(T))
+    x = _time_major(x, tuple(shape), int(T), layout)
     dtype = next((p.dtype for p in model.parameters()), torch.float32)
     handles = []
 

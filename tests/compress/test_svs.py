@@ -97,3 +97,28 @@ def test_static_calibration_images_are_repeated_over_T_and_keys_match_graph_name
         np.testing.assert_array_equal(s[k], sg[k])
     with pytest.raises(ValueError, match="time steps"):
         svs_scores(model, torch.rand(2, 5, 1, 8, 8), T=3)
+
+
+def test_event_frames_sample_major_are_read_with_their_time_axis():
+    """Event data as a Dataset holds it, ``[B, T, C, H, W]`` (``x_train[:n]``), is transposed to time-major:
+    each sample's own T frames are averaged (known ranks), not frames of different samples."""
+    maps = _maps()
+    C = len(maps)
+    known = np.array([r for _, r in maps], dtype=float)
+    x1 = torch.stack([m for m, _ in maps], dim=1)  # one sample: [T=2, C, H, W]
+    model = _relay(C)
+    # B = 3 != T = 2: 'auto' finds the time axis in dimension 1
+    x3 = torch.stack([x1, x1.roll(1, dims=1), x1], dim=0)  # [B=3, T=2, C, H, W]
+    want3 = (2 * known + np.roll(known, 1)) / 3
+    np.testing.assert_array_equal(svs_scores(model, x3, T=2)["sn"], want3)
+    np.testing.assert_array_equal(svs_scores(from_module(model), x3, T=2)["sn"], want3)
+    # B = T = 2 is ambiguous: 'sample_major' says so; read time-major instead, the scores are wrong
+    x2 = torch.stack([x1, x1.roll(1, dims=1)], dim=0)  # [B=2, T=2, C, H, W]
+    want2 = (known + np.roll(known, 1)) / 2
+    np.testing.assert_array_equal(svs_scores(model, x2, T=2, layout="sample_major")["sn"], want2)
+    np.testing.assert_array_equal(svs_scores(from_module(model), x2, T=2, layout="sample_major")["sn"], want2)
+    assert not np.array_equal(svs_scores(model, x2, T=2, layout="time_major")["sn"], want2)
+    with pytest.raises(ValueError, match="time steps in dimension 1"):
+        svs_scores(model, x3, T=3, layout="sample_major")
+    with pytest.raises(ValueError, match="layout"):
+        svs_scores(model, x3, T=2, layout="bt")
