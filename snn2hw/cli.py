@@ -538,6 +538,8 @@ from snn2hw.cli_models import models as _models  # noqa: E402  (the 'snn2hw mode
 cli.add_command(_models)
 from snn2hw.cli_sweep import sweep as _sweep  # noqa: E402  (the 'snn2hw sweep' command)
 cli.add_command(_sweep)
+from snn2hw.cli_fit import fit as _fit  # noqa: E402  (the 'snn2hw fit' command)
+cli.add_command(_fit)
 
 
 def main(argv=None):
