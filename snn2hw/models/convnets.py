@@ -1,4 +1,4 @@
-"""Plain (non-residual) conv SNNs: ``digits_conv``, ``6conv2fc``, ``vgg16``.
+"""Plain (non-residual) conv SNNs: ``digits_conv``, ``dvs_conv``, ``6conv2fc``, ``vgg16``.
 
 Block: ``TimeDistributed(Conv2d 3×3 pad 1 no bias, BatchNorm2d)`` → neuron;
 pooling is ``AvgPool2d(2)`` (max-pool is not expressible on the hardware);
@@ -45,6 +45,20 @@ def digits_conv(in_channels: int = 1, input_size: int = 8, widths=(16, 32),
         c, hw = int(w), hw // 2
     layers["fc"] = TimeDistributed(nn.Flatten(), nn.Linear(c * hw * hw, num_classes))
     return _finish(layers, (in_channels, input_size, input_size), num_classes)
+
+
+@register_model("dvs_conv")
+def dvs_conv(in_channels: int = 2, input_size: int = 32, widths=(16, 32, 32), num_classes: int = 12,
+             **neuron_kw) -> nn.Module:
+    """Small VGG-style SNN for 2×32×32 event frames (``shapes_dvs``, trains in minutes on a CPU):
+    [conv3×3-BN-neuron-avgpool2] per width, then FC readout.
+
+    Default: 2×32×32 → 16×16×16 → 32×8×8 → 32×4×4 → 512 → 12 (≈ 15 k parameters). Three pools
+    keep the readout's fan-in at 512 (Loihi allows 4,096 input axons per core) and every layer within
+    one Speck core's memories (conv → IAF → sum-pool per core); use ``neuron='if'`` for Speck.
+    """
+    return digits_conv(in_channels=in_channels, input_size=input_size, widths=widths,
+                       num_classes=num_classes, **neuron_kw)
 
 
 @register_model("6conv2fc")

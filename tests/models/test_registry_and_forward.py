@@ -5,7 +5,7 @@ from torch import nn
 from snn2hw.models import UnknownModelError, build_model, list_models
 from snn2hw.nn import ATLIF, IF, LIF, CubaLIF, SpikingNeuron, TimeDistributed, ZeroPadShortcut
 
-ALL = ["6conv2fc", "digits_conv", "mlp", "resnet19", "resnet20", "vgg16"]
+ALL = ["6conv2fc", "digits_conv", "dvs_conv", "mlp", "resnet19", "resnet20", "vgg16"]
 ALLOWED_INNER = (nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d, nn.Linear, nn.Flatten, ZeroPadShortcut)
 
 
