@@ -11,6 +11,11 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   once), and ``b`` the fewest bits any stored synapse can take (the best bits-per-synapse
   of an axon's run over every run length:
   :func:`~snn2hw.simulators.mapping.partition.min_bits_per_synapse`);
+* ``tile_memory``: the largest over the layer's discretely stored paths of the sum of its neurons' least shares
+  of a core (:func:`tile_shares`): a core of ``n`` neurons stores a path dense (every axon ``axon_bits(n)``
+  bits, with at least as many axons as any of its neurons has synapses, and more than that when ``n`` exceeds a
+  position's channels) or sparse (``w`` + index bits per synapse at least); the 64-bit word a short run takes
+  is what ``synapse_memory`` does not see.
 * ``output_axons``: every (source neuron, destination core) pair takes one output-axon
   entry on the source's core (every (source pixel, destination core) pair 2 entries, for a
   population axon under the shared model), and each destination core of a consumer listens
@@ -24,7 +29,9 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   their synapse bits (synapses x ``b``) over the consumer's memory per core, and the targets that must sit alone
   plus the rest over the neurons per core. A neuron needing more entries than the fan-out limit sits alone (the
   partitioner gives it a core of its own); the others share cores at most ``fan-out limit`` entries each. Shared
-  conv weights (population axons) are left to ``output_axons``.
+  conv weights (population axons) are left to ``output_axons``. The consumer's per-neuron shares of a core
+  (``tile_memory``'s, and its own destination cores over the fan-out limit) bound its cores per source neuron
+  too: a source needs at least the sum of its targets' shares.
 * ``alone``: the neurons that must sit alone (by fan-in, below, or by ``destination_cores``), one core each, plus
   the rest over the neurons per core; these neurons are what the layer's own sources see as lonely targets.
 
@@ -59,6 +66,7 @@ class LayerBound:
     terms: dict = field(default_factory=dict)
     binding: str = ""
     relaxed: list = field(default_factory=list)
+    shares: list = field(default_factory=list, repr=False)   # per neuron shares of a core (tile_shares, fan-out)
 
     def to_dict(self) -> dict:
         return {"layer": self.layer, "cores": self.cores, "terms": dict(self.terms), "binding": self.binding,
@@ -100,6 +108,45 @@ def _fewest_sources(p, shared: bool) -> tuple:
     return int(p.per_neuron_synapses().min()), 1
 
 
+def tile_shares(layer, mem, wbits: int, mlim: float, npc: int, shared: bool, unions: dict | None = None) -> list:
+    """Per discretely stored path of ``layer``: each neuron's least share of a core, ``[neurons]``, such that the
+    shares of the neurons on one core never add up to more than 1 (so the cores number at least their sum).
+
+    On a core of ``n`` neurons a path's synapses are stored either dense, ``axons x axon_bits(n, w)``, with at
+    least as many axons as any of its neurons has synapses ``s`` on the path (so ``n <= n_d(s)``, the largest
+    ``n`` with ``s x axon_bits(n, w) <= memory``, and each neuron takes ``1 / n_d(s)`` of the core), or sparse,
+    at least ``b_sp`` bits per synapse (``w`` + index bits, the best run length), a neuron taking
+    ``s x b_sp / memory``. A neuron's share is the smaller of the two. The word a run of a few synapses takes
+    is what this adds to ``synapse_memory``: a neuron of 9,180 synapses fits 6 to a core, not 13. A conv
+    core of more neurons than a position has channels holds a neuron at another position too, so its axons are
+    at least the neuron's union floor with a partner elsewhere (:func:`_cross_floor`). ``unions``: the conv
+    paths' :func:`_conv_unions` by ``id(path)`` (computed here where missing)."""
+    from .partition import min_bits_per_synapse
+    from .tile_counts import axon_bit_table
+    if not np.isfinite(mlim):
+        return []
+    out = []
+    for p in layer.paths:
+        if shared and p.kind == "conv":
+            continue
+        wb = p.weight_bits or wbits
+        s = p.per_neuron_synapses().astype(np.float64)
+        dense = axon_bit_table(npc, wb, mem)[1:npc + 1].astype(np.float64)   # dense[n - 1]: bits of an n-synapse axon
+        eps = 1 + 1e-12
+        n_d = np.searchsorted(dense, np.where(s > 0, mlim / np.maximum(s, 1) * eps, np.inf), side="right")
+        if p.kind == "conv" and len(layer.shape) == 3:
+            C = layer.shape[0]
+            cu = (unions or {}).get(id(p)) or _conv_unions(p, same=False)
+            cross = _cross_floor(cu, cu.n.min(0)).reshape(-1)
+            n_x = np.searchsorted(dense, np.where(np.isfinite(cross), mlim / np.maximum(cross, 1) * eps, 0),
+                                  side="right")
+            n_d = np.maximum(np.minimum(n_d, C), np.where(n_x > C, n_x, 0))
+        d = np.where(n_d > 0, 1.0 / np.maximum(n_d, 1), np.inf)
+        sp = s * min_bits_per_synapse(wb + mem.index_bits, mem) / mlim
+        out.append(np.where(s > 0, np.minimum(d, sp), 0.0))
+    return out
+
+
 def _conv_connectivity(p) -> tuple:
     """``(k [Cout, Cin, KH, KW] bool, valid taps [Ho, Wo, KH, KW] bool)`` of a conv path (composed kernel)."""
     k = p.k.numpy() > 0
@@ -128,7 +175,9 @@ class _ConvUnions:
     ovs: list
 
 
-def _conv_unions(p) -> _ConvUnions:
+def _conv_unions(p, same: bool = True) -> _ConvUnions:
+    """:class:`_ConvUnions` of a conv path; ``same=False`` leaves out the same-position unions (``same`` is
+    ``None``: only :func:`_cross_floor` is needed, and the exact unions are most of the work)."""
     k, vt = _conv_connectivity(p)
     C, Cin, KH, KW = k.shape
     Ho, Wo = vt.shape[:2]
@@ -137,12 +186,12 @@ def _conv_unions(p) -> _ConvUnions:
     vflat = vt.reshape(Ho, Wo, KH * KW)
     n = np.einsum("ct,yxt->cyx", per_tap, vflat.astype(np.float32)).astype(np.float64)
     # same position, another channel: exact unions, one product per class of valid taps
-    same = np.full((C, Ho, Wo), np.inf, dtype=np.float64)
+    same_u = np.full((C, Ho, Wo), np.inf, dtype=np.float64) if same else None
     classes = {}
     for yo in range(Ho):
         for xo in range(Wo):
             classes.setdefault(vflat[yo, xo].tobytes(), []).append((yo, xo))
-    for key, where in classes.items():
+    for key, where in (classes.items() if same else ()):
         m = np.frombuffer(key, dtype=bool)
         Kv = kf[:, :, m].reshape(C, -1)
         nv = Kv.sum(1)
@@ -153,12 +202,12 @@ def _conv_unions(p) -> _ConvUnions:
         else:
             u = np.full(C, np.inf)
         for yo, xo in where:
-            same[:, yo, xo] = u
+            same_u[:, yo, xo] = u
     # another position: the partner's window covers the taps shifted by the displacement
     sy, sx = p.stride
     ovs = [(dy, dx, np.einsum("ct,yxt->cyx", per_tap, (vflat & cov).astype(np.float32)))
            for dy, dx, cov in _near_displacements(KH, KW, sy, sx)]
-    return _ConvUnions(n, same, ovs)
+    return _ConvUnions(n, same_u, ovs)
 
 
 def _cross_floor(cu: _ConvUnions, nmin: np.ndarray) -> np.ndarray:
@@ -246,6 +295,8 @@ def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
     if c.alone.any():
         alone = np.round(p.reach(c.alone.astype(np.float64)))
         need = np.maximum(need, alone + np.ceil(np.round(cnt - alone, 6) / npc))
+    for share in c.shares:   # the targets' shares of a core add up to at most 1 per core
+        need = np.maximum(need, np.ceil(np.round(p.reach(share), 6)))
     if c.distinct is not None and c.distinct.any():   # pairwise incompatible targets: one core each
         need = np.maximum(need, np.round(p.reach(c.distinct.astype(np.float64))))
     return need
@@ -261,6 +312,7 @@ class _Consumer:
     mlim: float
     alone: np.ndarray
     distinct: np.ndarray | None = None
+    shares: list = field(default_factory=list)   # per path: each neuron's least share of a core (tile_shares)
 
 
 def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
@@ -276,10 +328,19 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
         layer = layers[name]
         _, mlim, relaxed = relaxed_limits(layer.needs, limits)
         terms = {"neurons": math.ceil(layer.neurons / npc)}
+        fin = limits["fan_in"]
+        fan_in_term = bool(layer.paths and np.isfinite(fin) and "fan_in_axons_per_core" not in relaxed
+                           and not layer.shared_sources and not (shared and any(p.kind == "conv" for p in layer.paths)))
         if layer.paths:
             syn = sum(_stored(p, shared) for p in layer.paths)
             b = min(min_bits_per_synapse(p.weight_bits or wbits, mem) for p in layer.paths)
             terms["synapse_memory"] = math.ceil(syn * b / mlim) if np.isfinite(mlim) else 0
+            unions = {id(p): _conv_unions(p, same=fan_in_term) for p in layer.paths if p.kind == "conv" and not shared}
+            shares = tile_shares(layer, mem, wbits, mlim, npc, shared, unions)
+            if shares:
+                terms["tile_memory"] = math.ceil(round(max(float(v.sum()) for v in shares), 6))
+        else:
+            shares, unions = [], {}
         alone = np.zeros(layer.neurons, dtype=bool)
         distinct = None
         if np.isfinite(fo_lim):
@@ -297,11 +358,12 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
                 alone = per_neuron > fo_lim
                 rest = per_neuron[~alone].sum()
                 terms["destination_cores"] = int(alone.sum()) + math.ceil(np.round(rest, 6) / fo_lim)
-        fin = limits["fan_in"]
-        if (layer.paths and np.isfinite(fin) and "fan_in_axons_per_core" not in relaxed
-                and not layer.shared_sources and not (shared and any(p.kind == "conv" for p in layer.paths))):
+                # a core's output-axon entries are at most the limit: each neuron takes per_neuron / limit of its
+                # core (a neuron above the limit a core of its own), the share its sources' bound sees
+                shares = shares + [np.where(alone, 1.0, per_neuron / fo_lim)]
+        if fan_in_term:
             # the union over distinct sources adds up; the sum of per-source minima bounds the minimum of sums
-            unions = {id(p): _conv_unions(p) for p in layer.paths if p.kind == "conv"}   # shared by both terms
+            unions = unions or {id(p): _conv_unions(p) for p in layer.paths if p.kind == "conv"}
             lonely = sum(partner_union_floor(p, unions.get(id(p))) for p in layer.paths) > fin
             if lonely.any():
                 terms["fan_in"] = int(lonely.sum()) + math.ceil((layer.neurons - int(lonely.sum())) / npc)
@@ -317,10 +379,10 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             if distinct.sum() > 1:
                 terms["independent"] = int(distinct.sum())
         binding = max(terms, key=terms.get)
-        out[name] = LayerBound(name, max(1, terms[binding]), terms, binding, relaxed)
+        out[name] = LayerBound(name, max(1, terms[binding]), terms, binding, relaxed, shares)
         bits = None
         if layer.paths and not (shared and any(p.kind == "conv" for p in layer.paths)):
             bits = sum(p.per_neuron_synapses().astype(np.float64) * min_bits_per_synapse(p.weight_bits or wbits, mem)
                        for p in layer.paths)
-        consumers[name] = _Consumer(bits, mlim, alone, distinct)
+        consumers[name] = _Consumer(bits, mlim, alone, distinct, shares)
     return {n: out[n] for n in layers}
