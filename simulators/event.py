@@ -802,15 +802,52 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
     protocol's reset mechanism (``"state"``: the chip's, ``"neuron"``: reset neurons, as in the
     SANA-FE export). See the module docstring for what is counted and how.
     """
+    x = _as_input(x)
+    s = prepare(graph, int(x.shape[0]), int(x.shape[1]), placement, profile, timing, reset)
+    tl = s.timeline()
+    acc = {"layer": {}, "syn": {}}
+    parts = run_samples(s, x, 0, tl, acc, batch_size, record_spikes, progress)
+    tl.finalize(s.proto.steps)
+    out, kind, layer_spikes, spikes = join_parts(parts)
+    return _result(graph, s.prof, s.runner, s.proto, tl, acc, out, kind, layer_spikes, spikes, s.notes, s.timing,
+                   s.lat_missing, s.barrier, s.tiles)
+
+
+def _as_input(x) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if x.ndim < 3:
+        raise Snn2hwError(f"input must be [T, B, *shape], got shape {tuple(x.shape)}")
+    return x
+
+
+@dataclass
+class RunSetup:
+    """What a run of ``samples`` samples needs before its first one (:func:`prepare`): the profile, the runner
+    (cores, routes), the run protocol, the latency figures and the timeline's parameters; ``notes`` so far."""
+    prof: object
+    notes: list
+    timing: tuple
+    runner: "_EventRunner"
+    proto: RunProtocol
+    lat_missing: list
+    barrier: Optional[float]
+    tiles: int
+    timeline_args: tuple
+    timeline_kw: dict
+
+    def timeline(self, cls=Timeline, **kw) -> Timeline:
+        return cls(*self.timeline_args, **self.timeline_kw, **kw)
+
+
+def prepare(graph: Graph, timesteps: int, samples: int, placement: Optional[Placement] = None, profile="loihi",
+            timing=("simple",), reset: str = "state") -> RunSetup:
+    """The static part of :func:`simulate_events` for a run of ``samples`` samples of ``timesteps`` frames."""
     prof = _load_profile(profile)
     notes: list = []
     timing = tuple([timing] if isinstance(timing, str) else timing)
     bad = [t for t in timing if t not in TIMING_MODELS]
     if bad or not timing:
         raise Snn2hwError(f"timing models must be among {TIMING_MODELS}, got {timing}")
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    if x.ndim < 3:
-        raise Snn2hwError(f"input must be [T, B, *shape], got shape {tuple(x.shape)}")
     if placement is None:
         from snn2hw.simulators.mapping import map_graph
         placement = map_graph(graph, prof).placement
@@ -824,8 +861,7 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
     runner = _EventRunner(graph, placement, prof, notes, reset=reset,
                           detailed=want_detailed and buffer_size is not None)
     placement = runner.pl
-    T, B = int(x.shape[0]), int(x.shape[1])
-    proto = RunProtocol(timesteps=T, depth=runner.D, samples=B, reset=reset)
+    proto = RunProtocol(timesteps=int(timesteps), depth=runner.D, samples=int(samples), reset=reset)
     C = runner.C
     lat = {ev: _figure(costs, f[1]) for ev, f in _COST_FIELDS.items()}
     lat["synops"] = _synop_costs(costs, runner.unit_of_core, 1)
@@ -846,29 +882,40 @@ def simulate_events(graph: Graph, x, placement: Optional[Placement] = None, prof
                "core_x": runner.core_xy[:, 0], "core_y": runner.core_xy[:, 1], "core_off": runner.core_off,
                "out_lat": lat["messages_out"], "in_lat": lat["spikes_in"], "syn_lat": lat["synops"].numpy(),
                "msg_table": next(iter(runner.route.values()))["msg_table"], "chip": chip}
-    tl = Timeline(proto.steps, C, {e: lat[e] for e in core_lat_fields} if timed else None,
-                  barrier if timed else None, det, runner.block_pops, chips=runner.chips > 1,
-                  chip_latency=chip[2] if chip is not None else None)
-    acc = {"layer": {}, "syn": {}}
-    bs = B if not batch_size else int(batch_size)
-    chunks = range(0, B, bs)
+    args = (proto.steps, C, {e: lat[e] for e in core_lat_fields} if timed else None, barrier if timed else None, det,
+            runner.block_pops)
+    kw = {"chips": runner.chips > 1, "chip_latency": chip[2] if chip is not None else None}
+    return RunSetup(prof, notes, timing, runner, proto, lat_missing, barrier, tiles, args, kw)
+
+
+def run_samples(s: RunSetup, x: torch.Tensor, start: int, tl: Timeline, acc: dict, batch_size=None,
+                record_spikes: bool = False, progress: "bool | str" = False) -> list:
+    """Run the samples ``x`` ``[T, n, ...]``, the run's samples ``start .. start + n - 1``, in chunks of
+    ``batch_size`` (sample 0 brings the virtual fill sample), adding their counts to ``tl`` and ``acc`` and
+    finalizing the steps each chunk completes; returns the chunks' outputs (:func:`join_parts`)."""
+    n = int(x.shape[1])
+    bs = n if not batch_size else int(batch_size)
+    chunks = range(0, n, bs)
     if progress:
         from tqdm.auto import tqdm
         chunks = tqdm(chunks, desc=progress if isinstance(progress, str) else "event simulation", unit="batch")
     parts = []
     for i in chunks:
         xb = x[:, i:i + bs]
-        ids = np.arange(i, i + int(xb.shape[1]))
-        if i == 0:
+        ids = np.arange(start + i, start + i + int(xb.shape[1]))
+        if ids[0] == 0:
             ids = np.r_[-1, ids]  # the virtual sample: fill steps before the first sample
-        parts.append(runner.run(xb, ids, proto, tl, acc, record_spikes))
-        tl.finalize(int(proto.tau0(ids[-1] + 1)))
-    tl.finalize(proto.steps)
+        parts.append(s.runner.run(xb, ids, s.proto, tl, acc, record_spikes))
+        tl.finalize(int(s.proto.tau0(ids[-1] + 1)))
+    return parts
+
+
+def join_parts(parts: list) -> tuple:
+    """``(output, output_kind, layer_spikes, spikes)`` of chunks' outputs, in sample order."""
     out = torch.cat([p["output"] for p in parts])
     layer_spikes = {k: torch.cat([p["layer_spikes"][k] for p in parts]) for k in parts[0]["layer_spikes"]}
     spikes = {k: torch.cat([p["spikes"][k] for p in parts], dim=1) for k in parts[0]["spikes"]}
-    return _result(graph, prof, runner, proto, tl, acc, out, parts[0]["output_kind"], layer_spikes, spikes, notes,
-                   timing, lat_missing, barrier, tiles)
+    return out, parts[0]["output_kind"], layer_spikes, spikes
 
 
 def _chip_timing(prof, placement, chips: int, notes: list):

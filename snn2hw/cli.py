@@ -368,10 +368,16 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, pr
               help="how conv synapses are stored on synapse-list chips (default: each profile's; see snn2hw map)")
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step) (default: the checkpoint's, else the data's)")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="split the samples into this many shards and run the event simulation of each in its own local "
+                   "process; the merged report equals the single-process one exactly")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="run the shards as tasks on an existing Ray cluster (auto, HOST:PORT, ray://HOST:PORT; 'local' "
+                   "starts one here), one shard per cluster CPU; needs pip install 'snn2hw[ray]'")
 @_fidelity_options
 @_binning_options
 def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, input_shape, nir_reset,
-             timing, synapse_model, input_step, max_accuracy_drop, allow_approximation):
+             timing, synapse_model, input_step, workers, ray_address, max_accuracy_drop, allow_approximation):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
     from snn2hw.data import load_dataset, model_inputs
     from snn2hw.frontends.load import load_with_module
@@ -389,6 +395,10 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
         prof = load_profile(p)  # every profile (and the synapse model it must offer) checked before any work
         if synapse_model and prof.memory_model == "synapse_list" and prof.capacity is not None:
             synapse_model_of(prof, synapse_model)
+    from snn2hw.simulators.event_shards import sharded
+    from snn2hw.util.pool import open_pool
+    pool = open_pool(workers, ray_address)  # a Ray address is reached (or refused) before any work
+    click.get_current_context().call_on_close(pool.close)
     data = load_dataset(data_spec)
     g, module = load_with_module(model_file, model=factory, input_shape=input_shape, nir_reset=nir_reset)
     for n in g.inputs:
@@ -401,7 +411,8 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
                        data_name=getattr(data, "report_name", None) or Path(data_spec).name,
                        batch_size=batch_size, progress=True, model=module, timing=timing,
                        synapse_model=synapse_model, max_accuracy_drop=max_accuracy_drop,
-                       allow_approximation=allow_approximation)
+                       allow_approximation=allow_approximation,
+                       events=sharded(pool) if pool.size > 1 or ray_address else None)
     paths = write_report(rep, out_dir)
     from snn2hw.report.render import comparison_rows
     from snn2hw.report.layer_table import format_table

@@ -196,7 +196,8 @@ def _latency_block(ev) -> dict:
 
 
 def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False,
-                torch_nb=None, timing: str = "detailed", synapse_model=None) -> dict:
+                torch_nb=None, timing: str = "detailed", synapse_model=None, events=None) -> dict:
+    """One profile's run of the report (``events``: the event simulator, ``simulate_events`` by default)."""
     from snn2hw.simulators.costs import literature_sops, neurobench_metrics
     from snn2hw.simulators.event import sequential_placement, simulate_events
     from snn2hw.simulators.mapping import map_graph
@@ -230,8 +231,8 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         assumptions.append(f"profile '{prof.name}' has no capacity model: no mapping or fit check; events are "
                            f"counted on a nominal sequential placement")
     models = (timing,) + (("simple",) if timing != "simple" else ())
-    ev = simulate_events(gi, x, placement=placement, profile=prof, batch_size=batch_size,
-                         progress=f"{prof.name}: event simulation" if progress else False, timing=models)
+    ev = (events or simulate_events)(gi, x, placement=placement, profile=prof, batch_size=batch_size,
+                                     progress=f"{prof.name}: event simulation" if progress else False, timing=models)
     chip_pj = interchip_pj(prof)
     run["layers"] = _layer_rows(ev, prof.costs, chip_pj)
     if run["cores"]:
@@ -274,14 +275,17 @@ def _check_simulation_memory(graph: Graph, T: int, batch: int) -> None:
 
 def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
                  batch_size=None, progress=False, model=None, timing: str = "detailed", synapse_model=None,
-                 max_accuracy_drop: float | None = None, allow_approximation: bool = False) -> dict:
+                 max_accuracy_drop: float | None = None, allow_approximation: bool = False, events=None) -> dict:
     """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy; ``model``: the torch
     module the graph came from (NeuroBench's footprint, sparsities, float synaptic operations; run on ``x``
     in batches of ``batch_size``), or None; ``timing``: the headline timing model (``"detailed"`` or
     ``"simple"``; the simple one is always computed too); ``synapse_model``: how a synapse-list chip stores conv
     synapses (``"expanded"`` | ``"shared"``; None: each profile's default); ``max_accuracy_drop`` (points; None:
     the default, 2) and ``allow_approximation``: the fidelity gate's settings, recorded with its verdict in each
-    run's ``fidelity`` block (``snn2hw/report/fidelity.py``)."""
+    run's ``fidelity`` block (``snn2hw/report/fidelity.py``); ``events``: the event simulator to call, with
+    ``simulate_events``' arguments and result (None: ``simulate_events`` in this process;
+    ``simulators.event_shards.sharded(pool)``: the samples in shards on local processes or Ray, merged into
+    the same result)."""
     from snn2hw.report import fidelity
     max_drop = fidelity.DEFAULT_MAX_DROP if max_accuracy_drop is None else float(max_accuracy_drop)
     from snn2hw.simulators.reference import simulate
@@ -313,7 +317,7 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
         torch_nb = torch_model_metrics(model, x, batch_size=batch_size)
     for p in profiles:
         run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress, torch_nb=torch_nb,
-                          synapse_model=synapse_model, timing=timing)
+                          synapse_model=synapse_model, timing=timing, events=events)
         int_acc = run.pop("int_accuracy", None)
         if labels is not None:
             report["accuracy"][f"int ({run['profile']})"] = int_acc
