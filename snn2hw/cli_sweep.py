@@ -83,7 +83,8 @@ def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, ma
         best = None
         for t in doc["trials"]:
             r = (t.get("result") or {}).get("profiles", {}).get(first)
-            if t.get("fits") and r and r["int_accuracy"] >= b["int_accuracy"] - 0.01:
+            if t.get("fits") and r and r.get("energy_pj_per_sample") is not None \
+                    and r["int_accuracy"] >= b["int_accuracy"] - 0.01:
                 s = 1 - r["energy_pj_per_sample"] / b["energy_pj_per_sample"]
                 if best is None or s > best[0]:
                     best = (s, t["number"])

@@ -170,7 +170,7 @@ def summarise(rep: dict, ckpt_path=None) -> dict:
     for r in rep["runs"]:
         lat = r["latency_ns"]
         per[r["profile"]] = {"int_accuracy": acc.get(f"int ({r['profile']})"),
-                             "energy_pj_per_sample": r["energy_pj_per_sample"].get("total"),
+                             "energy_pj_per_sample": modelled_energy(r),
                              "latency_ns_per_input_step": lat.get("per_input_step"),
                              "cores": r.get("cores_used"), "chips": r.get("chips"), "fits": r.get("fits"),
                              "violations": len(r.get("violations") or [])}
@@ -180,6 +180,16 @@ def summarise(rep: dict, ckpt_path=None) -> dict:
         out["sha256"] = _sha256(ckpt_path)  # the file's bytes (pickle memo layout may differ between processes)
         out["weights_sha256"] = weights_sha256(ckpt_path)  # its tensors: equal whenever the weights are
     return out
+
+
+def modelled_energy(run: dict):
+    """A report run's total energy per sample, or None ("not modelled") when the profile prices none of its
+    energy classes: the report then has every class null but ``interchip`` (0 on one chip), and a ``total`` of
+    0.0 that is no energy figure (e.g. ``speck``, which publishes no per-event energy)."""
+    e = run.get("energy_pj_per_sample") or {}
+    if all(v is None for k, v in e.items() if k not in ("total", "interchip")):
+        return None
+    return e.get("total")
 
 
 def weights_sha256(path) -> str:
@@ -194,6 +204,8 @@ def weights_sha256(path) -> str:
 
 
 def objectives(rec: dict, first: str) -> list:
+    """The values Optuna minimises/maximises; a figure the profile does not model (None) is a constant 0 for
+    every trial (it steers nothing); pareto.json records it as null (:func:`records`)."""
     f = rec["profiles"][first]
     return [float(f["int_accuracy"] or 0.0), float(f["energy_pj_per_sample"] or 0.0),
             float(f["latency_ns_per_input_step"] or 0.0), float(f["cores"] or 0)]
@@ -234,12 +246,24 @@ def mark_interrupted(storage, study) -> int:
     return n
 
 
-def records(study) -> list:
+def _recorded(t, first) -> dict:
+    """A trial's objectives as pareto.json records them: energy and latency that the first profile does not
+    model (null in the trial's result) are null, not the 0 Optuna was told."""
+    obj = dict(zip(OBJECTIVES, t.values))
+    res = ((t.user_attrs.get("result") or {}).get("profiles") or {}).get(first) or {}
+    for k in ("energy_pj_per_sample", "latency_ns_per_input_step"):
+        if k in res and res[k] is None:
+            obj[k] = None
+    return obj
+
+
+def records(study, first: Optional[str] = None) -> list:
+    """Finished trials as pareto.json records them (``first``: the profile the objectives are taken on)."""
     from optuna.trial import TrialState
     out = []
     for t in _finished(study):
         out.append({"number": t.number, "state": t.state.name, "params": dict(t.params),
-                    "effective": t.user_attrs.get("effective"), "objectives": dict(zip(OBJECTIVES, t.values))
+                    "effective": t.user_attrs.get("effective"), "objectives": _recorded(t, first)
                     if t.values else None, "constraints": t.user_attrs.get("constraints"),
                     "fits": all(c <= 0 for c in t.user_attrs.get("constraints") or [1]) if t.state == TrialState.COMPLETE
                     else None, "result": t.user_attrs.get("result"), "error": t.user_attrs.get("error")})
@@ -247,9 +271,11 @@ def records(study) -> list:
 
 
 def dominates(a: list, b: list) -> bool:
-    """Objective vectors in OBJECTIVES' directions (first maximised)."""
-    sa = [-a[0]] + list(a[1:])
-    sb = [-b[0]] + list(b[1:])
+    """Objective vectors in OBJECTIVES' directions (first maximised); an objective that either vector lacks
+    (None: not modelled) is left out of the comparison, never counted as the best value."""
+    keep = [i for i, (x, y) in enumerate(zip(a, b)) if x is not None and y is not None]
+    sa = [-a[i] if i == 0 else a[i] for i in keep]
+    sb = [-b[i] if i == 0 else b[i] for i in keep]
     return all(x <= y for x, y in zip(sa, sb)) and any(x < y for x, y in zip(sa, sb))
 
 
@@ -271,8 +297,8 @@ def _set_constraints(trial, cfg: SweepConfig, values: list) -> None:
 def _write_outputs(out: Path, cfg: SweepConfig, study) -> dict:
     from .report.pareto_html import pareto_html
     from .util.atomic import write_text
-    recs = records(study)
     first = cfg.profiles[0]
+    recs = records(study, first)
     doc = {"schema": "snn2hw-sweep", "version": 1, "config": cfg.to_dict(), "study": STUDY,
            "objectives": [{"name": f"{k} ({first})" if k != "int_accuracy" else f"int_accuracy ({first})",
                            "direction": d} for k, d in zip(OBJECTIVES, DIRECTIONS)],

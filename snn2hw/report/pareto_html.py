@@ -2,7 +2,9 @@
 
 Per profile: accuracy vs energy per sample and accuracy vs latency per input step, one point per completed
 trial, coloured by method; trials dominated on that profile (or not fitting it) are grey; each point's
-tooltip gives its trial and parameters. Then the table of the sweep's front (pareto.json's ``front``).
+tooltip gives its trial and parameters. Then the table of the sweep's front (pareto.json's ``front``). A
+figure the profile does not model (energy on ``speck``: null in pareto.json) is "n/a" and has no plot; it never
+makes a trial dominate another.
 """
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ def _profile_front(trials: list, prof: str) -> set:
     for t in trials:
         r = (t.get("result") or {}).get("profiles", {}).get(prof)
         if r and r.get("fits") is not False and r.get("int_accuracy") is not None:
-            pts[t["number"]] = [r["int_accuracy"], r["energy_pj_per_sample"] or 0.0,
-                                r["latency_ns_per_input_step"] or 0.0, r["cores"] or 0]
+            pts[t["number"]] = [r["int_accuracy"], r["energy_pj_per_sample"],  # None: not modelled, not compared
+                                r["latency_ns_per_input_step"], r["cores"] or 0]
     return {n for n, v in pts.items() if not any(dominates(w, v) for m, w in pts.items() if m != n)}
 
 
@@ -98,8 +100,8 @@ def pareto_html(doc: dict) -> str:
                 continue
             tip = (f"trial {t['number']}: " + ", ".join(f"{k}={v}" for k, v in t["effective"].items()
                                                         if v is not None)
-                   + f"; accuracy {r['int_accuracy']:.4f}, energy {_fmt(r['energy_pj_per_sample'] or 0)} pJ, "
-                     f"latency {_fmt(r['latency_ns_per_input_step'] or 0)} ns, cores {r['cores']}, fits {r['fits']}")
+                   + f"; accuracy {r['int_accuracy']:.4f}, energy {_na(r['energy_pj_per_sample'], ' pJ')}, "
+                     f"latency {_na(r['latency_ns_per_input_step'], ' ns')}, cores {r['cores']}, fits {r['fits']}")
             m = t["effective"]["method"]
             pe.append((r["energy_pj_per_sample"], r["int_accuracy"], m, t["number"] in on, tip))
             pl.append((r["latency_ns_per_input_step"], r["int_accuracy"], m, t["number"] in on, tip))
@@ -133,6 +135,11 @@ def pareto_html(doc: dict) -> str:
     return "".join(parts)
 
 
+def _na(v, unit: str = "") -> str:
+    """A figure, or "n/a" where the profile does not model it (null in pareto.json)."""
+    return "n/a" if v is None else _fmt(v) + unit
+
+
 def _acc(v) -> str:
     return "" if v is None else f"{100 * v:.2f}"
 
@@ -140,6 +147,6 @@ def _acc(v) -> str:
 def _cells(r) -> str:
     if not r:
         return "<td></td>" * 4
-    return (f"<td>{_acc(r['int_accuracy'])}</td><td>{_fmt(r['energy_pj_per_sample'] or 0)}</td>"
-            f"<td>{_fmt(r['latency_ns_per_input_step'] or 0)}</td>"
+    return (f"<td>{_acc(r['int_accuracy'])}</td><td>{_na(r['energy_pj_per_sample'])}</td>"
+            f"<td>{_na(r['latency_ns_per_input_step'])}</td>"
             f"<td>{'' if r['cores'] is None else r['cores']}{'' if r['fits'] is not False else ' (no fit)'}</td>")
