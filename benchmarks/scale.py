@@ -22,6 +22,12 @@ printed: streaming keeps it flat but for the small per-sample outputs.
     .venv/bin/python benchmarks/scale.py [--models vgg16,resnet19] [--stages all] [--samples 64]
         [--batch-size 16] [--linear 16,32,64,128] [--work DIR]
     .venv/bin/python benchmarks/scale.py --samples 1000 --models vgg16 --stages event
+    .venv/bin/python benchmarks/scale.py --weights calibrated --stages map,map_expanded
+
+``--weights calibrated`` takes the weights ``snn2hw init`` writes (the same seeded default weights, BatchNorm
+statistics and scales calibrated so every layer fires): PyTorch's default initialization leaves the deep layers
+silent, and folding ResNet-19's BatchNorms (identity) into the weights feeding an Add then rounds 13-26 % of
+the conv2 weights to zero, scattered, which no trained network has.
 """
 from __future__ import annotations
 
@@ -61,13 +67,14 @@ def _inputs(n: int):
     return direct(torch.round(torch.rand(n, 3, SIZE, SIZE, generator=g) * 255) / 255, T)
 
 
-def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
+def child(stage: str, model: str, work: Path, samples: int, batch: int, weights: str = "default") -> dict:
     """Run one stage in this (fresh) process; return its measurements."""
     import torch
     import snn2hw
     from snn2hw.ir.io import load_graph, save_graph
     torch.manual_seed(SEED)
-    f_float, f_int = work / f"{model}_float.s2h", work / f"{model}_int.s2h"
+    tag = _tag(model, weights)
+    f_float, f_int = work / f"{tag}_float.s2h", work / f"{tag}_int.s2h"
     prep = {}
     if stage in ("convert", "ref_float"):
         prep["g"] = load_graph(f_float)
@@ -85,8 +92,12 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
     t0 = time.perf_counter()
     extra = ""
     if stage == "trace":
-        from snn2hw.models import build_model
-        m = build_model(model, input_size=SIZE, num_classes=CLASSES)
+        if weights == "calibrated":   # snn2hw init: the seeded default weights, calibrated to fire
+            from snn2hw.models.init import init_model
+            m = init_model(model, (3, SIZE, SIZE), CLASSES, seed=SEED, timesteps=T, input_step=INPUT_STEP).model
+        else:
+            from snn2hw.models import build_model
+            m = build_model(model, input_size=SIZE, num_classes=CLASSES)
         g = snn2hw.from_module(m)
         for name in g.inputs:
             g.nodes[name].step = INPUT_STEP
@@ -133,9 +144,9 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int) -> dict:
             "added_mb": peak - base, "note": extra}
 
 
-def _spawn(stage, model, work, samples, batch) -> dict:
+def _spawn(stage, model, work, samples, batch, weights="default") -> dict:
     cmd = [sys.executable, __file__, "--child", stage, "--models", model, "--work", str(work),
-           "--samples", str(samples), "--batch-size", str(batch)]
+           "--samples", str(samples), "--batch-size", str(batch), "--weights", weights]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:  # a stage that fails at this size is a result too: print it and go on
@@ -143,6 +154,11 @@ def _spawn(stage, model, work, samples, batch) -> dict:
         return {"stage": stage, "model": model, "samples": samples, "batch": batch, "wall_s": time.perf_counter() - t0,
                 "peak_mb": float("nan"), "added_mb": float("nan"), "note": f"FAILED: {last[0][:300]}"}
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _tag(model: str, weights: str) -> str:
+    """The work files' stem: the model, and the weights when not PyTorch's default."""
+    return model if weights == "default" else f"{model}_{weights}"
 
 
 def _needed(stages) -> list:
@@ -171,10 +187,13 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--linear", default="", help="sample counts for the memory-vs-samples runs, e.g. 16,32,64,128")
     ap.add_argument("--work", default=None, help="folder for the intermediate graphs (default: a temporary one)")
+    ap.add_argument("--weights", choices=("default", "calibrated"), default="default",
+                    help="random seeded weights: PyTorch's default initialization, or those calibrated to fire as "
+                         "'snn2hw init' writes them (snn2hw/models/init.py)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        print(json.dumps(child(a.child, a.models, Path(a.work), a.samples, a.batch_size)))
+        print(json.dumps(child(a.child, a.models, Path(a.work), a.samples, a.batch_size, a.weights)))
         return
     models = [m.strip() for m in a.models.split(",") if m.strip()]
     stages = list(STAGES) if a.stages == "all" else [s.strip() for s in a.stages.split(",")]
@@ -183,7 +202,8 @@ def main(argv=None):
     work = Path(a.work or work_ctx.name)
     work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} CPU cores visible, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}; "
-          f"numbers measured in this run (T = {T}, {SIZE}x{SIZE}x3, {CLASSES} classes, random seeded weights and "
+          f"numbers measured in this run (T = {T}, {SIZE}x{SIZE}x3, {CLASSES} classes, random seeded weights "
+          f"({a.weights}) and "
           f"inputs, batch size {a.batch_size})")
     print("| stage       | model    | samples |    wall s | peak MB  | added MB | note |")
     print("|-------------|----------|---------|-----------|----------|----------|------|")
@@ -193,9 +213,9 @@ def main(argv=None):
             if s == "event_sim":
                 continue
             prereq = s not in stages
-            if prereq and s in PRODUCES and (work / PRODUCES[s].format(m=m)).exists():
+            if prereq and s in PRODUCES and (work / PRODUCES[s].format(m=_tag(m, a.weights))).exists():
                 continue
-            r = _spawn(s, m, work, a.samples if not prereq else min(a.samples, 16), a.batch_size)
+            r = _spawn(s, m, work, a.samples if not prereq else min(a.samples, 16), a.batch_size, a.weights)
             if prereq:
                 r["note"] = ("(prerequisite) " + r["note"]).strip()
             print(_row(r), flush=True)
