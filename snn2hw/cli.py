@@ -529,7 +529,8 @@ def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch
 @click.option("--retrain", is_flag=True, help="train the demo model instead of loading the shipped one")
 @click.option("--profile", default="loihi", show_default=True, help="profile name or path to a profile YAML")
 def demo(out_dir, checkpoint, retrain, profile):
-    """The main job on the bundled digits data: convert, run float and integer, compare."""
+    """The main job on the bundled digits data: convert, run float and integer, compare; then cost the shipped
+    event-data model (shapes_dvs) on loihi and speck (DIR/events/)."""
     from snn2hw.demo import run_demo
     from snn2hw.hw_profiles import load_profile
     load_profile(profile)

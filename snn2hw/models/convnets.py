@@ -53,7 +53,7 @@ def dvs_conv(in_channels: int = 2, input_size: int = 32, widths=(16, 32, 32), nu
     """Small VGG-style SNN for 2×32×32 event frames (``shapes_dvs``, trains in minutes on a CPU):
     [conv3×3-BN-neuron-avgpool2] per width, then FC readout.
 
-    Default: 2×32×32 → 16×16×16 → 32×8×8 → 32×4×4 → 512 → 12 (≈ 15 k parameters). Three pools
+    Default: 2×32×32 → 16×16×16 → 32×8×8 → 32×4×4 → 512 → 12 (20.4 k parameters). Three pools
     keep the readout's fan-in at 512 (Loihi allows 4,096 input axons per core) and every layer within
     one Speck core's memories (conv → IAF → sum-pool per core); use ``neuron='if'`` for Speck.
     """
