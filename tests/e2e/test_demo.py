@@ -52,3 +52,18 @@ def test_event_section_costs_the_shipped_shapes_dvs_model_on_loihi_and_speck(tmp
     for f in ("demo_events.json", "demo_events.md", "report/report.json", "report/report.html"):
         assert (tmp_path / f).is_file(), f
     assert "Input sparsity" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_event_section_trains_its_model_when_asked(tmp_path):
+    """--retrain's path: train_events writes an events-encoded checkpoint that the section then costs (a tiny
+    shapes_dvs variant and one epoch, to keep it quick)."""
+    import torch
+    from snn2hw.demo import run_event_demo, train_events
+    spec = "shapes_dvs:n_per_class=5"
+    ckpt = train_events(tmp_path / "m.pt", epochs=1, data=spec, log=lambda *_: None)
+    meta = torch.load(ckpt, weights_only=True)
+    assert meta["arch"] == "dvs_conv" and meta["arch_kwargs"]["neuron"] == "if"
+    assert meta["encoding"] == "events" and meta["timesteps"] == 8 and meta["dataset"] == spec
+    res = run_event_demo(tmp_path / "ev", checkpoint=ckpt, samples=8, log=lambda *_: None)
+    assert res["dataset"] == spec and res["test_samples"] == 8
+    assert all(r["fits"] and r["violations"] == 0 for r in res["runs"].values())
