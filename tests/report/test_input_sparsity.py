@@ -54,3 +54,17 @@ def test_graded_inputs_have_no_block_and_binary_ones_do():
     xb = (torch.arange(2 * 2 * 128).reshape(2, 2, 2, 8, 8) % 4 == 0).to(torch.float64)  # rate-coded style 0/1
     rep = build_report(g, xb, ["loihi"], data_name="binary")
     assert rep["input_sparsity"]["density"] == 0.25 and rep["input_sparsity"]["events_per_sample"] == 64
+
+
+def test_comparison_energy_is_na_for_a_profile_that_prices_no_event():
+    """Speck publishes no per-event energy: the comparison table says n/a, not the 0 of its unpriced chip
+    crossings; Loihi's total is shown in uJ."""
+    from snn2hw.report.render import comparison_rows
+    g, model = _graph("events")
+    x = torch.zeros(2, 1, 2, 8, 8, dtype=torch.float64)
+    x[0, 0, 0, 3, 3] = 1
+    rep = build_report(g, x, ["loihi", "speck"], data_name="hand")
+    rows = {r["profile"]: r for r in comparison_rows(rep)}
+    assert rows["speck"]["energy per sample (uJ)"] == "n/a"
+    loihi = rep["runs"][0]["energy_pj_per_sample"]["total"]
+    assert loihi > 0 and rows["loihi"]["energy per sample (uJ)"] != "n/a"
