@@ -287,18 +287,28 @@ def pairwise_incompatible(p, fin: float, rounds: int = 4, cu: _ConvUnions | None
 def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
     """Per source neuron of path ``p`` into consumer ``c``: the fewest of ``c``'s cores that can hold the
     destination neurons it reaches (their count over the neurons per core; their synapse bits over the memory per
-    core; the ones that must sit alone, one core each)."""
-    cnt = p.reach(np.ones(len(c.bits) if c.bits is not None else c.alone.size))
-    need = np.ceil(np.round(cnt, 6) / npc)
+    core; the ones that must sit alone, one core each; the sum of their shares of a core)."""
+    n = c.alone.size
+    ws = [np.ones(n)]
     if c.bits is not None and np.isfinite(c.mlim):
-        need = np.maximum(need, np.ceil(np.round(p.reach(c.bits) / c.mlim, 9)))
+        ws.append(c.bits / c.mlim)
     if c.alone.any():
-        alone = np.round(p.reach(c.alone.astype(np.float64)))
+        ws.append(c.alone.astype(np.float64))
+    if c.distinct is not None and c.distinct.any():
+        ws.append(c.distinct.astype(np.float64))
+    ws += list(c.shares)
+    sums = iter(np.round(p.reach(np.stack(ws)), 6))   # every sum in one transposed convolution
+    cnt = next(sums)
+    need = np.ceil(cnt / npc)
+    if c.bits is not None and np.isfinite(c.mlim):
+        need = np.maximum(need, np.ceil(next(sums)))
+    if c.alone.any():
+        alone = np.round(next(sums))
         need = np.maximum(need, alone + np.ceil(np.round(cnt - alone, 6) / npc))
-    for share in c.shares:   # the targets' shares of a core add up to at most 1 per core
-        need = np.maximum(need, np.ceil(np.round(p.reach(share), 6)))
     if c.distinct is not None and c.distinct.any():   # pairwise incompatible targets: one core each
-        need = np.maximum(need, np.round(p.reach(c.distinct.astype(np.float64))))
+        need = np.maximum(need, np.round(next(sums)))
+    for share in sums:   # the targets' shares of a core add up to at most 1 per core
+        need = np.maximum(need, np.ceil(share))
     return need
 
 

@@ -187,17 +187,22 @@ class Path:
 
     def reach(self, w: np.ndarray) -> np.ndarray:
         """Per source neuron: the sum of ``w`` (one value per destination neuron, C-major) over the destination
-        neurons it reaches (``w`` = ones: how many it reaches)."""
+        neurons it reaches (``w`` = ones: how many it reaches). ``w`` of shape ``[k, destination neurons]``: the
+        ``k`` sums at once, ``[k, source neurons]`` (one transposed convolution)."""
         w = np.asarray(w, dtype=np.float64)
+        rows = w.reshape(-1, w.shape[-1])
         if self.kind == "dense":
-            return self.nz.T.astype(np.float64) @ w
-        co, ho, wo = self.dst_shape
-        H, W = self.src_shape[1:]
-        y = F.conv_transpose2d(torch.from_numpy(w).reshape(1, co, ho, wo), self.k, stride=self.stride)
-        y = _fit(y, H, W, self.padding)[0]
-        if not self.all_valid:
-            y = y * self.valid
-        return y.reshape(-1).numpy()
+            out = rows @ self.nz.astype(np.float64)
+        else:
+            co, ho, wo = self.dst_shape
+            H, W = self.src_shape[1:]
+            y = F.conv_transpose2d(torch.from_numpy(np.ascontiguousarray(rows)).reshape(-1, co, ho, wo), self.k,
+                                   stride=self.stride)
+            y = _fit(y, H, W, self.padding)
+            if not self.all_valid:
+                y = y * self.valid
+            out = y.reshape(rows.shape[0], -1).numpy()
+        return out if w.ndim == 2 else out[0]
 
     def per_neuron_synapses(self) -> np.ndarray:
         """Synapses (nonzero weights, composed) of each destination neuron (computed once; read-only)."""
