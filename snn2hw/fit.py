@@ -62,6 +62,18 @@ WIDTH_KWARGS = {"digits_conv": ("widths",), "mlp": ("hidden",), "6conv2fc": ("ch
 UNFIXABLE = ("check_kernel_size", "check_layer_geometry", "check_weight_bits", "check_layers")
 
 
+
+def _flip(lo: int, hi: int, ok, ok_at_lo: bool) -> tuple:
+    """Bisect ``[lo, hi]`` (``ok(lo) == ok_at_lo != ok(hi)``, ``ok`` monotone) to the adjacent pair where ``ok``
+    flips: ``(lo, hi)`` with ``hi == lo + 1``."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid) == ok_at_lo:
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
+
 class FitError(Snn2hwError):
     """A bad fit input, or no candidate in the search space fits (exit 2)."""
 
@@ -278,12 +290,7 @@ class _Search:
                         break
             else:
                 hi = hint
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if ok(mid):
-                lo = mid
-            else:
-                hi = mid
+        lo, hi = _flip(lo, hi, ok, True)
         return lo or None
 
     def smallest_uniform(self, keep, v_key) -> Optional[float]:
@@ -294,12 +301,7 @@ class _Search:
         lo, hi = 0, UNIFORM_STEPS - 1  # not ok(lo); ok(hi)?
         if not ok(hi):
             return None
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if ok(mid):
-                hi = mid
-            else:
-                lo = mid
+        lo, hi = _flip(lo, hi, ok, False)
         return hi / UNIFORM_STEPS
 
     def run(self, res0):
