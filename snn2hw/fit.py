@@ -26,7 +26,9 @@ Does not fit: the search
 
 Weight bits and timesteps are not searched: neither changes a shared-kernel chip's memories (Speck counts kernel
 entries), and the mapping of a synapse-list chip does not depend on the timesteps (it is per network, not per
-step); a synapse-memory violation on Loihi is fixed here by pruning. Violations no pruning can fix (kernel size,
+step); a synapse-memory violation on Loihi is fixed here by pruning (the conversion re-quantizes every layer to
+the profile's 8-bit weights after folding per-channel scales, so a ReScaW model of fewer bits stores the same
+synapses: docs/FIT.md). Violations no pruning can fix (kernel size,
 stride, pooling, layer count) are reported as such.
 
 Fits already: the head-room is
