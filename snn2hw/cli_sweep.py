@@ -27,6 +27,9 @@ from snn2hw.util.cli_types import SEED
               help="test samples simulated per trial")
 @click.option("--population", type=int, default=None,
               help="NSGA-II population size (default: trials // 3, within 2..10)")
+@click.option("--per-layer/--no-per-layer", "per_layer", default=True, show_default=True,
+              help="a ratio multiplier per prunable layer in the space (methods qp-snn and l1 prune each layer "
+                   "by the global ratio times it)")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="local processes evaluating the trials of one NSGA-II generation at once (same trials as 1)")
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
@@ -35,13 +38,14 @@ from snn2hw.util.cli_types import SEED
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
               help="continue the sweep in this folder (its recorded settings)")
 def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, max_epochs, timesteps, samples,
-          population, workers, ray_address, resume_dir):
-    """Multi-objective search (Optuna NSGA-II, seeded, SQLite storage) over compression method, pruning ratio,
-    weight bits and fine-tuning epochs: the Pareto front of accuracy, energy, latency and cores per profile."""
+          population, per_layer, workers, ray_address, resume_dir):
+    """Multi-objective search (Optuna NSGA-II, seeded, SQLite storage) over compression method, pruning ratio
+    (global and per layer), weight bits and fine-tuning epochs: the Pareto front of accuracy, energy, latency and cores per profile."""
     from snn2hw.sweep import SweepConfig, SweepError, default_methods, run_sweep
     if resume_dir is not None:
         extra = [n for n, v in (("CKPT", ckpt), ("--profile", profiles), ("--data", data_spec), ("--out", out_dir),
-                                ("--storage", storage), ("--methods", methods), ("--timesteps", timesteps)) if v]
+                                ("--storage", storage), ("--methods", methods), ("--timesteps", timesteps),
+                                ("--no-per-layer", not per_layer)) if v]
         if extra:
             raise SweepError(f"--resume takes the settings recorded in {resume_dir}; drop {', '.join(extra)}")
         import json
@@ -71,7 +75,8 @@ def sweep(ckpt, profiles, data_spec, trials, out_dir, storage, seed, methods, ma
                           data=data_spec, trials=int(trials), seed=int(seed), storage=storage,
                           methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else default_methods(),
                           max_epochs=int(max_epochs), samples=int(samples),
-                          timesteps=ints(timesteps, "--timesteps") if timesteps else [], population=population)
+                          timesteps=ints(timesteps, "--timesteps") if timesteps else [], population=population,
+                          per_layer=bool(per_layer))
         out = Path(out_dir)
         doc = run_sweep(cfg, out, resume=False, log=click.echo, progress=True, workers=workers, ray=ray_address)
     base = doc.get("baseline") or {}

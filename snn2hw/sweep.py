@@ -1,7 +1,7 @@
 """Design-space exploration (issue 16): an Optuna multi-objective study over the compression space.
 
-Each trial runs the real path through library functions: ``compress`` (method, pruning ratio, qp-snn bits,
-fine-tuning epochs) → ``save_compressed`` (atomically, under ``DIR/trials/``) → load it again → convert +
+Each trial runs the real path through library functions: ``compress`` (method, pruning ratio with a
+multiplier per prunable layer for qp-snn and l1, qp-snn bits, fine-tuning epochs) → ``save_compressed`` (atomically, under ``DIR/trials/``) → load it again → convert +
 simulate on every profile (``build_report``, what ``snn2hw simulate`` runs). Objectives: integer test accuracy
 on the first profile (maximise), energy per sample, latency per input step and cores on the first profile
 (minimise); constraint: the model fits every profile (Optuna's ``constraints_func``, <= 0 is feasible).
@@ -35,6 +35,8 @@ OBJECTIVES = ("int_accuracy", "energy_pj_per_sample", "latency_ns_per_input_step
 DIRECTIONS = ("maximize", "minimize", "minimize", "minimize")
 RATIOS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # a grid: equal configurations are recognised as equal
 BITS = (2, 3, 4, 6, 8)
+LAYER_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)  # per-layer multipliers of the global ratio (methods qp-snn, l1)
+MAX_LAYER_RATIO = 0.9
 INTERRUPTED = "interrupted"
 DUPLICATE = "duplicate_of"
 MAX_DUPLICATES = 20  # proposals of an already-run configuration skipped in a row before one is run again
@@ -57,6 +59,7 @@ class SweepConfig:
     samples: int = 100  # test samples simulated per trial
     timesteps: List[int] = field(default_factory=list)  # empty: the checkpoint's T only
     population: Optional[int] = None  # NSGA-II population; None: trials // 3 within [2, 10]
+    per_layer: bool = True  # a ratio multiplier per prunable layer in the space (LAYER_SCALES)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -113,26 +116,39 @@ def _sha256(path) -> str:
     return h.hexdigest()
 
 
-def suggest(trial, cfg: SweepConfig, T0: int) -> dict:
+def suggest(trial, cfg: SweepConfig, T0: int, layers=()) -> dict:
     """Every parameter is suggested in every trial (so NSGA-II crosses over all of them); ``effective`` drops
-    the ones the method ignores."""
+    the ones the method ignores. ``layers``: the model's prunable layers (``prunable_groups``), each with a
+    multiplier ``scale:<layer>`` of the global ratio when ``cfg.per_layer``."""
     p = {"method": trial.suggest_categorical("method", list(cfg.methods)),
          "ratio": trial.suggest_categorical("ratio", list(RATIOS)),
          "bits": trial.suggest_categorical("bits", list(BITS)),
          "epochs": trial.suggest_int("epochs", 0, int(cfg.max_epochs))}
     ts = sorted(set(int(t) for t in cfg.timesteps)) or [T0]
     p["timesteps"] = trial.suggest_categorical("timesteps", ts) if len(ts) > 1 else ts[0]
+    if cfg.per_layer:
+        p["scales"] = {n: float(trial.suggest_categorical(f"scale:{n}", list(LAYER_SCALES))) for n in layers}
     return p
 
 
+def layer_ratio(ratio: float, scale: float) -> float:
+    """A layer's ratio: the global ratio times its multiplier, at most MAX_LAYER_RATIO, on a 0.01 grid."""
+    return min(MAX_LAYER_RATIO, round(float(ratio) * float(scale), 2))
+
+
 def effective(p: dict) -> dict:
-    from .compress.pipeline import PRUNING
+    """The compression a trial's parameters stand for (equal dicts: the same compression). ``layer_ratios``:
+    each prunable layer's own ratio, for the methods that prune each layer by its own share (qp-snn, l1) when
+    the space has per-layer multipliers; None otherwise."""
+    from .compress.pipeline import PER_LAYER, PRUNING
     m = p["method"]
     e = {"method": m, "ratio": float(p["ratio"]) if m in PRUNING else None,
          "bits": int(p["bits"]) if m == "qp-snn" else None, "epochs": int(p["epochs"]),
          "timesteps": int(p["timesteps"])}
     if m == "criticality-unstructured":
         e["epochs"] = max(1, e["epochs"])  # it prunes during training
+    if p.get("scales") and m in PER_LAYER:
+        e["layer_ratios"] = {n: layer_ratio(p["ratio"], s) for n, s in p["scales"].items()}
     return e
 
 
@@ -146,10 +162,11 @@ def run_trial(ck, data, data_spec: str, eff: dict, cfg: SweepConfig, out_path: P
     T = eff["timesteps"]
     res = compress(ck.model, data, eff["method"], ratio=eff["ratio"], bits=eff["bits"],
                    finetune_epochs=eff["epochs"], T=T, seed=cfg.seed, progress=False, measure_spikes=False,
-                   measure_samples=cfg.samples)
+                   measure_samples=cfg.samples, layer_ratios=eff.get("layer_ratios"))
     from .util.faults import fault_point
     fault_point(stage)  # tests: kill a sweep mid-trial (SNN2HW_TEST_FAULT_AT=sweep:trial<k>)
-    comp = {"method": eff["method"], "ratio": eff["ratio"], "bits": eff["bits"], "steps": res.steps,
+    comp = {"method": eff["method"], "ratio": eff["ratio"], "layer_ratios": eff.get("layer_ratios"),
+            "bits": eff["bits"], "steps": res.steps,
             "before": res.before, "after": res.after, "source": Path(cfg.checkpoint).name}
     save_compressed(out_path, res.model, **_meta(ck, data, data_spec, timesteps=T,
                                                  metrics={"test_accuracy": res.after["accuracy"]},
@@ -446,7 +463,7 @@ def _generation_room(study, trial, pop: int) -> int:
     return max(1, pop - n)
 
 
-def _propose(study, cfg: SweepConfig, T0: int, want: int, done: int) -> list:
+def _propose(study, cfg: SweepConfig, T0: int, want: int, done: int, layers=()) -> list:
     """Ask up to ``want`` new (non-duplicate) trials of one NSGA-II generation: ``[(trial, effective)]``.
 
     The k-th proposal's sampler is seeded by ``(seed, k)``, k counting every earlier proposal (skipped
@@ -459,7 +476,7 @@ def _propose(study, cfg: SweepConfig, T0: int, want: int, done: int) -> list:
         seen = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(INTERRUPTED)]
         study.sampler = _sampler(cfg.seed, len(seen), population(cfg))
         trial = study.ask()
-        eff = effective(suggest(trial, cfg, T0))
+        eff = effective(suggest(trial, cfg, T0, layers))
         trial.set_user_attr("effective", eff)
         same = next((t.number for t in seen if DUPLICATE not in t.user_attrs
                      and t.user_attrs.get("effective") == eff), None)
@@ -498,6 +515,8 @@ def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_addr
         if n:
             log(f"{n} trial(s) interrupted by the previous process: run again")
     T0 = int(ck.info.get("timesteps") or 4)
+    from .compress.pipeline import prunable_groups
+    layers = prunable_groups(ck.model) if cfg.per_layer else []
     if study.user_attrs.get("baseline") is None:
         from .data import model_inputs
         from .frontends.load import load
@@ -518,6 +537,8 @@ def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_addr
         bar = tqdm(total=cfg.trials, initial=done, desc="sweep", unit="trial")
     ran = 0
     doc = _write_outputs(out, cfg, study)
+    if bar is not None:
+        bar.set_postfix(front=len(doc["front"]))
     pool = None
     if workers > 1:
         import multiprocessing
@@ -529,7 +550,7 @@ def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_addr
         while done < cfg.trials and (stop_after is None or ran < stop_after):
             width = population(cfg) if ray is not None else workers if pool else 1
             want = min(cfg.trials - done, width if stop_after is None else min(width, stop_after - ran))
-            batch = _propose(study, cfg, T0, want, done)
+            batch = _propose(study, cfg, T0, want, done, layers)
             jobs = [(eff, str(out / "trials" / f"trial_{done + i:04d}.pt"), f"sweep:trial{done + i}")
                     for i, (_, eff) in enumerate(batch)]
             if ray is not None:
@@ -561,9 +582,9 @@ def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_addr
                 done += 1
                 ran += 1
                 doc = _write_outputs(out, cfg, study)
-                if bar is not None:
+                if bar is not None:  # trial count, the front's size and tqdm's ETA (remaining time) on one line
+                    bar.set_postfix(front=len(doc["front"]), refresh=False)
                     bar.update(1)
-                    bar.set_postfix(front=len(doc["front"]))
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -27,6 +27,13 @@ Methods (ALGORITHMS §1–§4):
 * ``'l1'``: remove ``ratio`` of each prunable layer's channels by filter L1 norm,
   then fine-tune.
 
+Per-layer ratios: ``layer_ratios={layer: r}`` (graph layer names as for ``protect``:
+a neuron layer such as ``'sn1'`` or its producing synapse ``'conv1.0'``; see
+``prunable_groups``) overrides ``ratio`` for the named layers of the two methods that
+prune each layer by its own share, ``'qp-snn'`` and ``'l1'``; the layers not named keep
+``ratio`` (``None``: 0). The other pruning methods rank weights or BN scales globally
+across layers, so a per-layer ratio is refused for them.
+
 Saving: ``save_compressed`` writes a normal snn2hw checkpoint. A model whose
 layers were resized, quantized or masked is saved under the architecture
 ``'compressed'`` with ``arch_kwargs = {base, base_kwargs, quant,
@@ -55,6 +62,7 @@ from .rebuild import slice_module as _slice
 METHODS = ("qp-snn", "atlif", "criticality-unstructured", "criticality-structured", "magnitude", "l1")
 PRUNING = ("qp-snn", "criticality-unstructured", "criticality-structured", "magnitude", "l1")
 STRUCTURED = ("qp-snn", "criticality-structured", "l1")
+PER_LAYER = ("qp-snn", "l1")  # methods that prune each layer by its own ratio (layer_ratios)
 RANKINGS = ("svs", "l1", "random")
 ORDERS = ("qp", "pq")
 BN_L1 = 1e-4
@@ -68,10 +76,21 @@ def default_regen_ratio(sparsity: float) -> float:
 # ----------------------------------------------------------------------------- option checks
 def check_options(method: str, ratio: Optional[float] = None, bits: Optional[int] = None,
                   data=None, finetune_epochs: int = 1, regen_ratio: Optional[float] = None,
-                  order: str = "qp", ranking: str = "svs") -> None:
+                  order: str = "qp", ranking: str = "svs", layer_ratios: Optional[dict] = None) -> None:
     """Refuse bad options (``CompressError``) before any work."""
     if method not in METHODS:
         raise CompressError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    if layer_ratios is not None:
+        if method not in PER_LAYER:
+            raise CompressError(f"per-layer ratios apply to the methods {', '.join(PER_LAYER)} (each layer pruned by "
+                                f"its own share), got method '{method}', which ranks across layers")
+        if not isinstance(layer_ratios, dict):
+            raise CompressError(f"layer ratios must be a mapping {{layer: ratio}}, got {type(layer_ratios).__name__}")
+        for k, v in layer_ratios.items():
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= float(v) < 1.0):
+                raise CompressError(f"layer ratio of '{k}' must be in [0, 1), got {v!r}")
+        if ratio is None:
+            ratio = 0.0
     if ratio is not None and not (isinstance(ratio, (int, float)) and 0.0 <= float(ratio) < 1.0):
         raise CompressError(f"--ratio must be in [0, 1), got {ratio}")
     if method == "atlif" and ratio not in (None, 0, 0.0):
@@ -104,9 +123,58 @@ def _graph(model: nn.Module):
     return from_module(model, getattr(model, "input_shape", None))
 
 
-def check_model(model: nn.Module, method: str, ratio: Optional[float], protect: Iterable[str] = ()) -> None:
+def prunable_groups(model: nn.Module, protect: Iterable[str] = ()) -> List[str]:
+    """The names of the channel groups structured pruning may remove channels from (graph order): the keys
+    ``layer_ratios`` takes (each group's neuron layer, e.g. ``['sn0', 'sn1']`` for digits_conv)."""
+    from ..passes.structured_prune import ChannelGroups
+    cg = ChannelGroups(_graph(model))
+    prot = {cg.root_of(p) for p in protect if p in cg.graph.nodes}
+    return [cg.groups[r]["name"] for r in cg.groups if cg.prunable(r) and r not in prot]
+
+
+def layer_ratio_map(model: nn.Module, ratio: Optional[float], layer_ratios: dict,
+                    protect: Iterable[str] = ()) -> Dict[str, float]:
+    """``{group name: ratio}`` for every prunable group: its entry in ``layer_ratios`` (by any member's name),
+    else ``ratio``. Refuses names that are not layers, or that are not prunable, and two different ratios for
+    layers that share channels."""
+    from ..passes.structured_prune import ChannelGroups
+    cg = ChannelGroups(_graph(model))
+    prot = {cg.root_of(p) for p in protect if p in cg.graph.nodes}
+    roots = [r for r in cg.groups if cg.prunable(r) and r not in prot]
+    names = [cg.groups[r]["name"] for r in roots]
+    given: Dict[str, set] = {}
+    for k, v in layer_ratios.items():
+        if k not in cg.graph.nodes:
+            raise CompressError(f"layer ratio names unknown layer '{k}'; prunable layers: {', '.join(names)}")
+        root = cg.root_of(k)
+        if root not in roots:
+            raise CompressError(f"layer ratio names layer '{k}', which structured pruning may not prune here "
+                                f"(protected or {cg.why_not(root) if not cg.prunable(root) else 'not prunable'}); "
+                                f"prunable layers: {', '.join(names)}")
+        given.setdefault(root, set()).add(float(v))
+    for root, vals in given.items():
+        if len(vals) > 1:
+            raise CompressError(f"layer '{cg.groups[root]['name']}' was given different ratios {sorted(vals)} "
+                                f"(its layers share channels)")
+    return {cg.groups[r]["name"]: (given[r].pop() if r in given else float(ratio or 0.0)) for r in roots}
+
+
+def check_model(model: nn.Module, method: str, ratio: Optional[float], protect: Iterable[str] = (),
+                layer_ratios: Optional[dict] = None) -> None:
     """Refuse a structured ratio that would leave a prunable layer without channels, or a
     method the model cannot take (before any work)."""
+    if layer_ratios is not None:
+        from ..passes.structured_prune import ChannelGroups
+        bad = [p for p in protect if p not in _graph(model).nodes]
+        if bad:
+            raise CompressError(f"--protect names unknown layer(s) {bad}")
+        cg = ChannelGroups(_graph(model))
+        chans = {g["name"]: g["channels"] for g in cg.groups.values()}
+        for name, r in layer_ratio_map(model, ratio, layer_ratios, protect).items():
+            if int(chans[name] * (1.0 - r)) < 1:
+                raise CompressError(f"layer '{name}' ({chans[name]} channels) would lose all its channels at ratio "
+                                    f"{r:g}; lower its ratio")
+        return
     if method == "atlif" and not any(isinstance(m, SpikingNeuron) for m in model.modules()):
         raise CompressError("the model has no snn2hw spiking neurons to turn into AT-LIF")
     if method == "atlif" and not hasattr(model, "arch"):
@@ -382,19 +450,27 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
              lam: Optional[float] = None, calib_samples: int = 640, batch_size: int = 64,
              order: str = "qp", ranking: str = "svs", rescale: bool = True, qat_epochs: int = 0,
              lr: Optional[float] = None, progress: bool = True, measure_samples: int = 256,
-             measure_spikes: bool = True, profile: str = "loihi", log=None) -> CompressResult:
+             measure_spikes: bool = True, profile: str = "loihi", log=None,
+             layer_ratios: Optional[Dict[str, float]] = None) -> CompressResult:
     """Compress a copy of ``model`` by ``method`` (see the module docstring); returns the
-    compressed model with before/after measurements. ``data``: a ``Dataset`` or a spec."""
+    compressed model with before/after measurements. ``data``: a ``Dataset`` or a spec.
+    ``layer_ratios``: per-layer ratios overriding ``ratio`` ('qp-snn' and 'l1'; the module docstring)."""
     from ..data import load_dataset
     from ..train.finetune import PRESETS, finetune
     log = log or (lambda s: None)
-    check_options(method, ratio, bits, data, finetune_epochs, regen_ratio, order, ranking)
+    check_options(method, ratio, bits, data, finetune_epochs, regen_ratio, order, ranking, layer_ratios)
+    if layer_ratios is not None and ratio is None:
+        ratio = 0.0
     data = load_dataset(data)
     model = copy.deepcopy(model)
     if hasattr(model, "arch"):
         model.arch_kwargs = dict(model.arch_kwargs)
     protect = list(protect)
-    check_model(model, method, ratio, protect)
+    check_model(model, method, ratio, protect, layer_ratios)
+    # what the structured per-layer methods hand to prune_channels: one float, or every group's own ratio
+    share = float(ratio) if ratio is not None else None
+    if layer_ratios is not None:
+        share = layer_ratio_map(model, ratio, layer_ratios, protect)
     torch.manual_seed(seed)
     before = measure(model, data, T, measure_samples, profile, measure_spikes)
     preset = dict(PRESETS[method])
@@ -429,14 +505,14 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
                 ft(m, qat_epochs, "qat")
 
         def prune(m):
-            st = prune_channels(m, scores_for(m), float(ratio), protect, seed)
-            steps.append(f"prune {ratio:g} of the channels per layer by {ranking.upper()}")
+            st = prune_channels(m, scores_for(m), share, protect, seed)
+            steps.append(f"prune {_share_text(share)} of the channels per layer by {ranking.upper()}")
             return st
         if order == "qp":
             quantize(model)
-            stats = prune(model) if ratio else {}
+            stats = prune(model) if _any(share) else {}
         else:
-            stats = prune(model) if ratio else {}
+            stats = prune(model) if _any(share) else {}
             quantize(model)
         hist = ft(model, finetune_epochs, "finetune")
     elif method == "atlif":
@@ -469,12 +545,22 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
         steps.append(f"one-shot global magnitude prune to {ratio:g}")
         hist = ft(model, finetune_epochs, "finetune")
     elif method == "l1":
-        stats = prune_channels(model, "l1", float(ratio), protect, seed) if ratio else {}
-        steps.append(f"prune {ratio:g} of the channels per layer by filter L1 norm")
+        stats = prune_channels(model, "l1", share, protect, seed) if _any(share) else {}
+        steps.append(f"prune {_share_text(share)} of the channels per layer by filter L1 norm")
         hist = ft(model, finetune_epochs, "finetune")
     model.eval()
     after = measure(model, data, T, measure_samples, profile, measure_spikes)
     return CompressResult(model, method, before, after, steps, stats, hist)
+
+
+def _any(share) -> bool:
+    return any(share.values()) if isinstance(share, dict) else bool(share)
+
+
+def _share_text(share) -> str:
+    if isinstance(share, dict):
+        return "(" + ", ".join(f"{k} {v:g}" for k, v in share.items()) + ")"
+    return f"{share:g}"
 
 
 def dataset_for(model: nn.Module, data):
@@ -490,5 +576,5 @@ def dataset_for(model: nn.Module, data):
 
 
 __all__ = ["METHODS", "CompressError", "CompressResult", "compress", "check_options", "check_model",
-           "prune_channels", "measure", "save_compressed", "describe", "build_compressed", "to_atlif", "default_regen_ratio",
+           "prune_channels", "prunable_groups", "layer_ratio_map", "PER_LAYER", "measure", "save_compressed", "describe", "build_compressed", "to_atlif", "default_regen_ratio",
            "dataset_for"]
