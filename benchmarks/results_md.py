@@ -46,8 +46,8 @@ class Report:
     """Sections of tables + verdicts, rewritten in full after every section (atomic enough for a
     benchmark: a cut run leaves the finished sections, marked partial)."""
 
-    def __init__(self, path, argv, seeds, data: str, threads: int, header_text: str):
-        self.path, self.argv, self.seeds = Path(path), argv, seeds
+    def __init__(self, path, argv, seeds, data: str, threads: int, header_text: str, model: str = "digits_conv"):
+        self.path, self.argv, self.seeds, self.model = Path(path), argv, seeds, model
         self.data, self.threads, self.header_text = data, threads, header_text
         self.sections = []
         self.t0 = time.time()
@@ -57,7 +57,7 @@ class Report:
 
     def write(self, done: bool) -> None:
         status = "complete" if done else "**PARTIAL**: the run was cut short; only the sections below finished"
-        lines = [f"# Compression results ({self.data}, `digits_conv`)", "",
+        lines = [f"# Compression results ({self.data}, `{self.model}`)", "",
                  f"Made by `{self.argv}` ({status}; {time.time() - self.t0:.0f} s on a 2-core machine, "
                  f"{self.threads} torch thread(s)). Seeds {self.seeds}; mean ± std over the seeds. "
                  + self.header_text, "", "## Verdicts (each paper's claim, in direction)", ""]
@@ -65,10 +65,11 @@ class Report:
             lines += [f"- {title.split('.')[0]}. {v}" for v in verdicts]
         lines.append("")
         for title, note, header, rows, verdicts in self.sections:
-            lines += [f"## {title}", "", note, "", "| " + " | ".join(header) + " |",
-                      "|" + "|".join("---" for _ in header) + "|"]
-            lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-            lines.append("")
+            lines += [f"## {title}", "", note, ""]
+            if header:
+                lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+                lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+                lines.append("")
             if verdicts:
                 lines += [f"- {v}" for v in verdicts] + [""]
         self.path.parent.mkdir(parents=True, exist_ok=True)
