@@ -74,6 +74,14 @@ def scatter(title: str, points: list, xlabel: str, colours: dict, width: int = 4
     return "".join(out)
 
 
+def _ratio_text(e: dict) -> str:
+    """A trial's global ratio and, where its method applies them, its per-layer ratios: '0.7 (sn0 0.52, sn1 0.9)'."""
+    if e.get("ratio") is None:
+        return ""
+    lr = e.get("layer_ratios")
+    return f"{e['ratio']:g}" + (" (" + ", ".join(f"{k} {v:g}" for k, v in lr.items()) + ")" if lr else "")
+
+
 def pareto_html(doc: dict) -> str:
     cfg = doc["config"]
     trials = [t for t in doc["trials"] if t.get("result")]
@@ -98,8 +106,9 @@ def pareto_html(doc: dict) -> str:
             r = t["result"]["profiles"].get(prof)
             if not r or r.get("int_accuracy") is None:
                 continue
-            tip = (f"trial {t['number']}: " + ", ".join(f"{k}={v}" for k, v in t["effective"].items()
-                                                        if v is not None)
+            tip = (f"trial {t['number']}: " + ", ".join(f"{k}={_ratio_text(t['effective']) if k == 'ratio' else v}"
+                                                        for k, v in t["effective"].items()
+                                                        if v is not None and k != "layer_ratios")
                    + f"; accuracy {r['int_accuracy']:.4f}, energy {_na(r['energy_pj_per_sample'], ' pJ')}, "
                      f"latency {_na(r['latency_ns_per_input_step'], ' ns')}, cores {r['cores']}, fits {r['fits']}")
             m = t["effective"]["method"]
@@ -125,7 +134,7 @@ def pareto_html(doc: dict) -> str:
     for n in doc["front"]:
         t = by_num[n]
         e, r = t["effective"], t["result"]
-        rows.append(f"<tr><td>{n}</td><td>{escape(e['method'])}</td><td>{'' if e['ratio'] is None else e['ratio']}"
+        rows.append(f"<tr><td>{n}</td><td>{escape(e['method'])}</td><td>{escape(_ratio_text(e))}"
                     f"</td><td>{'' if e['bits'] is None else e['bits']}</td><td>{e['epochs']}</td>"
                     f"<td>{e['timesteps']}</td><td>{_acc(r.get('float_accuracy'))}</td>"
                     + "".join(_cells(r["profiles"].get(p)) for p in cfg["profiles"])

@@ -160,6 +160,8 @@ def test_sweep_trial_prunes_each_layer_by_its_own_ratio(tmp_path):
     assert m.model.conv0.inner[0].weight.shape[0] == 12 and m.model.conv1.inner[0].weight.shape[:2] == (8, 12)
     assert m.info["compression"]["layer_ratios"] == {"sn0": 0.25, "sn1": 0.75}
     assert rec["profiles"]["loihi"]["fits"] is True
+    from snn2hw.report.pareto_html import _ratio_text
+    assert _ratio_text(eff) == "0.5 (sn0 0.25, sn1 0.75)"  # pareto.html's front table and tooltips
     # without per-layer multipliers in the space: no scale parameter, the global ratio everywhere
     eff_g = effective(suggest(optuna.trial.FixedTrial({"method": "l1", "ratio": 0.5, "bits": 4, "epochs": 0}),
                               SweepConfig(**{**cfg.to_dict(), "per_layer": False}), 4, ["sn0", "sn1"]))
