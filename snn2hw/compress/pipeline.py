@@ -8,7 +8,7 @@ Methods (ALGORITHMS §1–§4):
   channels of every prunable layer (``StructuredPrunePass``, then the same
   channels physically in torch) → fine-tune (Adam lr 1e-3, weight decay 1e-5 on
   conv weights, cosine). ``order='pq'`` prunes the float model first (the
-  paper's worse baseline); ``ranking='l1'|'random'`` replaces SVS.
+  paper's worse baseline); ``ranking='l1'|'bn'|'random'`` (filter L1 norm, BatchNorm |γ|, seeded random) replaces SVS.
 * ``'atlif'`` (§1.3): every neuron becomes an AT-LIF (τ = the old β, θ = the old
   threshold, λ_t = ``lam``) and the network is fine-tuned with threshold adaptation.
   No weights are removed; ``ratio`` does not apply.
@@ -63,7 +63,7 @@ METHODS = ("qp-snn", "atlif", "criticality-unstructured", "criticality-structure
 PRUNING = ("qp-snn", "criticality-unstructured", "criticality-structured", "magnitude", "l1")
 STRUCTURED = ("qp-snn", "criticality-structured", "l1")
 PER_LAYER = ("qp-snn", "l1")  # methods that prune each layer by its own ratio (layer_ratios)
-RANKINGS = ("svs", "l1", "random")
+RANKINGS = ("svs", "l1", "bn", "random")
 ORDERS = ("qp", "pq")
 BN_L1 = 1e-4
 
@@ -301,17 +301,19 @@ def measure(model: nn.Module, data, T: int = 4, samples: int = 256, profile: str
     fp32), connections (kept synapse weights), test accuracy (torch, float) and, on
     ``samples`` test images in the event simulator after ``convert(profile)``: SOPs per
     sample (nonzero input x existing synapse, every layer but the first), the literature
-    SOPs (fr x T x FLOPs) and the mean firing rate."""
+    SOPs (fr x T x FLOPs) and the mean firing rate. Event data (``data.timesteps`` set) runs its own frames
+    and their T, in torch and in the simulator."""
     from ..simulators.costs import graph_model_size, literature_sops
-    from ..train.loop import evaluate
+    from ..train.loop import evaluate, event_setup
+    T, encoding = event_setup(data, T, "direct")
     q = _quant_info(model)
     g = _graph(model)
     bits = q["bits"] if q else 32
     size = graph_model_size(g, bits, fp32_first_last=True)
     out = {"params": int(g.num_params()), "connections": _connections(model), "size_mb": size["MB"],
-           "bits": bits, "accuracy": evaluate(model, data.x_test, data.y_test, T)}
+           "bits": bits, "accuracy": evaluate(model, data.x_test, data.y_test, T, encoding)}
     if spikes:
-        from ..data import direct
+        from ..data.encoding import direct, events
         from ..passes.pipeline import convert
         from ..simulators.event import simulate_events
         for name in g.inputs:
@@ -319,7 +321,8 @@ def measure(model: nn.Module, data, T: int = 4, samples: int = 256, profile: str
                 g.nodes[name].step = float(data.input_step)
         r = convert(g, profile, calibration=data.x_train)
         n = min(int(samples), len(data.y_test))
-        x = direct(torch.as_tensor(np.asarray(data.x_test[:n]), dtype=torch.float64), T)
+        x = torch.as_tensor(np.asarray(data.x_test[:n]), dtype=torch.float64)
+        x = events(x, T) if encoding == "events" else direct(x, T)
         ev = simulate_events(r.graph, x, profile=profile)
         out["sops"] = float(sum(s["effective_ops_per_sample"] for s in ev.synapses.values()
                                 if s["source"] not in r.graph.inputs and not s["identity"]))
@@ -394,7 +397,7 @@ def _calib(data, n: int):
     return np.asarray(data.x_train[:n])
 
 
-def _structured_criticality(model, data, ratio, regen_ratio, T, calib, protect, log) -> dict:
+def _structured_criticality(model, data, ratio, regen_ratio, T, calib, protect, log, encoding="direct") -> dict:
     """Global |γ| threshold to s~, criticality regrowth of K channels, physical removal."""
     from ..passes.structured_prune import ChannelGroups
     from .criticality import channel_criticality
@@ -418,7 +421,7 @@ def _structured_criticality(model, data, ratio, regen_ratio, T, calib, protect, 
         _, r, i = flat[j]
         if len(removed[r]) < len(gam[r]) - 1:       # every layer keeps at least one channel
             removed[r].add(i)
-    crit = channel_criticality(model, calib, T, graph=g)
+    crit = channel_criticality(model, calib, T, graph=g, encoding=encoding)
     K = max(0, sum(len(s) for s in removed.values()) - n_rm)
     cand = []
     for r in groups:
@@ -462,6 +465,8 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
     if layer_ratios is not None and ratio is None:
         ratio = 0.0
     data = load_dataset(data)
+    from ..train.loop import event_setup
+    T, encoding = event_setup(data, T, "direct")   # event data: its own frames and T throughout
     model = copy.deepcopy(model)
     if hasattr(model, "arch"):
         model.arch_kwargs = dict(model.arch_kwargs)
@@ -491,7 +496,7 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
     def scores_for(m):
         if ranking == "svs":
             from ..passes.svs import svs_scores
-            return svs_scores(m, calib, T, layout="sample_major" if getattr(data, "timesteps", None) else "auto")
+            return svs_scores(m, calib, T, layout="sample_major" if encoding == "events" else "auto")
         return ranking
 
     if method == "qp-snn":
@@ -526,7 +531,8 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
         r = default_regen_ratio(ratio) if regen_ratio is None else float(regen_ratio)
         h = prune_during_training(model, data, finetune_epochs, float(ratio), r, regen, T, lr=preset["lr"],
                                   optimizer=preset["optimizer"], batch_size=batch_size, seed=seed,
-                                  weight_decay=preset["weight_decay"], n_prune=n_prune, progress=progress)
+                                  weight_decay=preset["weight_decay"], n_prune=n_prune, progress=progress,
+                                  encoding=encoding)
         steps.append(f"gradual magnitude pruning to {ratio:g} with {regen} regeneration r = {r:g} "
                      f"({len(h.events)} pruning points), SGD momentum 0.9 cosine, {finetune_epochs} epoch(s)")
         hist = h.to_dict()
@@ -535,7 +541,7 @@ def compress(model: nn.Module, data, method: str, ratio: Optional[float] = None,
         ft(model, finetune_epochs, "slimming", bn_l1=BN_L1)
         if steps:
             steps[-1] = "network-slimming " + steps[-1] + f" + L1 {BN_L1:g} on BN gamma"
-        stats = _structured_criticality(model, data, float(ratio), regen_ratio, T, calib, protect, log)
+        stats = _structured_criticality(model, data, float(ratio), regen_ratio, T, calib, protect, log, encoding)
         steps.append(f"one-shot global |gamma| prune to {ratio:g} (s~ = {stats['s_tilde']:.3f}), "
                      f"{stats['regrown']} channels regrown by criticality")
         hist = ft(model, finetune_epochs, "finetune", bn_l1=BN_L1)
