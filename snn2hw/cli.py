@@ -493,9 +493,8 @@ def train(arch, data_spec, epochs, timesteps, lr, batch_size, seed, neuron, arch
     if arch not in list_models():
         raise Snn2hwError(f"unknown architecture '{arch}'; available: {', '.join(list_models())}")
     data = load_dataset(data_spec)
-    encoding = "direct"
-    if getattr(data, "timesteps", None):   # event data: its own frames, one per step
-        timesteps, encoding = data.timesteps, "events"
+    from snn2hw.train.loop import event_setup
+    timesteps, encoding = event_setup(data, timesteps, "direct")   # event data: its own frames, one per step
     kwargs = {"num_classes": data.num_classes, "neuron": neuron, **_kv(arch_kw)}
     torch.manual_seed(seed)
     try:

@@ -373,7 +373,6 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
                 shares = shares + [np.where(alone, 1.0, per_neuron / fo_lim)]
         if fan_in_term:
             # the union over distinct sources adds up; the sum of per-source minima bounds the minimum of sums
-            unions = unions or {id(p): _conv_unions(p) for p in layer.paths if p.kind == "conv"}
             lonely = sum(partner_union_floor(p, unions.get(id(p))) for p in layer.paths) > fin
             if lonely.any():
                 terms["fan_in"] = int(lonely.sum()) + math.ceil((layer.neurons - int(lonely.sum())) / npc)

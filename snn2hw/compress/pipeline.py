@@ -123,13 +123,20 @@ def _graph(model: nn.Module):
     return from_module(model, getattr(model, "input_shape", None))
 
 
-def prunable_groups(model: nn.Module, protect: Iterable[str] = ()) -> List[str]:
-    """The names of the channel groups structured pruning may remove channels from (graph order): the keys
-    ``layer_ratios`` takes (each group's neuron layer, e.g. ``['sn0', 'sn1']`` for digits_conv)."""
+def _prunable_roots(model: nn.Module, protect: Iterable[str] = ()) -> tuple:
+    """``(ChannelGroups, roots)``: the model's channel groups and, in graph order, the roots of those structured
+    pruning may remove channels from (prunable and not protected)."""
     from ..passes.structured_prune import ChannelGroups
     cg = ChannelGroups(_graph(model))
     prot = {cg.root_of(p) for p in protect if p in cg.graph.nodes}
-    return [cg.groups[r]["name"] for r in cg.groups if cg.prunable(r) and r not in prot]
+    return cg, [r for r in cg.groups if cg.prunable(r) and r not in prot]
+
+
+def prunable_groups(model: nn.Module, protect: Iterable[str] = ()) -> List[str]:
+    """The names of the channel groups structured pruning may remove channels from (graph order): the keys
+    ``layer_ratios`` takes (each group's neuron layer, e.g. ``['sn0', 'sn1']`` for digits_conv)."""
+    cg, roots = _prunable_roots(model, protect)
+    return [cg.groups[r]["name"] for r in roots]
 
 
 def layer_ratio_map(model: nn.Module, ratio: Optional[float], layer_ratios: dict,
@@ -137,10 +144,7 @@ def layer_ratio_map(model: nn.Module, ratio: Optional[float], layer_ratios: dict
     """``{group name: ratio}`` for every prunable group: its entry in ``layer_ratios`` (by any member's name),
     else ``ratio``. Refuses names that are not layers, or that are not prunable, and two different ratios for
     layers that share channels."""
-    from ..passes.structured_prune import ChannelGroups
-    cg = ChannelGroups(_graph(model))
-    prot = {cg.root_of(p) for p in protect if p in cg.graph.nodes}
-    roots = [r for r in cg.groups if cg.prunable(r) and r not in prot]
+    cg, roots = _prunable_roots(model, protect)
     names = [cg.groups[r]["name"] for r in roots]
     given: Dict[str, set] = {}
     for k, v in layer_ratios.items():
@@ -313,7 +317,7 @@ def measure(model: nn.Module, data, T: int = 4, samples: int = 256, profile: str
     out = {"params": int(g.num_params()), "connections": _connections(model), "size_mb": size["MB"],
            "bits": bits, "accuracy": evaluate(model, data.x_test, data.y_test, T, encoding)}
     if spikes:
-        from ..data.encoding import direct, events
+        from ..data.encoding import encode
         from ..passes.pipeline import convert
         from ..simulators.event import simulate_events
         for name in g.inputs:
@@ -321,8 +325,7 @@ def measure(model: nn.Module, data, T: int = 4, samples: int = 256, profile: str
                 g.nodes[name].step = float(data.input_step)
         r = convert(g, profile, calibration=data.x_train)
         n = min(int(samples), len(data.y_test))
-        x = torch.as_tensor(np.asarray(data.x_test[:n]), dtype=torch.float64)
-        x = events(x, T) if encoding == "events" else direct(x, T)
+        x = encode(torch.as_tensor(np.asarray(data.x_test[:n]), dtype=torch.float64), T, encoding)
         ev = simulate_events(r.graph, x, profile=profile)
         out["sops"] = float(sum(s["effective_ops_per_sample"] for s in ev.synapses.values()
                                 if s["source"] not in r.graph.inputs and not s["identity"]))

@@ -16,23 +16,26 @@ UNITS = ("events = nonzero (input element, timestep) entries of the inputs; *_pe
          "per sample); per_channel: events per sample in each input channel (e.g. ON, OFF polarity)")
 
 
+def _binary(x: torch.Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all())
+
+
 def is_sparse_input(x: torch.Tensor, encoding) -> bool:
     """Event frames (``encoding == 'events'``) or binary values: the inputs the block describes."""
-    if encoding == "events":
-        return True
-    return bool(((x == 0) | (x == 1)).all())
+    return encoding == "events" or _binary(x)
 
 
 def input_sparsity(x: torch.Tensor, encoding=None):
     """``None`` for graded inputs, else the block (plain numbers; units in :data:`UNITS`)."""
-    if not is_sparse_input(x, encoding):
+    binary = _binary(x)
+    if not (encoding == "events" or binary):
         return None
     T, B = int(x.shape[0]), int(x.shape[1])
     elems = int(np.prod(x.shape[2:])) if x.dim() > 2 else 1
     nz = x != 0
     per_sample = nz.reshape(T, B, -1).sum((0, 2)).to(torch.float64)  # [B]
     mean = float(per_sample.mean()) if B else 0.0
-    out = {"binary": bool(((x == 0) | (x == 1)).all()), "samples": B, "timesteps": T, "input_elements": elems,
+    out = {"binary": binary, "samples": B, "timesteps": T, "input_elements": elems,
            "entries_per_sample": T * elems,
            "events_per_sample": mean, "events_per_sample_min": float(per_sample.min()) if B else 0.0,
            "events_per_sample_max": float(per_sample.max()) if B else 0.0,
