@@ -11,8 +11,9 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   once), and ``b`` the fewest bits any stored synapse can take (the best bits-per-synapse
   of an axon's run over every run length:
   :func:`~snn2hw.simulators.mapping.partition.min_bits_per_synapse`);
-* ``tile_memory``: the largest over the layer's discretely stored paths of the sum of its neurons' least shares
-  of a core (:func:`tile_shares`): a core of ``n`` neurons stores a path dense (every axon ``axon_bits(n)``
+* ``tile_memory``: the largest over the layer's discretely stored paths of the cores its neurons' least shares
+  of a core (:func:`tile_shares`) fill as items of a bin packing (:func:`bin_packing_floor`, at least their
+  sum): a core of ``n`` neurons stores a path dense (every axon ``axon_bits(n)``
   bits, with at least as many axons as any of its neurons has synapses, and more than that when ``n`` exceeds a
   position's channels) or sparse (``w`` + index bits per synapse at least); the 64-bit word a short run takes
   is what ``synapse_memory`` does not see.
@@ -28,7 +29,8 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   axons: one output-axon entry each): per consumer, the largest of its targets' count over the neurons per core,
   their synapse bits (synapses x ``b``) over the consumer's memory per core, and the targets that must sit alone
   plus the rest over the neurons per core. A neuron needing more entries than the fan-out limit sits alone (the
-  partitioner gives it a core of its own); the others share cores at most ``fan-out limit`` entries each. Shared
+  partitioner gives it a core of its own); the others share cores at most ``fan-out limit`` entries each, a
+  bin packing (:func:`bin_packing_floor`: two neurons of more than half the limit never share a core). Shared
   conv weights (population axons) are left to ``output_axons``. The consumer's per-neuron shares of a core
   (``tile_memory``'s, and its own destination cores over the fan-out limit) bound its cores per source neuron
   too: a source needs at least the sum of its targets' shares.
@@ -85,6 +87,32 @@ def relaxed_limits(needs, limits: dict) -> tuple:
         mem = needs.one_synapse_bits
         names.append("synapse_memory_bits_per_core")
     return fin, mem, names
+
+
+def bin_packing_floor(sizes) -> int:
+    """A lower bound on the unit bins (cores) that hold items of ``sizes`` (each a neuron's least share of a core;
+    one above 1 takes a bin of its own): Martello and Toth's L2 (Knapsack Problems, Wiley 1990, section 8.3.1).
+    For every ``0 <= a <= 1/2``: an item above ``1 - a`` shares its bin with no item of ``a`` or more, two items
+    above 1/2 never share one, and the items in ``[a, 1/2]`` fill at most the room the bins of the items in
+    ``(1/2, 1 - a]`` leave before they need bins of their own. Never below ``ceil(sum)``, and above it where
+    items are large: three neurons of 0.6 of a core each take 3 cores, not 2."""
+    s = np.sort(np.round(np.asarray(sizes, dtype=np.float64).reshape(-1), 9))
+    s = s[s > 0]
+    if s.size == 0:
+        return 0
+    pre = np.concatenate([[0.0], np.cumsum(s)])
+    n = s.size
+    alphas = np.concatenate([[0.0], np.unique(s[s <= 0.5])])
+    tol = 1e-7   # "above" by more than the rounding: a pair that just fills a bin is never split
+    i1 = np.searchsorted(s, 1.0 - alphas + tol, side="right")     # items above 1 - a: [i1, n)
+    lo = np.searchsorted(s, 0.5 + tol, side="right")                # items above 1/2: [lo, n)
+    hi = np.maximum(i1, lo)
+    count2 = hi - lo
+    sum2 = pre[hi] - pre[lo]
+    a = np.searchsorted(s, alphas, side="left")
+    sum3 = pre[lo] - pre[np.minimum(a, lo)]
+    fill = np.ceil(np.round(sum3 - (count2 - sum2), 6))
+    return int(((n - hi) + count2 + np.maximum(0.0, fill)).max())
 
 
 def _stored(p, shared: bool) -> int:
@@ -348,7 +376,7 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             unions = {id(p): _conv_unions(p, same=fan_in_term) for p in layer.paths if p.kind == "conv" and not shared}
             shares = tile_shares(layer, mem, wbits, mlim, npc, shared, unions)
             if shares:
-                terms["tile_memory"] = math.ceil(round(max(float(v.sum()) for v in shares), 6))
+                terms["tile_memory"] = max(bin_packing_floor(v) for v in shares)
         else:
             shares, unions = [], {}
         alone = np.zeros(layer.neurons, dtype=bool)
@@ -366,8 +394,7 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             terms["output_axons"] = math.ceil(entries / fo_lim) if entries else 0
             if per_neuron.any():
                 alone = per_neuron > fo_lim
-                rest = per_neuron[~alone].sum()
-                terms["destination_cores"] = int(alone.sum()) + math.ceil(np.round(rest, 6) / fo_lim)
+                terms["destination_cores"] = bin_packing_floor(per_neuron / fo_lim)
                 # a core's output-axon entries are at most the limit: each neuron takes per_neuron / limit of its
                 # core (a neuron above the limit a core of its own), the share its sources' bound sees
                 shares = shares + [np.where(alone, 1.0, per_neuron / fo_lim)]

@@ -1,0 +1,85 @@
+"""The bin-packing floor of the lower bound (Martello-Toth L2) against brute-force optimal packings."""
+import itertools
+import math
+
+import numpy as np
+
+from snn2hw.simulators.mapping.lower_bound import bin_packing_floor
+
+
+def _optimal_bins(sizes) -> int:
+    """The fewest unit bins holding ``sizes`` (exhaustive: each item into an open bin or a new one)."""
+    items = sorted(sizes, reverse=True)
+    best = [len(items)]
+
+    def place(i, bins):
+        if len(bins) >= best[0]:
+            return
+        if i == len(items):
+            best[0] = len(bins)
+            return
+        for b in range(len(bins)):
+            if bins[b] + items[i] <= 1 + 1e-12:
+                bins[b] += items[i]
+                place(i + 1, bins)
+                bins[b] -= items[i]
+        bins.append(items[i])
+        place(i + 1, bins)
+        bins.pop()
+
+    place(0, [])
+    return best[0]
+
+
+def test_never_above_the_optimum_and_never_below_the_sum():
+    rng = np.random.default_rng(0)
+    above_sum = 0
+    for trial in range(300):
+        n = int(rng.integers(1, 9))
+        # shares as the bound makes them: multiples of 1/4096 (output-axon entries) or 1/n (neurons per core)
+        if trial % 2:
+            sizes = list(rng.integers(1, 4097, n) / 4096)
+        else:
+            sizes = [1.0 / int(k) for k in rng.integers(1, 5, n)]
+        lb, opt = bin_packing_floor(sizes), _optimal_bins(sizes)
+        assert math.ceil(round(sum(sizes), 9)) <= lb <= opt, (sizes, lb, opt)
+        above_sum += lb > math.ceil(round(sum(sizes), 9))
+    assert above_sum > 20   # it does add something over the sum on these instances
+
+
+def test_hand_cases():
+    assert bin_packing_floor([0.6, 0.6, 0.6]) == 3                 # the sum says 2
+    assert bin_packing_floor([0.5, 0.5, 0.5, 0.5]) == 2            # halves pair up
+    assert bin_packing_floor([1 / 3, 2 / 3] * 3) == 3              # complementary pairs are not split
+    assert bin_packing_floor([3000 / 4096, 1096 / 4096]) == 1      # a pair that exactly fills a core
+    assert bin_packing_floor([1.7, 0.2, 0.0]) == 2                 # above 1: a core of its own
+    assert bin_packing_floor([]) == 0
+    # items of 0.7 and 0.4: no 0.4 fits beside a 0.7, so 2 + ceil(2 x 0.4) = 3 (sum 2.2 says 3 too); with three 0.4
+    assert bin_packing_floor([0.7, 0.7, 0.4, 0.4, 0.4]) == 4       # sum 2.6 says 3
+
+
+def test_permutation_invariant():
+    rng = np.random.default_rng(1)
+    sizes = rng.random(50)
+    assert all(bin_packing_floor(rng.permutation(sizes)) == bin_packing_floor(sizes) for _ in range(5))
+    for perm in itertools.islice(itertools.permutations([0.6, 0.3, 0.6, 0.45]), 6):
+        assert bin_packing_floor(perm) == 3
+
+
+def test_destination_term_counts_neurons_that_cannot_share_a_core():
+    """6 neurons, each reaching all 12 neurons of a dense consumer that fits 2 per core (6 cores): each takes 6
+    output-axon entries of a core's 10, so no two share a core. The mapping uses 6 cores for them; the bound's
+    destination term says 6 as well (the summed shares say ceil(6 x 0.6) = 4)."""
+    from snn2hw.ir import nodes as N
+    from snn2hw.ir.graph import Graph
+    from snn2hw.simulators.mapping import map_graph
+    from tests.simulators.test_mapping import neuron, profile
+    w1 = np.ones((6, 4), dtype=np.int64)
+    w2 = np.ones((12, 6), dtype=np.int64)
+    g = Graph.sequential([("in", N.Input(shape=(4,), step=1.0)),
+                          ("fc1", N.Dense(weight=w1.astype(float), weight_int=w1)), ("sn1", neuron()),
+                          ("fc2", N.Dense(weight=w2.astype(float), weight_int=w2)), ("sn2", neuron())])
+    res = map_graph(g, profile(npc=2, fan_in=None, fan_out=10))
+    assert res.totals["cores_per_layer"]["sn2"] == 6 and res.bounds["sn2"].cores == 6
+    assert res.totals["cores_per_layer"]["sn1"] == 6
+    assert res.bounds["sn1"].terms["destination_cores"] == 6 and res.bounds["sn1"].cores == 6
