@@ -387,27 +387,12 @@ def _evaluate(ck, data, cfg, eff, path, stage):
 _WORKER = {}
 
 
-def _worker_init(cfg_dict: dict, threads: int) -> None:
-    """A --workers process: the checkpoint and data loaded once, torch on the driver's thread count."""
-    import torch
-    from .cli_compress import _load
-    torch.set_num_threads(int(threads))
-    cfg = SweepConfig(**cfg_dict)
-    _WORKER["cfg"] = cfg
-    _WORKER["ck"], _WORKER["data"] = _load(cfg.checkpoint, cfg.data)
-
-
-def _worker_trial(job):
-    return _evaluate(_WORKER["ck"], _WORKER["data"], _WORKER["cfg"], *job)
-
-
-def _ray_trial(ckpt_bytes: bytes, cfg_dict: dict, eff: dict, name: str, stage: str, threads: int):
-    """A --ray task: the checkpoint arrives as bytes (no shared file system needed), the trial's checkpoint
-    goes back as bytes with its record; the driver writes it under DIR/trials/."""
+def _pool_trial(ckpt_bytes: bytes, cfg_dict: dict, eff: dict, name: str, stage: str):
+    """One trial as a pool job (:mod:`snn2hw.util.pool`: a local worker process or a Ray task): the checkpoint
+    arrives as bytes (no shared file system needed) and is loaded once per process; the trial's checkpoint goes
+    back as bytes with its record, and the driver writes it under DIR/trials/. ``(record, error, bytes)``."""
     import tempfile
-    import torch
     from .cli_compress import _load
-    torch.set_num_threads(int(threads))  # Ray sets 1 (OMP_NUM_THREADS): float sums must split as the driver's do
     cfg = SweepConfig(**cfg_dict)
     key = hashlib.sha256(ckpt_bytes).hexdigest() + cfg.data
     if _WORKER.get("key") != key:
@@ -497,10 +482,24 @@ def _propose(study, cfg: SweepConfig, T0: int, want: int, done: int, layers=()) 
 
 
 def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_address: Optional[str] = None) -> dict:
+    import torch
+    from .util.pool import open_pool
+    # opened first: an unreachable --ray fails before anything is written, local workers import meanwhile; the
+    # workers take this process's torch threads, so their float sums split as a serial run's do
+    pool = open_pool(workers, ray_address, threads=torch.get_num_threads())
+    try:
+        return _run_trials(cfg, out, resume, log, progress, stop_after, pool)
+    finally:
+        pool.close()
+
+
+def _run_trials(cfg, out, resume, log, progress, stop_after, pool) -> dict:
+    """The sweep's loop: each NSGA-II generation's trials proposed here, evaluated on ``pool``
+    (:func:`snn2hw.util.pool.open_pool`; a serial pool evaluates in this process), told to the study here."""
     import optuna
     from optuna.trial import TrialState
     from .util.atomic import write_bytes, write_text
-    ray = connect_ray(ray_address) if ray_address else None
+    from .util.pool import RayPool, SerialPool
     cfg, storage, (ck, data) = prepare(cfg, out, resume)
     try:
         study = optuna.create_study(study_name=STUDY, storage=storage, directions=list(DIRECTIONS),
@@ -539,35 +538,24 @@ def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_addr
     doc = _write_outputs(out, cfg, study)
     if bar is not None:
         bar.set_postfix(front=len(doc["front"]))
-    pool = None
-    if workers > 1:
-        import multiprocessing
-        import torch
-        from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(cfg.to_dict(), torch.get_num_threads()))
+    ck_bytes = None if type(pool) is SerialPool else Path(cfg.checkpoint).read_bytes()
     try:
         while done < cfg.trials and (stop_after is None or ran < stop_after):
-            width = population(cfg) if ray is not None else workers if pool else 1
+            width = population(cfg) if isinstance(pool, RayPool) else pool.size
             want = min(cfg.trials - done, width if stop_after is None else min(width, stop_after - ran))
             batch = _propose(study, cfg, T0, want, done, layers)
             jobs = [(eff, str(out / "trials" / f"trial_{done + i:04d}.pt"), f"sweep:trial{done + i}")
                     for i, (_, eff) in enumerate(batch)]
-            if ray is not None:
-                import torch
-                task = ray.remote(_ray_trial)
-                ck_ref = ray.put(Path(cfg.checkpoint).read_bytes())
+            if ck_bytes is None:   # this process: the checkpoint and data already loaded
+                results = [_evaluate(ck, data, cfg, *job) for job in jobs]
+            else:
                 results = []
-                for (eff, path, stage), (rec, err, blob) in zip(jobs, ray.get(
-                        [task.remote(ck_ref, cfg.to_dict(), eff, Path(path).name, stage, torch.get_num_threads())
-                         for eff, path, stage in jobs])):
+                for (eff, path, stage), (rec, err, blob) in zip(jobs, pool.map(
+                        _pool_trial, [(ck_bytes, cfg.to_dict(), eff, Path(path).name, stage)
+                                      for eff, path, stage in jobs])):
                     if err is None:
                         write_bytes(path, blob)
                     results.append((rec, err))
-            elif pool is None:
-                results = [_evaluate(ck, data, cfg, *job) for job in jobs]
-            else:
-                results = list(pool.map(_worker_trial, jobs))
             for (trial, _), (rec, err) in zip(batch, results):
                 if err is not None:
                     trial.set_user_attr("error", err)
@@ -586,8 +574,6 @@ def _run(cfg, out, resume, log, progress, stop_after, workers: int = 1, ray_addr
                     bar.set_postfix(front=len(doc["front"]), refresh=False)
                     bar.update(1)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
     return doc

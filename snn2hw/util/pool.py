@@ -70,12 +70,12 @@ class SerialPool:
 class ProcessPool(SerialPool):
     """``workers`` local processes (``concurrent.futures.ProcessPoolExecutor``, spawn context)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, threads: Optional[int] = None):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         self.size = int(workers)
         self._ex = ProcessPoolExecutor(max_workers=self.size, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_init_threads, initargs=(_threads(self.size),))
+                                       initializer=_init_threads, initargs=(threads or _threads(self.size),))
         for _ in range(self.size):  # start the processes now: they import while this one loads data and model
             self._ex.submit(_warm_up)
 
@@ -101,7 +101,7 @@ class RayPool(SerialPool):
     """Tasks on the Ray cluster at ``address`` (``snn2hw.sweep.connect_ray``'s addresses); ``size``: the
     cluster's CPUs."""
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, threads: Optional[int] = None):
         from snn2hw.sweep import connect_ray
         try:
             import ray as _ray
@@ -111,12 +111,12 @@ class RayPool(SerialPool):
         self.ray = connect_ray(address)
         self._opened = opened
         self.size = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        self.threads = threads or _threads(self.size)
 
     def map(self, fn, jobs: list, progress=False) -> list:
         ray = self.ray
         task = ray.remote(_ray_call)
-        threads = _threads(self.size)
-        refs = [task.remote(fn, threads, *job) for job in jobs]
+        refs = [task.remote(fn, self.threads, *job) for job in jobs]
         bar = _progress(progress, len(refs))
         pending = list(refs)
         try:
@@ -141,12 +141,14 @@ def _ray_call(fn, threads: int, *args):
     return fn(*args)
 
 
-def open_pool(workers: int = 1, ray: Optional[str] = None) -> SerialPool:
+def open_pool(workers: int = 1, ray: Optional[str] = None, threads: Optional[int] = None) -> SerialPool:
     """The pool for ``--workers K`` / ``--ray ADDRESS``: Ray when an address is given, else ``K`` local
-    processes (``K = 1``: this process). ``workers < 1`` is an ``Snn2hwError``."""
+    processes (``K = 1``: this process). ``threads``: each job's torch and numba threads (default the machine's
+    cores shared among the workers; a caller whose results must equal a serial run's passes its own count,
+    since float sums split by thread). ``workers < 1`` is an ``Snn2hwError``."""
     from snn2hw.errors import Snn2hwError
     if int(workers) < 1:
         raise Snn2hwError(f"--workers must be >= 1, got {workers}")
     if ray:
-        return RayPool(ray)
-    return ProcessPool(int(workers)) if int(workers) > 1 else SerialPool()
+        return RayPool(ray, threads)
+    return ProcessPool(int(workers), threads) if int(workers) > 1 else SerialPool()
