@@ -20,12 +20,12 @@ Choosing the tiles (:func:`partition_layer`): for every spatial grid ``ty x tx``
 from the small set of distinct box sizes ``ceil(H / k) x ceil(W / k)``, the boxes fall
 into a few *classes* with the same needs (same size, same clipping at the borders,
 same valid pattern: a conv's weights are the same at every position, so boxes of one
-class need the same for the same channels); each class's channels are packed greedily
-(the longest chunk that fits, found by binary search on its length, every need being
-monotone in it; greedy filling is optimal among contiguous chunkings); the grid with the
-fewest cores wins. The chosen tiles are then evaluated one by one (every limit checked
-on every tile) and tiles whose fan-out exceeds the limit are split along their
-channels.
+class need the same for the same channels; and, where the profile limits output axons,
+the same output-axon entries per channel, which the consumers' tiles set); each class's
+channels are packed greedily (the longest chunk that fits, found by binary search on its
+length, every need being monotone in it; greedy filling is optimal among contiguous
+chunkings); the grid with the lowest cost wins. The chosen tiles are then evaluated one
+by one (every limit checked on every tile).
 """
 from __future__ import annotations
 
@@ -72,6 +72,16 @@ def box_key(layer, box) -> tuple:
     return tuple(key)
 
 
+def class_key(layer, box, fan_out=None) -> tuple:
+    """:func:`box_key`, and with ``fan_out`` (:class:`FanOut`) the output-axon entries of the box's neurons per
+    channel: boxes with the same class key pack alike, fan-out limit included."""
+    key = box_key(layer, box)
+    if fan_out is None:
+        return key
+    per_c, shared = fan_out.of_box(layer, box)
+    return key + (np.ascontiguousarray(per_c).tobytes(), int(shared))
+
+
 @dataclass
 class Limits:
     """Per-core limits the packing respects (``inf`` where the profile sets none)."""
@@ -84,11 +94,10 @@ class Limits:
 
 @dataclass
 class Packing:
-    """A box's channel chunks, each chunk's fan-in, and whether the fan-out limit ever stopped a chunk."""
+    """A box's channel chunks and each chunk's fan-in."""
 
     chunks: list
     fan_in: list
-    fan_out_bound: bool = False
 
 
 def pack_channels(layer, box, limits: Limits, mem, wbits: int, box_fan_out=None, budget=None):
@@ -114,7 +123,6 @@ def pack_channels(layer, box, limits: Limits, mem, wbits: int, box_fan_out=None,
 
     def ok(c0, c1):
         if fo is not None and fo[c1] - fo[c0] + fo_shared > limits.fan_out:
-            out.fan_out_bound = True
             return False
         fi, bits = needs(c0, c1, y0, y1, x0, x1)
         seen[c1 - c0] = fi
@@ -207,7 +215,7 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
     Cost = cores + ``axon_cost`` x the tiles' summed fan-in: every input axon of a tile is an output-axon
     entry of a source core, so ``axon_cost = 1 / fan-out limit`` counts the source cores those entries take
     (NxTF's cost weighs axons against cores the same way). ``fan_out``: destination cores per neuron (known
-    once the consumers are tiled); a class of boxes is packed for the largest fan-out of its members."""
+    once the consumers are tiled): boxes are classed by it too (:func:`class_key`)."""
     fo_on = fan_out is not None and np.isfinite(limits.fan_out)
     if len(layer.shape) != 3:   # a (F,) population: contiguous feature ranges
         pk = pack_channels(layer, (0, 1, 0, 1), limits, mem, wbits, fan_out.of_box(layer, (0, 1, 0, 1)) if fo_on else None)
@@ -224,14 +232,11 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
         tried += 1
         classes = {}
         for b in grid(H, W, ty, tx):
-            classes.setdefault(box_key(layer, b), []).append(b)
+            classes.setdefault(class_key(layer, b, fan_out if fo_on else None), []).append(b)
         cost, packed = 0.0, {}
         for key, members in sorted(classes.items(), key=lambda kv: -len(kv[1])):
             budget = None if best_cost is None else int((best_cost - cost) // len(members))
-            pcf = None
-            if fo_on:
-                parts = [fan_out.of_box(layer, b) for b in members]
-                pcf = (np.max([q[0] for q in parts], 0), max(q[1] for q in parts))
+            pcf = fan_out.of_box(layer, members[0]) if fo_on else None
             pk = pack_channels(layer, members[0], limits, mem, wbits, pcf, budget)
             if pk is None:
                 cost = None
@@ -254,9 +259,7 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
     ty, tx, packed = best
     tiles = []
     for b in grid(H, W, ty, tx):
-        pk = packed[box_key(layer, b)]
-        if fo_on and pk.fan_out_bound:   # packed for its class's largest fan-out: pack again with its own
-            pk = pack_channels(layer, b, limits, mem, wbits, fan_out.of_box(layer, b)) or pk
+        pk = packed[class_key(layer, b, fan_out if fo_on else None)]
         tiles += [Tile(a, e, *b) for a, e in pk.chunks]
     return LayerTiling(tiles, (ty, tx), tried)
 
