@@ -125,12 +125,16 @@ class CoreUsage:
     neuron_limit: int = 0
     bias_limit: int = 0
     tile: Optional[tuple] = None                       # (c0, c1, y0, y1, x0, x1) when placed by spatial tiles
+    more_tiles: tuple = ()                             # the core's further boxes (a core holding several)
+
+    @property
+    def tiles(self) -> tuple:
+        return () if self.tile is None else (self.tile, *self.more_tiles)
 
     @property
     def neurons(self) -> int:
         if self.tile is not None:
-            c0, c1, y0, y1, x0, x1 = self.tile
-            return (c1 - c0) * (y1 - y0) * (x1 - x0)
+            return sum((c1 - c0) * (y1 - y0) * (x1 - x0) for c0, c1, y0, y1, x0, x1 in self.tiles)
         return self.stop - self.start
 
     def to_dict(self) -> dict:

@@ -19,6 +19,8 @@ graph (``snn2hw.convert(...).graph``) and a profile (a name, a YAML path or a
   stored once; NxTF / nengo-loihi weight sharing);
 * :mod:`.partition`: the tiles of each population (the grid of boxes with the fewest cores,
   channels packed greedily per box class; last layer first, so output axons are known);
+* :mod:`.merge`: underfull cores merged with their neighbours' (a core may hold several boxes;
+  expanded synapses);
 * :mod:`.lower_bound`: per-layer lower bounds (neurons, synapse memory, output axons, neurons
   that can share a core with no other) and their sum for the network;
 * :mod:`.layout`: cores numbered layer by layer and laid on the mesh in serpentine tile order;
@@ -100,6 +102,6 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
               "tiles_used": len(placement.tiles_used), "neurons": sum(l.neurons for l in layers.values()),
               "synapses": stored, "synapse_bits": sum(u.synapse_bits for u in tm.usage),
               "lower_bound_cores": tm.totals["lower_bound_cores"], "bound_ratio": tm.totals["bound_ratio"],
-              "cores_per_layer": {n: len(placement.layers[n].tiles) for n in layers}}
+              "cores_per_layer": {n: len(placement.layers[n].cores) for n in layers}}
     return MappingResult(placement=placement, fits=not violations, violations=violations, usage=tm.usage,
                          totals=totals, limits=limits, needs=needs, bounds=tm.bounds, tilings=tm.tilings)

@@ -92,7 +92,7 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
     tiled = partition_network(layers, limits, mem, wbits, progress)
     bounds = layer_bounds(layers, limits, mem, wbits)
 
-    total = sum(len(t.tiles) for t in tiled.values())
+    total = sum(t.cores for t in tiled.values())
     chip = int(cap.cores.value) if cap.cores is not None else total
     if cap.mesh is not None:
         width, cpt = cap.mesh.width, cap.mesh.cores_per_tile
@@ -108,11 +108,12 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
     for name, t in tiled.items():
         layer = layers[name]
         placed, rows = [], []
-        for i, tile in enumerate(t.tiles):
+        for i in range(t.cores):
             core = serpentine_core(slot, width, cpt)
             slot += 1
-            placed.append((core, tile.as_tuple()))
-            rows.append(CoreUsage(core=core, layer=name, start=0, stop=0, tile=tile.as_tuple(),
+            boxes = [b.as_tuple() for b in t.boxes(i)]
+            placed += [(core, b) for b in boxes]
+            rows.append(CoreUsage(core=core, layer=name, start=0, stop=0, tile=boxes[0], more_tiles=tuple(boxes[1:]),
                                   fan_in=int(t.fan_in[i]), synapse_bits=int(t.synapse_bits[i]),
                                   storage=dict(t.storage[i]), fan_out=int(t.fan_out[i]),
                                   destination_cores=int(t.destination_cores[i])))
@@ -149,8 +150,10 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
     for name, t in tiled.items():
         b = bounds[name]
         relaxed = f"; tiled as if {', '.join(b.relaxed)} were lifted (one neuron exceeds it)" if b.relaxed else ""
-        sizes = sorted({tt.neurons for tt in t.tiles})
-        notes.append(f"{name}: {layers[name].neurons} neurons on {len(t.tiles)} core(s) (bound {b.cores}, "
+        sizes = sorted({sum(tt.neurons for tt in t.boxes(i)) for i in range(t.cores)})
+        several = int((np.bincount(t.core_of_box) > 1).sum())
+        merged = f", {several} of them holding several boxes" if several else ""
+        notes.append(f"{name}: {layers[name].neurons} neurons on {t.cores} core(s){merged} (bound {b.cores}, "
                      f"{b.binding}), grid {t.grid[0]}x{t.grid[1]}, {sizes[0]}-{sizes[-1]} neurons per core, "
                      f"most used: {layers[name].needs.bound_by or '-'}{relaxed}")
         if not all(p.exact for p in layers[name].paths):

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .tile_counts import _run, axon_bits_one
-from .tile_needs import FanOut, Tile, add_fan_out, destinations, needs_function, tiles_needs
+from .tile_needs import FanOut, Tile, add_fan_out, destinations, needs_function, shared_model, tiles_needs
 
 
 def distinct_sizes(n: int) -> list:
@@ -267,9 +267,12 @@ def partition_layer(layer, limits: Limits, mem, wbits: int, fan_out=None, axon_c
 # ---------------------------------------------------------------- the whole network
 @dataclass
 class TiledLayer:
-    """A layer's tiles and each tile's exact needs: fan-in, synapse bits, storage format per synapse node,
-    output-axon entries (``fan_out``) and distinct destination cores; the tile of each neuron, and per pixel the
-    range of tiles holding it (``pix_lo`` .. ``pix_hi``: a box's channel chunks are consecutive tiles)."""
+    """A layer's tiles (boxes) and its cores: ``core_of_box`` (a core holds one box, or several after
+    :func:`~snn2hw.simulators.mapping.merge.merge_cores`; a core's boxes are consecutive), and per core its exact
+    needs: fan-in, synapse bits, storage format per synapse node, output-axon entries (``fan_out``) and distinct
+    destination cores; the core of each neuron (``tile_of``), and per pixel the range of cores holding it
+    (``pix_lo`` .. ``pix_hi``: a box's channel chunks are consecutive; read under the shared model, which does
+    not merge)."""
 
     name: str
     tiles: list
@@ -284,6 +287,18 @@ class TiledLayer:
     pix_lo: np.ndarray
     pix_hi: np.ndarray
     one_fan_out: int = 0          # output-axon entries of the layer's worst neuron
+    core_of_box: np.ndarray = None
+
+    @property
+    def cores(self) -> int:
+        return len(self.fan_in)
+
+    def boxes(self, core: int) -> list:
+        """The boxes core ``core`` (0-based within the layer) holds."""
+        starts = self.__dict__.get("_starts")
+        if starts is None:
+            starts = self.__dict__["_starts"] = np.searchsorted(self.core_of_box, np.arange(self.cores + 1)).tolist()
+        return self.tiles[starts[core]:starts[core + 1]]
 
 
 def prepare_layer(layer, shape) -> None:
@@ -301,32 +316,35 @@ def prepare_layer(layer, shape) -> None:
             p.nz_rows = lambda a, b, nz=nz: nz[a:b].sum(0, dtype=np.int64)
 
 
-def _tile_index(layer, tiles: list) -> tuple:
-    """``(tile_of [neurons], pix_lo [pixels], pix_hi [pixels])``."""
+def _tile_index(layer, tiles: list, core_of_box) -> tuple:
+    """``(tile_of [neurons], pix_lo [pixels], pix_hi [pixels])``: the core of each neuron, per pixel the range
+    of cores holding it."""
     C, (H, W) = layer.channels, layer.hw
     tile_of = np.empty(layer.neurons, dtype=np.int64)
     view = tile_of.reshape(C, H, W)
     lo = np.full(H * W, np.iinfo(np.int64).max, dtype=np.int64)
     hi = np.zeros(H * W, dtype=np.int64)
     lv, hv = lo.reshape(H, W), hi.reshape(H, W)
-    for i, t in enumerate(tiles):
+    for i, t in zip(core_of_box.tolist(), tiles):
         view[t.c0:t.c1, t.y0:t.y1, t.x0:t.x1] = i
         lv[t.y0:t.y1, t.x0:t.x1] = np.minimum(lv[t.y0:t.y1, t.x0:t.x1], i)
         hv[t.y0:t.y1, t.x0:t.x1] = np.maximum(hv[t.y0:t.y1, t.x0:t.x1], i + 1)
     return tile_of, lo, hi
 
 
-def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None) -> dict:
+def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None, merge: bool = True) -> dict:
     """Tile every layer, last layer first, so that each layer's fan-out (output-axon entries) is known when it
     is tiled; returns ``{name: TiledLayer}`` in ``layers``' (topological) order.
 
     ``limits``: ``neurons_per_core``, ``fan_in``, ``synapse_bits``, ``fan_out`` (``inf``: none). A layer whose
     single worst neuron already exceeds the fan-in or memory limit is tiled under the relaxed limits of
     :func:`~snn2hw.simulators.mapping.lower_bound.relaxed_limits`, so its core count stays meaningful; the design
-    rules report the violation."""
+    rules report the violation. ``merge``: let underfull cores hold several boxes
+    (:func:`~snn2hw.simulators.mapping.merge.merge_cores`; expanded synapses only)."""
     from .lower_bound import relaxed_limits
+    from .merge import group_needs, merge_cores
     fan_out = {n: FanOut.zeros(l) for n, l in layers.items()}
-    consumers = {n: [] for n in layers}      # source -> [(consumer layer, its tiles)]
+    consumers = {n: [] for n in layers}      # source -> [(consumer, its one-box cores' boxes, its merged cores' sources)]
     fo_lim = limits["fan_out"]
     out = {}
     for name in reversed(list(layers)):
@@ -343,16 +361,41 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
                               for a in range(0, layer.channels, lim.neurons)], (1, 1), 0)
         arr = np.array([t.as_tuple() for t in tl.tiles], dtype=np.int64).reshape(-1, 6)
         fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
-        add_fan_out(layer, arr, fan_out, mem)
+        box_fo = fan_out[name].of_tiles(layer, tl.tiles)
+        groups = [[i] for i in range(len(tl.tiles))]
+        if merge and layer.paths and not shared_model(mem) and not layer.shared_sources:
+            groups = merge_cores(layer, tl.tiles, (fan_in, bits), box_fo, lim, mem, wbits)
+        order = [i for g in groups for i in g]
+        tiles = [tl.tiles[i] for i in order]
+        core_of_box = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        first = [g[0] for g in groups]
+        fan_in, bits, storage = fan_in[first], bits[first], [storage[i] for i in first]
+        merged = {}                       # core -> its sources (a core of several boxes)
+        for k, g in enumerate(groups):
+            if len(g) > 1:
+                gn = group_needs(layer, [tl.tiles[i] for i in g], mem, wbits)
+                fan_in[k], bits[k], storage[k] = gn.fan_in, gn.synapse_bits, gn.storage
+                merged[k] = gn.sources
+        alone = np.array([len(g) == 1 for g in groups], dtype=bool)[core_of_box]
+        arr = arr[order]
+        add_fan_out(layer, arr[alone], fan_out, mem)
+        for srcs in merged.values():      # one entry per source neuron and core, however many boxes it reaches
+            for src, idx in srcs.items():
+                if src in fan_out:
+                    fan_out[src].neuron[idx] += 1
         for src in {p.source for p in layer.paths if p.source in layers}:
-            consumers[src].append((layer, arr))
-        tile_of, pix_lo, pix_hi = _tile_index(layer, tl.tiles)
-        tl_out = TiledLayer(name, tl.tiles, fan_in, bits, storage, tl.grid, tl.grids_tried,
-                            fan_out[name].of_tiles(layer, tl.tiles), np.zeros(len(tl.tiles), dtype=np.int64),
-                            tile_of, pix_lo, pix_hi, int(fan_out[name].per_neuron(layer).max(initial=0)))
-        for cons, carr in consumers.pop(name):
-            tl_out.destination_cores += destinations(cons, carr, tl_out, mem, len(tl.tiles))
+            consumers[src].append((layer, arr[alone], merged))
+        tile_of, pix_lo, pix_hi = _tile_index(layer, tiles, core_of_box)
+        tl_out = TiledLayer(name, tiles, fan_in, bits, storage, tl.grid, tl.grids_tried,
+                            np.bincount(core_of_box, weights=box_fo[order], minlength=len(groups)).round()
+                            .astype(np.int64), np.zeros(len(groups), dtype=np.int64),
+                            tile_of, pix_lo, pix_hi, int(fan_out[name].per_neuron(layer).max(initial=0)), core_of_box)
+        for cons, carr, cmerged in consumers.pop(name):
+            tl_out.destination_cores += destinations(cons, carr, tl_out, mem, len(groups))
+            for srcs in cmerged.values():
+                if name in srcs:
+                    tl_out.destination_cores[np.unique(tile_of[srcs[name]])] += 1
         out[name] = tl_out
         if progress is not None:
-            progress(name, len(tl.tiles))
+            progress(name, tl_out.cores)
     return {n: out[n] for n in layers}

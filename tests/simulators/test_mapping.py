@@ -353,9 +353,18 @@ def test_lower_bound_never_above_the_mapping(seed, model):
         assert b.cores <= res.totals["cores_per_layer"][name], (name, b, res.totals["cores_per_layer"])
     assert res.totals["lower_bound_cores"] <= res.totals["cores_used"]
     BINDING[model].update(b.binding for b in res.bounds.values())
+    for u in res.usage:   # a core holding several boxes (merge_cores) keeps every limit its layer is tiled under
+        if u.more_tiles:
+            MERGED[model] += 1
+            relaxed = res.bounds[u.layer].relaxed
+            assert u.neurons <= p.capacity.neurons_per_core.value and u.fan_out <= p.capacity.fan_out_axons_per_core.value
+            assert "fan_in_axons_per_core" in relaxed or u.fan_in <= p.capacity.fan_in_axons_per_core.value
+            assert "synapse_memory_bits_per_core" in relaxed or \
+                u.synapse_bits <= p.capacity.synapse_memory_bits_per_core.value
 
 
 BINDING = {"expanded": set(), "shared": set()}
+MERGED = {"expanded": 0, "shared": 0}
 
 
 def test_the_random_bounds_exercise_the_per_neuron_terms():
@@ -363,5 +372,7 @@ def test_the_random_bounds_exercise_the_per_neuron_terms():
     destination-core term (and neurons that must sit alone) set some layer's bound (runs after them)."""
     if not BINDING["expanded"]:
         for seed in range(8):
-            test_lower_bound_never_above_the_mapping(seed, "expanded")
+            for model in ("expanded", "shared"):
+                test_lower_bound_never_above_the_mapping(seed, model)
     assert "destination_cores" in BINDING["expanded"], BINDING
+    assert MERGED["expanded"] > 0 and MERGED["shared"] == 0, MERGED   # cores of several boxes: expanded only

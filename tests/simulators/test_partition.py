@@ -286,7 +286,7 @@ def test_fan_out_and_destinations_match_brute_force(seed, model):
     class Src:                        # the source as a tiled layer: each input channel alone, whole map
         name, neurons, channels, hw, shape = "src", int(np.prod(src)), cin, (SH, SW), tuple(src)
     stiles = [Tile(c, c + 1, 0, SH, 0, SW) for c in range(cin)]
-    st_of, lo, hi = _tile_index(Src, stiles)
+    st_of, lo, hi = _tile_index(Src, stiles, np.arange(len(stiles)))
     Src.tile_of, Src.pix_lo, Src.pix_hi = st_of, lo, hi
     fo = {"src": FanOut.zeros(Src)}
     add_fan_out(layer, arr, fo, mem)
@@ -305,3 +305,89 @@ def test_fan_out_and_destinations_match_brute_force(seed, model):
     else:
         brute = np.full(len(stiles), pix.any(1).sum())
     assert np.array_equal(dest, brute)
+
+
+class _Boxes:
+    """Several disjoint tiles as one core's neurons (what :func:`_brute_needs` reads)."""
+
+    def __init__(self, boxes):
+        self.boxes = boxes
+
+    def flat(self, shape):
+        return np.concatenate([b.flat(shape) for b in self.boxes])
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_core_of_several_boxes_needs_match_brute_force(seed):
+    """A core holding several boxes (merge_cores): fan-in = the union of their source neurons, memory = the
+    brute-force storage of all its rows together (a source reaching two boxes is one axon, one run)."""
+    from snn2hw.simulators.mapping.merge import group_needs
+    g = _random_case(seed)
+    rng = np.random.default_rng(1000 + seed)
+    prof = profile(word=int(rng.choice([1, 64])))
+    mem = _mem_model(prof)
+    layer = layer_needs(g, prof)["sn"]
+    shape = tuple(g.nodes["sn"].output_shape)
+    prepare_layer(layer, shape)
+    C, H, W = shape
+    checked = 0
+    for _ in range(12):
+        taken = np.zeros(shape, dtype=bool)
+        boxes = []
+        for _ in range(int(rng.integers(2, 4))):   # disjoint random boxes, often at neighbouring positions
+            c0 = int(rng.integers(0, C)); c1 = int(rng.integers(c0 + 1, C + 1))
+            y0 = int(rng.integers(0, H)); x0 = int(rng.integers(0, W))
+            y1, x1 = y0 + int(rng.integers(1, 3)), x0 + int(rng.integers(1, 3))
+            if y1 > H or x1 > W or taken[c0:c1, y0:y1, x0:x1].any():
+                continue
+            taken[c0:c1, y0:y1, x0:x1] = True
+            boxes.append(Tile(c0, c1, y0, y1, x0, x1))
+        if len(boxes) < 2:
+            continue
+        checked += 1
+        got = group_needs(layer, boxes, mem, 8)
+        fan_in, bits, idx = _brute_needs(g, _Boxes(boxes), shape, mem)
+        assert got.fan_in == fan_in, (seed, boxes)
+        assert np.array_equal(got.sources["src"], idx), (seed, boxes)
+        if "conv2" not in g.nodes:
+            assert got.synapse_bits == bits, (seed, boxes)
+    assert checked >= 3
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
+    """A two-layer network on small cores whose leftover chunks merge (cores of several boxes): every core's
+    fan-in, output-axon entries and destination cores equal a count over the explicit connectivity and the
+    placement (a source neuron reaching two boxes of one core is one axon and one entry)."""
+    from snn2hw.simulators.mapping import map_graph
+    rng = np.random.default_rng(500 + seed)
+    cin, c1, c2 = 2, int(rng.integers(5, 9)), int(rng.integers(5, 9))
+    w1 = rng.integers(1, 3, size=(c1, cin, 1, 1))
+    w2 = rng.integers(-2, 3, size=(c2, c1, 3, 3))
+    w2[rng.random(w2.shape) < 0.2] = 0
+    H = W = int(rng.integers(5, 8))
+    g = Graph()
+    g.add("src", N.Input(shape=(cin, H, W), step=1.0))
+    g.add("conv1", N.Conv2d(weight=w1.astype(float), weight_int=w1), ["src"])
+    g.add("sn1", neuron(), ["conv1"])
+    g.add("conv2", N.Conv2d(weight=w2.astype(float), weight_int=w2, padding=1), ["sn1"])
+    g.add("sn2", neuron(), ["conv2"])
+    g.add("out", N.Output(), ["sn2"])
+    g.infer_shapes()
+    p = profile(npc=int(rng.integers(6, 14)), mem=None, fan_in=int(rng.integers(40, 80)),
+                fan_out=int(rng.integers(12, 30)))
+    res = map_graph(g, p, synapse_model="expanded")
+    assert any(u.more_tiles for u in res.usage), "no core holds several boxes: the case tests nothing"
+    n1, n2 = c1 * H * W, c2 * H * W
+    x = torch.eye(n1, dtype=torch.float64).reshape(n1, c1, H, W)
+    m = (F.conv2d(x, torch.from_numpy((w2 != 0).astype(np.float64)), padding=1).reshape(n1, n2) > 0).T.numpy()
+    core1 = res.placement.layers["sn1"].core_of_neuron()
+    core2 = res.placement.layers["sn2"].core_of_neuron()
+    for u in res.usage:
+        if u.layer == "sn2":   # fan-in: the sn1 neurons reaching any neuron of the core
+            assert u.fan_in == int(m[core2 == u.core].any(0).sum()), u
+        elif u.layer == "sn1":
+            mine = np.flatnonzero(core1 == u.core)
+            reached = [set(core2[m[:, q]].tolist()) for q in mine]     # sn2 cores each neuron reaches
+            assert u.fan_out == sum(len(r) for r in reached), u
+            assert u.destination_cores == len(set().union(*reached)), u
