@@ -378,6 +378,9 @@ def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
                 fan_out=int(rng.integers(12, 30)))
     res = map_graph(g, p, synapse_model="expanded")
     assert any(u.more_tiles for u in res.usage), "no core holds several boxes: the case tests nothing"
+    from snn2hw.report.mapping_summary import mapping_summary
+    doc = mapping_summary(res)          # what `snn2hw map --json` reports of them
+    assert sum(lay["cores_of_several_boxes"] for lay in doc["layers"]) == sum(bool(u.more_tiles) for u in res.usage)
     n1, n2 = c1 * H * W, c2 * H * W
     x = torch.eye(n1, dtype=torch.float64).reshape(n1, c1, H, W)
     m = (F.conv2d(x, torch.from_numpy((w2 != 0).astype(np.float64)), padding=1).reshape(n1, n2) > 0).T.numpy()
