@@ -121,7 +121,7 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
         layer.needs.one_fan_out = t.one_fan_out
         util = _utilisation(t, rows, limits)
         layer.needs.bound_by = max(util, key=util.get) if util else ""
-        per_layer[name] = {"utilisation": util, "grid": t.grid}
+        per_layer[name] = {"utilisation": util, "grid": t.grid, "split_parts": t.split_parts}
         usage += rows
     usage.sort(key=lambda u: u.core)
     conv_layers = {n for n, l in layers.items() if shared_model(mem) and any(p.kind == "conv" for p in l.paths)}
@@ -153,6 +153,8 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
         sizes = sorted({sum(tt.neurons for tt in t.boxes(i)) for i in range(t.cores)})
         several = int((np.bincount(t.core_of_box) > 1).sum())
         merged = f", {several} of them holding several boxes" if several else ""
+        if t.split_parts:
+            merged += f" ({t.split_parts} box parts split off by channels)"
         notes.append(f"{name}: {layers[name].neurons} neurons on {t.cores} core(s){merged} (bound {b.cores}, "
                      f"{b.binding}), grid {t.grid[0]}x{t.grid[1]}, {sizes[0]}-{sizes[-1]} neurons per core, "
                      f"most used: {layers[name].needs.bound_by or '-'}{relaxed}")

@@ -4,8 +4,11 @@ The partitioner's tiles are boxes, one per core, packed position class by positi
 at each position (the last chunk of a box's channels: 14 + 14 + 4 where 4096 output-axon entries hold 14
 neurons) cannot share a core with its neighbour's leftover as a box. :func:`merge_cores` lets it: a core may
 hold several boxes of one layer, when together they keep every per-core limit (neurons, output-axon entries,
-fan-in axons, synapse memory, all exact: :func:`group_needs`). Merging only ever removes output-axon entries
-from the layer's sources (a source neuron reaching two boxes of one core needs one entry for both). The shared
+fan-in axons, synapse memory, all exact: :func:`group_needs`). A box leaves its core whole, or split by
+channels over a few neighbouring cores (two leftovers of 20 `sn3` neurons of VGG-16 do not fit one core, 20 +
+18 do, and the other 2 fit elsewhere), and only when all of it finds room, so each move frees a core. A source
+neuron reaching two boxes of one core takes one output-axon entry for both; one reaching the parts of a split
+box on several cores takes one on each (the layer's sources are tiled after it, with these counts). The shared
 synapse model does not merge (its population axons are counted per box's pixels).
 
 What a core of several boxes needs (:func:`group_needs`): its fan-in is the union of the boxes' source neurons
@@ -17,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tile_needs import _flat_sources, _tables, path_counts
+from .tile_needs import Tile, _flat_sources, _tables, path_counts
 
-#: a box joins another core when it uses less than this share of every per-core limit
-SMALL = 0.7
+#: a box tries to leave its core when it uses less than this share of every per-core limit (above 1: every box)
+SMALL = 1.01
 
 
 @dataclass
@@ -31,20 +34,28 @@ class GroupNeeds:
     sources: dict          # source population -> its neurons reaching the core (flat, sorted)
 
 
-def group_needs(layer, boxes: list, mem, wbits: int) -> GroupNeeds:
+def group_needs(layer, boxes: list, mem, wbits: int, cache: dict | None = None) -> GroupNeeds:
     """Exact needs of one core holding ``boxes`` (:class:`~.tile_needs.Tile`, disjoint) of ``layer`` under the
-    expanded synapse model."""
+    expanded synapse model. ``cache``: a dict keeping each box's source neurons and counts per path between
+    calls."""
     n = sum(b.neurons for b in boxes)
     bits, storage, by_src = 0, {}, {}
-    for p in layer.paths:
+    for k, p in enumerate(layer.paths):
         idx, cnt = [], []
         for b in boxes:
-            i, c = _flat_sources(p, *path_counts(p, b))
-            idx.append(i)
-            cnt.append(c)
+            got = None if cache is None else cache.get((k, b))
+            if got is None:
+                got = _flat_sources(p, *path_counts(p, b))
+                if cache is not None:
+                    cache[(k, b)] = got
+            idx.append(got[0])
+            cnt.append(got[1])
         idx, cnt = np.concatenate(idx), np.concatenate(cnt).astype(np.int64)
-        src, inv = np.unique(idx, return_inverse=True)
-        per_axon = np.bincount(inv, weights=cnt, minlength=src.size).round().astype(np.int64)
+        order = np.argsort(idx, kind="stable")           # each box's list is sorted: merging sorted runs
+        idx, cnt = idx[order], cnt[order]
+        first = np.concatenate([[True], idx[1:] != idx[:-1]]) if idx.size else np.zeros(0, dtype=bool)
+        src = idx[first]                                  # the source neurons reaching the core
+        per_axon = np.add.reduceat(cnt, np.flatnonzero(first)) if idx.size else cnt   # synapses per axon
         sparse_tab, dense_tab = _tables(p, mem, wbits, n)
         sparse, dense = int(sparse_tab[per_axon].sum()), int(src.size) * int(dense_tab[n])
         storage[p.synapse] = "dense" if dense < sparse else "sparse"
@@ -53,70 +64,163 @@ def group_needs(layer, boxes: list, mem, wbits: int) -> GroupNeeds:
     return GroupNeeds(int(sum(v.size for v in by_src.values())), int(bits), storage, by_src)
 
 
-def merge_cores(layer, tiles: list, box_needs: tuple, box_fan_out: np.ndarray, limits, mem, wbits: int,
-                tries: int = 4, give_up: int = 64) -> list:
-    """Group ``tiles`` (one layer's boxes) into cores: ``[[box index, ...], ...]``, each group keeping every limit
-    (``limits``: :class:`~.partition.Limits`). ``box_needs``: ``(fan_in, synapse_bits)`` per box;
-    ``box_fan_out``: output-axon entries per box.
+def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, mem, wbits: int,
+                tries: int = 4, give_up: int = 32, max_parts: int = 6) -> tuple:
+    """Group ``tiles`` (one layer's boxes) into cores, splitting leftovers where a part fits beside a neighbour:
+    ``(boxes, groups)``, ``groups = [[box index, ...], ...]`` over the returned ``boxes`` (``tiles`` and the parts
+    split off them), each group keeping every limit (``limits``: :class:`~.partition.Limits`). ``box_needs``:
+    ``(fan_in, synapse_bits)`` per tile; ``channel_fan_out(tile)``: the output-axon entries of the tile's
+    neurons per channel (``None``: no fan-out limit).
 
-    Greedy, smallest first: a box using less than ``SMALL`` of every limit joins the fullest group of neighbouring
-    boxes (touching it in space) that it still fits beside, trying at most ``tries`` groups by exact needs; after
-    ``give_up`` exact checks in a row that fail (a layer whose memory or fan-in leaves no room) the layer stops
-    trying. Groups only ever grow, and every group is checked exactly before it is formed."""
+    Greedy, smallest first: a box using less than ``SMALL`` of every limit joins the fullest core of a touching
+    box that it still fits beside; where none takes it whole, it is split: the longest run of its channels that
+    fits beside one of them goes there, and the rest tries again, in at most ``max_parts`` parts on distinct
+    cores. A box moves only when all of it finds room (a box that keeps a core of its own gains nothing from
+    giving part of itself away, and its sources would reach one more core). At most ``tries`` cores are checked
+    by exact needs per step; after ``give_up`` boxes in a row that find no room (a layer whose memory or fan-in
+    leaves none) the layer stops trying. Every core is checked exactly before it is formed."""
     n = len(tiles)
     if n < 2:
-        return [[i] for i in range(n)]
+        return list(tiles), [[i] for i in range(n)]
     fan_in, bits = (np.asarray(v, dtype=np.float64) for v in box_needs)
-    neurons = np.array([t.neurons for t in tiles], dtype=np.float64)
-    fo = np.asarray(box_fan_out, dtype=np.float64)
+    tiles = list(tiles)
+    per_c = [None] * n                      # per box: output-axon entries per channel (prefix sums), on demand
+
+    def fo_prefix(i):
+        if per_c[i] is None:
+            t = tiles[i]
+            v = np.zeros(t.c1 - t.c0) if channel_fan_out is None else channel_fan_out(t)
+            per_c[i] = np.concatenate([[0.0], np.cumsum(v, dtype=np.float64)])
+        return per_c[i]
 
     def frac(v, lim):
         return v / lim if np.isfinite(lim) else 0.0 * v
+    neurons = np.array([t.neurons for t in tiles], dtype=np.float64)
+    fo = np.array([fo_prefix(i)[-1] for i in range(n)]) if channel_fan_out is not None else np.zeros(n)
     use = np.max([frac(neurons, limits.neurons), frac(fan_in, limits.fan_in), frac(bits, limits.synapse_bits),
                   frac(fo, limits.fan_out)], axis=0)
-    small = [int(i) for i in np.argsort(use, kind="stable") if use[i] < SMALL]
+    small = [int(i) for i in np.lexsort((neurons, use)) if use[i] < SMALL]   # the emptiest first, then the smallest
     if not small:
-        return [[i] for i in range(n)]
-    rows = np.array([t.as_tuple() for t in tiles], dtype=np.int64).reshape(-1, 6)
-    group_of = np.arange(n)
+        return tiles, [[i] for i in range(n)]
+    cap = 2 * n                                                       # room for the parts split off
+    grow = np.zeros(cap - n)
+    group_of = np.concatenate([np.arange(n), np.zeros(cap - n, dtype=np.int64)])
+    g_neurons, g_fo, g_use = (np.concatenate([v, grow]) for v in (neurons, fo, use))
     members = {i: [i] for i in range(n)}
-    g_neurons, g_fo, g_use = neurons.copy(), fo.copy(), use.copy()
-    # the boxes of one grid by cell; the boxes of the 8 cells around a box's cell touch it
+    # the boxes of one grid by cell (the 8 cells around a box's cell hold the boxes touching it); a part split
+    # off a box stays in its cell
+    rows = np.array([t.as_tuple() for t in tiles], dtype=np.int64).reshape(-1, 6)
     ys, yk = np.unique(rows[:, 2], return_inverse=True)
     xs, xk = np.unique(rows[:, 4], return_inverse=True)
     cell = yk * len(xs) + xk
     order = np.argsort(cell, kind="stable")
     starts = np.searchsorted(cell[order], np.arange(len(ys) * len(xs) + 1))
+    extra = {}                                                        # cell -> parts added to it
+    cell_of = list(cell.tolist())
 
-    def neighbours(i):
-        a, b = int(yk[i]), int(xk[i])
-        parts = [order[starts[c]:starts[c + 1]] for c in
-                 ((a + dy) * len(xs) + b + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                  if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs))]
-        g = group_of[np.concatenate(parts)]
-        g = g[(g != group_of[i]) & (g_neurons[g] + neurons[i] <= limits.neurons) & (g_fo[g] + fo[i] <= limits.fan_out)]
-        return np.unique(g)   # the groups with room beside box i
+    def near_cells(i):
+        a, b = divmod(cell_of[i], len(xs))
+        return [(a + dy) * len(xs) + b + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs)]
+
+    def neighbours(i, need_n, need_fo, emptiest=False):
+        """Up to ``tries`` cores of the touching boxes with room for ``need_n`` neurons and ``need_fo`` entries:
+        the fullest (and with ``emptiest``, also the emptiest: a full core rarely has memory or axons to spare)."""
+        cs = near_cells(i)
+        idx = np.concatenate([order[starts[c]:starts[c + 1]] for c in cs] + [np.array(extra.get(c, []), dtype=np.int64)
+                                                                               for c in cs])
+        g = group_of[idx]
+        g = g[(g != group_of[i]) & (g_neurons[g] + need_n <= limits.neurons) & (g_fo[g] + need_fo <= limits.fan_out)]
+        g = np.unique(g)
+        g = g[np.lexsort((g_neurons[g], -g_use[g]))]        # the fullest first; of equally full ones, the fewest neurons
+        out = g[:tries].tolist()
+        if emptiest:
+            out += [x for x in g[::-1][:tries].tolist() if x not in out]
+        return out
 
     failed = 0
+
+    cache = {}
+    g_ax = np.concatenate([fan_in, grow])   # per core: its input axons, or an upper bound on them
+    dense_tab = _tables(layer.paths[0], mem, wbits, int(limits.neurons))[1] if len(layer.paths) == 1 else None
+
+    def fits(gid, extra_boxes, extra_axons):
+        """The needs of core ``gid`` with ``extra_boxes`` (at most ``extra_axons`` more input axons) if it keeps
+        the fan-in and memory limits, else None. On one path, a core whose summed axons fit dense fits for sure
+        (the union has at most that many axons): that bound stands in for the exact needs, which the
+        partitioner computes for every core it keeps."""
+        if dense_tab is not None:
+            ax = g_ax[gid] + extra_axons
+            n = int(g_neurons[gid]) + sum(b.neurons for b in extra_boxes)
+            if ax <= limits.fan_in and n < dense_tab.size and ax * dense_tab[n] <= limits.synapse_bits:
+                return GroupNeeds(int(ax), int(ax * dense_tab[n]), {}, {})
+        gn = group_needs(layer, [tiles[k] for k in members[gid]] + extra_boxes, mem, wbits, cache)
+        return gn if gn.fan_in <= limits.fan_in and gn.synapse_bits <= limits.synapse_bits else None
+
+    def join(gid, k, gn):
+        members[gid].append(k)
+        group_of[k] = gid
+        g_ax[gid] = gn.fan_in
+        g_neurons[gid] += tiles[k].neurons
+        g_fo[gid] += fo_prefix(k)[-1]
+        g_use[gid] = max(g_neurons[gid] / limits.neurons, frac(gn.fan_in, limits.fan_in),
+                         frac(gn.synapse_bits, limits.synapse_bits), frac(g_fo[gid], limits.fan_out))
+
     for i in small:
         if failed >= give_up:
             break
         if len(members[group_of[i]]) > 1:
             continue   # already holds another box: it stays where it is
-        g = neighbours(i)
-        for gid in g[np.argsort(-g_use[g], kind="stable")][:tries].tolist():
-            boxes = [tiles[k] for k in members[gid]] + [tiles[i]]
-            gn = group_needs(layer, boxes, mem, wbits)
-            failed += 1
-            if gn.fan_in <= limits.fan_in and gn.synapse_bits <= limits.synapse_bits:
-                failed = 0
-                old = int(group_of[i])
-                members[gid].append(i)
-                del members[old]
-                group_of[i] = gid
-                g_neurons[gid] += neurons[i]
-                g_fo[gid] += fo[i]
-                g_use[gid] = max(g_neurons[gid] / limits.neurons, frac(gn.fan_in, limits.fan_in),
-                                 frac(gn.synapse_bits, limits.synapse_bits), frac(g_fo[gid], limits.fan_out))
+        t, pre = tiles[i], fo_prefix(i)
+        area = (t.y1 - t.y0) * (t.x1 - t.x0)
+        plan, used, c = [], set(), t.c0        # (core, part, its needs): the box's channels from c on still to place
+        while c < t.c1 and len(plan) < max_parts:
+            rest = Tile(c, t.c1, t.y0, t.y1, t.x0, t.x1)
+            whole = next(((gid, gn) for gid in neighbours(i, rest.neurons, pre[-1] - pre[c - t.c0], emptiest=True)
+                          if gid not in used and (gn := fits(gid, [rest], fan_in[i])) is not None), None)
+            if whole is not None:
+                plan.append((whole[0], rest, whole[1]))
+                c = t.c1
                 break
-    return sorted(members.values(), key=lambda m: min(m))
+            if len(plan) + 1 >= max_parts or len(tiles) + len(plan) + 1 >= cap:
+                break
+            part = None
+            for gid in neighbours(i, area, pre[c - t.c0 + 1] - pre[c - t.c0], emptiest=True):
+                if gid in used:
+                    continue                                        # the longest run of channels that fits there
+                room_n = (limits.neurons - g_neurons[gid]) // area
+                room_fo = np.searchsorted(pre, limits.fan_out - g_fo[gid] + pre[c - t.c0], side="right") - 1 - (c - t.c0)
+                lo, hi, best = 0, int(min(t.c1 - c - 1, room_n, room_fo)), None
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    gn = fits(gid, [Tile(c, c + mid, t.y0, t.y1, t.x0, t.x1)], fan_in[i])
+                    if gn is not None:
+                        lo, best = mid, gn
+                    else:
+                        hi = mid - 1
+                if lo:
+                    part = (gid, Tile(c, c + lo, t.y0, t.y1, t.x0, t.x1), best)
+                    break
+            if part is None:
+                break
+            plan.append(part)
+            used.add(part[0])
+            c = part[1].c1
+        if c < t.c1:   # the box cannot leave its core whole: moving a part of it would only add output axons
+            failed += 1
+            continue
+        failed = 0
+        del members[i]
+        for n_part, (gid, part, gn) in enumerate(plan):
+            if n_part == len(plan) - 1:
+                k = i
+                tiles[i] = part
+            else:
+                k = len(tiles)
+                tiles.append(part)
+                per_c.append(None)
+                cell_of.append(cell_of[i])
+                extra.setdefault(cell_of[i], []).append(k)
+            per_c[k] = pre[part.c0 - t.c0:part.c1 - t.c0 + 1] - pre[part.c0 - t.c0]
+            join(gid, k, gn)
+    return tiles, sorted(members.values(), key=lambda m: min(m))

@@ -288,6 +288,7 @@ class TiledLayer:
     pix_hi: np.ndarray
     one_fan_out: int = 0          # output-axon entries of the layer's worst neuron
     core_of_box: np.ndarray = None
+    split_parts: int = 0          # boxes that merge_cores split off others (their channel runs on other cores)
 
     @property
     def cores(self) -> int:
@@ -359,21 +360,29 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
         else:   # fed by nothing (cannot happen after convert): one range per neurons_per_core
             tl = LayerTiling([Tile(a, min(layer.channels, a + lim.neurons))
                               for a in range(0, layer.channels, lim.neurons)], (1, 1), 0)
-        arr = np.array([t.as_tuple() for t in tl.tiles], dtype=np.int64).reshape(-1, 6)
+        boxes = tl.tiles
+        arr = np.array([t.as_tuple() for t in boxes], dtype=np.int64).reshape(-1, 6)
         fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
-        box_fo = fan_out[name].of_tiles(layer, tl.tiles)
-        groups = [[i] for i in range(len(tl.tiles))]
+        groups = [[i] for i in range(len(boxes))]
         if merge and layer.paths and not shared_model(mem) and not layer.shared_sources:
-            groups = merge_cores(layer, tl.tiles, (fan_in, bits), box_fo, lim, mem, wbits)
+            per_channel = None
+            if np.isfinite(fo_lim):
+                def per_channel(t, f=fan_out[name], lay=layer):
+                    return f.of_box(lay, (t.y0, t.y1, t.x0, t.x1))[0][t.c0:t.c1]
+            boxes, groups = merge_cores(layer, boxes, (fan_in, bits), per_channel, lim, mem, wbits)
+            if len(boxes) > len(arr):   # parts were split off: the needs of every box again
+                arr = np.array([t.as_tuple() for t in boxes], dtype=np.int64).reshape(-1, 6)
+                fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
+        box_fo = fan_out[name].of_tiles(layer, boxes)
         order = [i for g in groups for i in g]
-        tiles = [tl.tiles[i] for i in order]
+        tiles = [boxes[i] for i in order]
         core_of_box = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
         first = [g[0] for g in groups]
         fan_in, bits, storage = fan_in[first], bits[first], [storage[i] for i in first]
         merged = {}                       # core -> its sources (a core of several boxes)
         for k, g in enumerate(groups):
             if len(g) > 1:
-                gn = group_needs(layer, [tl.tiles[i] for i in g], mem, wbits)
+                gn = group_needs(layer, [boxes[i] for i in g], mem, wbits)
                 fan_in[k], bits[k], storage[k] = gn.fan_in, gn.synapse_bits, gn.storage
                 merged[k] = gn.sources
         alone = np.array([len(g) == 1 for g in groups], dtype=bool)[core_of_box]
@@ -389,7 +398,8 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
         tl_out = TiledLayer(name, tiles, fan_in, bits, storage, tl.grid, tl.grids_tried,
                             np.bincount(core_of_box, weights=box_fo[order], minlength=len(groups)).round()
                             .astype(np.int64), np.zeros(len(groups), dtype=np.int64),
-                            tile_of, pix_lo, pix_hi, int(fan_out[name].per_neuron(layer).max(initial=0)), core_of_box)
+                            tile_of, pix_lo, pix_hi, int(fan_out[name].per_neuron(layer).max(initial=0)), core_of_box,
+                            len(boxes) - len(tl.tiles))
         for cons, carr, cmerged in consumers.pop(name):
             tl_out.destination_cores += destinations(cons, carr, tl_out, mem, len(groups))
             for srcs in cmerged.values():

@@ -378,6 +378,7 @@ def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
                 fan_out=int(rng.integers(12, 30)))
     res = map_graph(g, p, synapse_model="expanded")
     assert any(u.more_tiles for u in res.usage), "no core holds several boxes: the case tests nothing"
+    SPLITS.append(sum(t.get("split_parts", 0) for t in res.tilings.values()))
     from snn2hw.report.mapping_summary import mapping_summary
     doc = mapping_summary(res)          # what `snn2hw map --json` reports of them
     assert sum(lay["cores_of_several_boxes"] for lay in doc["layers"]) == sum(bool(u.more_tiles) for u in res.usage)
@@ -394,3 +395,14 @@ def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
             reached = [set(core2[m[:, q]].tolist()) for q in mine]     # sn2 cores each neuron reaches
             assert u.fan_out == sum(len(r) for r in reached), u
             assert u.destination_cores == len(set().union(*reached)), u
+
+
+SPLITS = []
+
+
+def test_the_merged_networks_split_boxes():
+    """Some of the networks above have a box split by channels over several cores (runs after them)."""
+    if not SPLITS:
+        for seed in range(6):
+            test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed)
+    assert sum(SPLITS) > 0, SPLITS
