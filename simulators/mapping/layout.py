@@ -121,7 +121,8 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
         layer.needs.one_fan_out = t.one_fan_out
         util = _utilisation(t, rows, limits)
         layer.needs.bound_by = max(util, key=util.get) if util else ""
-        per_layer[name] = {"utilisation": util, "grid": t.grid, "split_parts": t.split_parts}
+        per_layer[name] = {"utilisation": util, "grid": t.grid, "split_parts": t.split_parts,
+                           "cores_of_several_boxes": int((np.bincount(t.core_of_box) > 1).sum())}
         usage += rows
     usage.sort(key=lambda u: u.core)
     conv_layers = {n for n, l in layers.items() if shared_model(mem) and any(p.kind == "conv" for p in l.paths)}
@@ -151,7 +152,7 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
         b = bounds[name]
         relaxed = f"; tiled as if {', '.join(b.relaxed)} were lifted (one neuron exceeds it)" if b.relaxed else ""
         sizes = sorted({sum(tt.neurons for tt in t.boxes(i)) for i in range(t.cores)})
-        several = int((np.bincount(t.core_of_box) > 1).sum())
+        several = per_layer[name]["cores_of_several_boxes"]
         merged = f", {several} of them holding several boxes" if several else ""
         if t.split_parts:
             merged += f" ({t.split_parts} box parts split off by channels)"

@@ -370,14 +370,13 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
                 def per_channel(t, f=fan_out[name], lay=layer):
                     return f.of_box(lay, (t.y0, t.y1, t.x0, t.x1))[0][t.c0:t.c1]
             boxes, groups = merge_cores(layer, boxes, (fan_in, bits), per_channel, lim, mem, wbits)
-            if len(boxes) > len(arr):   # parts were split off: the needs of every box again
-                arr = np.array([t.as_tuple() for t in boxes], dtype=np.int64).reshape(-1, 6)
-                fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
         box_fo = fan_out[name].of_tiles(layer, boxes)
         order = [i for g in groups for i in g]
         tiles = [boxes[i] for i in order]
         core_of_box = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-        first = [g[0] for g in groups]
+        # a core of one box keeps that box as partitioned (merge_cores only changes boxes that move): its needs
+        # are the ones computed above; a core of several boxes gets its own
+        first = [g[0] if len(g) == 1 else 0 for g in groups]
         fan_in, bits, storage = fan_in[first], bits[first], [storage[i] for i in first]
         merged = {}                       # core -> its sources (a core of several boxes)
         for k, g in enumerate(groups):
@@ -386,7 +385,7 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
                 fan_in[k], bits[k], storage[k] = gn.fan_in, gn.synapse_bits, gn.storage
                 merged[k] = gn.sources
         alone = np.array([len(g) == 1 for g in groups], dtype=bool)[core_of_box]
-        arr = arr[order]
+        arr = np.array([t.as_tuple() for t in tiles], dtype=np.int64).reshape(-1, 6)
         add_fan_out(layer, arr[alone], fan_out, mem)
         for srcs in merged.values():      # one entry per source neuron and core, however many boxes it reaches
             for src, idx in srcs.items():

@@ -19,13 +19,6 @@ def _tile_shape(tiles: list) -> str:
     return f"{c1 - c0}x{y1 - y0}x{x1 - x0}"
 
 
-def _merged(tiles: list) -> int:
-    """How many cores hold several boxes (a layer's leftovers merged: simulators/mapping/merge.py)."""
-    if not tiles:
-        return 0
-    return int((np.bincount(np.array([c for c, _ in tiles])) > 1).sum())
-
-
 def mapping_summary(result, other=None) -> dict:
     """The JSON summary of ``result``; ``other``: the same network mapped with the profile's other synapse model
     (its cores and bound are added when they differ)."""
@@ -37,7 +30,7 @@ def mapping_summary(result, other=None) -> dict:
         layers.append({"layer": name, "shape": list(lp.shape) if lp.shape else [lp.neurons],
                        "neurons": lp.neurons, "cores": len(lp.cores),
                        "grid": list(til.get("grid", (1, 1))), "largest_tile": _tile_shape(lp.tiles),
-                       "cores_of_several_boxes": _merged(lp.tiles),
+                       "cores_of_several_boxes": int(til.get("cores_of_several_boxes", 0)),
                        "lower_bound_cores": b.cores if b else None, "bound_by": b.binding if b else None,
                        "relaxed": list(b.relaxed) if b else [],
                        "utilisation": {k: round(float(v), 4) for k, v in til.get("utilisation", {}).items()}})
