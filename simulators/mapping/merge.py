@@ -24,6 +24,8 @@ from .tile_needs import Tile, _flat_sources, _tables, path_counts
 
 #: a box tries to leave its core when it uses less than this share of every per-core limit (above 1: every box)
 SMALL = 1.01
+#: a core using this share of a limit is tried last (it takes a box only where its dense words had room to spare)
+FULL = 0.999
 
 
 @dataclass
@@ -65,20 +67,28 @@ def group_needs(layer, boxes: list, mem, wbits: int, cache: dict | None = None) 
 
 
 def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, mem, wbits: int,
-                tries: int = 4, give_up: int = 32, max_parts: int = 6) -> tuple:
+                tries: int = 6, give_up: int = 32, max_parts: int = 12, axon_cost: float = 0.0) -> tuple:
     """Group ``tiles`` (one layer's boxes) into cores, splitting leftovers where a part fits beside a neighbour:
     ``(boxes, groups)``, ``groups = [[box index, ...], ...]`` over the returned ``boxes`` (``tiles`` and the parts
     split off them), each group keeping every limit (``limits``: :class:`~.partition.Limits`). ``box_needs``:
     ``(fan_in, synapse_bits)`` per tile; ``channel_fan_out(tile)``: the output-axon entries of the tile's
     neurons per channel (``None``: no fan-out limit).
 
-    Greedy, smallest first: a box using less than ``SMALL`` of every limit joins the fullest core of a touching
-    box that it still fits beside; where none takes it whole, it is split: the longest run of its channels that
-    fits beside one of them goes there, and the rest tries again, in at most ``max_parts`` parts on distinct
-    cores. A box moves only when all of it finds room (a box that keeps a core of its own gains nothing from
-    giving part of itself away, and its sources would reach one more core). At most ``tries`` cores are checked
-    by exact needs per step; after ``give_up`` boxes in a row that find no room (a layer whose memory or fan-in
-    leaves none) the layer stops trying. Every core is checked exactly before it is formed."""
+    Greedy, the emptiest first: a box using less than ``SMALL`` of every limit joins the fullest core of a
+    touching box that it still fits beside; where none takes it whole, it is split: the longest run of its
+    channels that fits beside one of them goes there, and the rest tries again, in at most ``max_parts`` parts on
+    distinct cores. A box moves only when all of it finds room (a box that keeps a core of its own gains nothing
+    from giving part of itself away, and its sources would reach one more core). How full a core is: the largest
+    share of a limit it uses, where a dense-stored core's memory share is its neurons over the most neurons its
+    axons leave room for (dense runs grow by whole words); cores at a limit are tried last.
+
+    The sources pay for a split: every part's new source neurons take an output-axon entry on its core, the freed
+    core's entries go. ``axon_cost`` (``1 / fan-out limit`` when the sources are neurons, as in the
+    partitioner's cost) prices them: a split whose added entries cost a core or more is not made (a whole move
+    never adds entries). A box that the touching cores cannot hold by neurons and entries alone is passed over
+    without exact checks. At most ``tries`` cores are checked by exact needs per step; after ``give_up`` boxes in
+    a row that find no room (a layer whose memory or fan-in leaves none) the layer stops trying. Every core is
+    checked exactly before it is formed."""
     n = len(tiles)
     if n < 2:
         return list(tiles), [[i] for i in range(n)]
@@ -97,7 +107,20 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         return v / lim if np.isfinite(lim) else 0.0 * v
     neurons = np.array([t.neurons for t in tiles], dtype=np.float64)
     fo = np.array([fo_prefix(i)[-1] for i in range(n)]) if channel_fan_out is not None else np.zeros(n)
-    use = np.max([frac(neurons, limits.neurons), frac(fan_in, limits.fan_in), frac(bits, limits.synapse_bits),
+    dense_tab = _tables(layer.paths[0], mem, wbits, int(limits.neurons))[1] if len(layer.paths) == 1 else None
+
+    def mem_use(n, ax, b):
+        """The share of the memory limit a core of ``n`` neurons, ``ax`` input axons and ``b`` synapse bits uses; stored
+        dense, the share of the neurons its axons leave room for (dense runs grow by whole words: 6 neurons on
+        9,216 axons fill a core whose bits are 56 % used)."""
+        n, ax, b = (np.asarray(v, dtype=np.float64) for v in (n, ax, b))
+        out = frac(b, limits.synapse_bits)
+        if dense_tab is None or not np.isfinite(limits.synapse_bits):
+            return out
+        cap = np.searchsorted(dense_tab, limits.synapse_bits / np.maximum(ax, 1), side="right") - 1
+        dense = (ax > 0) & (ax * dense_tab[np.minimum(n, dense_tab.size - 1).astype(np.int64)] <= b) & (cap > 0)
+        return np.where(dense, n / np.maximum(cap, 1), out)
+    use = np.max([frac(neurons, limits.neurons), frac(fan_in, limits.fan_in), mem_use(neurons, fan_in, bits),
                   frac(fo, limits.fan_out)], axis=0)
     small = [int(i) for i in np.lexsort((neurons, use)) if use[i] < SMALL]   # the emptiest first, then the smallest
     if not small:
@@ -123,7 +146,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         return [(a + dy) * len(xs) + b + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)
                 if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs)]
 
-    def neighbours(i, need_n, need_fo, emptiest=False):
+    def neighbours(i, need_n, need_fo, emptiest=False, used=()):
         """Up to ``tries`` cores of the touching boxes with room for ``need_n`` neurons and ``need_fo`` entries:
         the fullest (and with ``emptiest``, also the emptiest: a full core rarely has memory or axons to spare)."""
         cs = near_cells(i)
@@ -132,7 +155,10 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         g = group_of[idx]
         g = g[(g != group_of[i]) & (g_neurons[g] + need_n <= limits.neurons) & (g_fo[g] + need_fo <= limits.fan_out)]
         g = np.unique(g)
-        g = g[np.lexsort((g_neurons[g], -g_use[g]))]        # the fullest first; of equally full ones, the fewest neurons
+        if used:
+            g = g[~np.isin(g, list(used))]
+        # the fullest first, those at a limit last; of equally full ones, the fewest neurons
+        g = g[np.lexsort((g_neurons[g], -g_use[g], g_use[g] >= FULL))]
         out = g[:tries].tolist()
         if emptiest:
             out += [x for x in g[::-1][:tries].tolist() if x not in out]
@@ -140,31 +166,106 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
 
     failed = 0
 
+    def room(i, t, pre):
+        """The most channels of box ``i`` that the touching cores could take by neurons and output-axon entries alone
+        (each core taking a run, at most ``max_parts`` of them): an upper bound, so a box whose channels exceed it
+        is passed over without exact checks."""
+        cs = near_cells(i)
+        idx = np.concatenate([order[starts[c]:starts[c + 1]] for c in cs] + [np.array(extra.get(c, []), dtype=np.int64)
+                                                                               for c in cs])
+        g = group_of[idx]
+        g = g[g != group_of[i]]          # a core holding several of these boxes is counted once per box: still a bound
+        area = (t.y1 - t.y0) * (t.x1 - t.x0)
+        r = (limits.neurons - g_neurons[g]) // area
+        step = float(np.min(np.diff(pre))) if pre.size > 1 else 0.0
+        if np.isfinite(limits.fan_out) and step > 0:
+            r = np.minimum(r, np.floor((limits.fan_out - g_fo[g]) / step))
+        r = np.maximum(r, 0)
+        if r.size > max_parts:
+            r = np.partition(r, r.size - max_parts)[r.size - max_parts:]
+        return int(r.sum())
+
     cache = {}
     g_ax = np.concatenate([fan_in, grow])   # per core: its input axons, or an upper bound on them
-    dense_tab = _tables(layer.paths[0], mem, wbits, int(limits.neurons))[1] if len(layer.paths) == 1 else None
+    states = {}    # core -> per path: (its source neurons, sorted; synapses per axon; sparse bits), made on demand
 
-    def fits(gid, extra_boxes, extra_axons):
-        """The needs of core ``gid`` with ``extra_boxes`` (at most ``extra_axons`` more input axons) if it keeps
-        the fan-in and memory limits, else None. On one path, a core whose summed axons fit dense fits for sure
-        (the union has at most that many axons): that bound stands in for the exact needs, which the
-        partitioner computes for every core it keeps."""
+    def box_sources(kp, b):
+        got = cache.get((kp, b))
+        if got is None:
+            p = layer.paths[kp]
+            idx, cnt = _flat_sources(p, *path_counts(p, b))
+            got = cache[(kp, b)] = (idx, cnt.astype(np.int64))
+        return got
+
+    def state_of(gid):
+        st = states.get(gid)
+        if st is None:
+            st = []
+            for kp, p in enumerate(layer.paths):
+                got = [box_sources(kp, tiles[k]) for k in members[gid]]
+                idx, cnt = np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got]).astype(np.int64)
+                if len(got) > 1:                  # merge the boxes' sorted lists, adding the counts of shared axons
+                    order_ = np.argsort(idx, kind="stable")
+                    idx, cnt = idx[order_], cnt[order_]
+                    first = np.concatenate([[True], idx[1:] != idx[:-1]])
+                    idx, cnt = idx[first], np.add.reduceat(cnt, np.flatnonzero(first))
+                st.append((idx, cnt, int(_tables(p, mem, wbits, int(limits.neurons))[0][cnt].sum())))
+            states[gid] = st
+        return st
+
+    def with_box(gid, box):
+        """Exact ``(needs, new state)`` of core ``gid`` with ``box`` added: the box's sorted sources are looked up
+        in the core's (an axon both reach adds the box's synapses to its run), as :func:`group_needs` counts
+        them."""
+        n = int(g_neurons[gid]) + box.neurons
+        bits, fan, new = 0, 0, []
+        for kp, p in enumerate(layer.paths):
+            sparse_tab, dense_tab_p = _tables(p, mem, wbits, n)
+            idx, cnt, sp = state_of(gid)[kp]
+            b_idx, b_cnt = box_sources(kp, box)
+            pos = np.searchsorted(idx, b_idx)
+            hit = pos < idx.size
+            hit[hit] = idx[pos[hit]] == b_idx[hit]
+            old = cnt[pos[hit]]
+            sp += int(sparse_tab[old + b_cnt[hit]].sum() - sparse_tab[old].sum() + sparse_tab[b_cnt[~hit]].sum())
+            axons = idx.size + int(b_idx.size - hit.sum())
+            bits += min(sp, axons * int(dense_tab_p[n]))
+            fan += axons
+            new.append((idx, cnt, pos, hit, b_idx, b_cnt, sp))
+        return GroupNeeds(fan, bits, {}, {}), new
+
+    def fits(gid, extra_box, extra_axons):
+        """``(needs, new state)`` of core ``gid`` with ``extra_box`` (at most ``extra_axons`` more input axons) if
+        it keeps the fan-in and memory limits, else None. On one path, a core whose summed axons fit dense fits for
+        sure (the union has at most that many axons): that bound stands in for the exact needs (state None), which
+        the partitioner computes for every core it keeps."""
         if dense_tab is not None:
             ax = g_ax[gid] + extra_axons
-            n = int(g_neurons[gid]) + sum(b.neurons for b in extra_boxes)
+            n = int(g_neurons[gid]) + extra_box.neurons
             if ax <= limits.fan_in and n < dense_tab.size and ax * dense_tab[n] <= limits.synapse_bits:
-                return GroupNeeds(int(ax), int(ax * dense_tab[n]), {}, {})
-        gn = group_needs(layer, [tiles[k] for k in members[gid]] + extra_boxes, mem, wbits, cache)
-        return gn if gn.fan_in <= limits.fan_in and gn.synapse_bits <= limits.synapse_bits else None
+                return GroupNeeds(int(ax), int(ax * dense_tab[n]), {}, {}), None
+        gn, new = with_box(gid, extra_box)
+        return (gn, new) if gn.fan_in <= limits.fan_in and gn.synapse_bits <= limits.synapse_bits else None
 
-    def join(gid, k, gn):
+    def join(gid, k, got):
+        gn, new = got
+        if new is None:
+            states.pop(gid, None)
+        else:                                  # the core's sources with the box's inserted in order
+            st = []
+            for idx, cnt, pos, hit, b_idx, b_cnt, sp in new:
+                cnt = cnt.copy()
+                cnt[pos[hit]] += b_cnt[hit]
+                miss = ~hit
+                st.append((np.insert(idx, pos[miss], b_idx[miss]), np.insert(cnt, pos[miss], b_cnt[miss]), sp))
+            states[gid] = st
         members[gid].append(k)
         group_of[k] = gid
         g_ax[gid] = gn.fan_in
         g_neurons[gid] += tiles[k].neurons
         g_fo[gid] += fo_prefix(k)[-1]
         g_use[gid] = max(g_neurons[gid] / limits.neurons, frac(gn.fan_in, limits.fan_in),
-                         frac(gn.synapse_bits, limits.synapse_bits), frac(g_fo[gid], limits.fan_out))
+                         float(mem_use(g_neurons[gid], gn.fan_in, gn.synapse_bits)), frac(g_fo[gid], limits.fan_out))
 
     for i in small:
         if failed >= give_up:
@@ -172,12 +273,16 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         if len(members[group_of[i]]) > 1:
             continue   # already holds another box: it stays where it is
         t, pre = tiles[i], fo_prefix(i)
+        if room(i, t, pre) < t.c1 - t.c0:
+            failed += 1
+            continue   # not enough room around it by neurons and entries alone: no exact check needed
         area = (t.y1 - t.y0) * (t.x1 - t.x0)
         plan, used, c = [], set(), t.c0        # (core, part, its needs): the box's channels from c on still to place
         while c < t.c1 and len(plan) < max_parts:
             rest = Tile(c, t.c1, t.y0, t.y1, t.x0, t.x1)
-            whole = next(((gid, gn) for gid in neighbours(i, rest.neurons, pre[-1] - pre[c - t.c0], emptiest=True)
-                          if gid not in used and (gn := fits(gid, [rest], fan_in[i])) is not None), None)
+            whole = next(((gid, gn) for gid in neighbours(i, rest.neurons, pre[-1] - pre[c - t.c0], emptiest=True,
+                                                          used=used)
+                          if (gn := fits(gid, rest, fan_in[i])) is not None), None)
             if whole is not None:
                 plan.append((whole[0], rest, whole[1]))
                 c = t.c1
@@ -185,15 +290,19 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             if len(plan) + 1 >= max_parts or len(tiles) + len(plan) + 1 >= cap:
                 break
             part = None
-            for gid in neighbours(i, area, pre[c - t.c0 + 1] - pre[c - t.c0], emptiest=True):
-                if gid in used:
-                    continue                                        # the longest run of channels that fits there
+            for gid in neighbours(i, area, pre[c - t.c0 + 1] - pre[c - t.c0], emptiest=True, used=used):
+                # the longest run of channels that fits there
                 room_n = (limits.neurons - g_neurons[gid]) // area
                 room_fo = np.searchsorted(pre, limits.fan_out - g_fo[gid] + pre[c - t.c0], side="right") - 1 - (c - t.c0)
                 lo, hi, best = 0, int(min(t.c1 - c - 1, room_n, room_fo)), None
+                if hi < 1 or (best := fits(gid, Tile(c, c + 1, t.y0, t.y1, t.x0, t.x1), fan_in[i])) is None:
+                    continue                      # not one channel fits there
+                lo = 1
+                if hi > 1 and (gn := fits(gid, Tile(c, c + hi, t.y0, t.y1, t.x0, t.x1), fan_in[i])) is not None:
+                    lo, best = hi, gn             # all that the neurons and entries allow fit (often: they bind)
                 while lo < hi:
                     mid = (lo + hi + 1) // 2
-                    gn = fits(gid, [Tile(c, c + mid, t.y0, t.y1, t.x0, t.x1)], fan_in[i])
+                    gn = fits(gid, Tile(c, c + mid, t.y0, t.y1, t.x0, t.x1), fan_in[i])
                     if gn is not None:
                         lo, best = mid, gn
                     else:
@@ -209,6 +318,19 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         if c < t.c1:   # the box cannot leave its core whole: moving a part of it would only add output axons
             failed += 1
             continue
+        if len(plan) > 1 and axon_cost > 0 and (len(plan) - 1) * fan_in[i] * axon_cost >= 1:
+            # the parts' sources take an output-axon entry on every core they reach: the move must save more
+            # source cores' worth of entries than it adds (a whole move never adds: the freed core had them all)
+            added, exact = -fan_in[i], []
+            for gid, part, got in plan:
+                if got[1] is None:
+                    got = with_box(gid, part)
+                added += got[0].fan_in - sum(st[0].size for st in state_of(gid))
+                exact.append((gid, part, got))
+            if added * axon_cost >= 1:
+                failed += 1
+                continue
+            plan = exact
         failed = 0
         del members[i]
         for n_part, (gid, part, gn) in enumerate(plan):

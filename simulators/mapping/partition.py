@@ -354,9 +354,9 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
         lim = Limits(neurons=int(limits["neurons_per_core"]), fan_in=fin, synapse_bits=mlim, fan_out=fo_lim)
         fo = fan_out[name] if np.isfinite(fo_lim) else None
         feeds_neurons = any(p.source in layers for p in layer.paths)   # its sources have a fan-out limit
+        axon_cost = 1.0 / fo_lim if feeds_neurons and np.isfinite(fo_lim) else 0.0
         if layer.paths:
-            tl = partition_layer(layer, lim, mem, wbits, fo,
-                                 axon_cost=1.0 / fo_lim if feeds_neurons and np.isfinite(fo_lim) else 0.0)
+            tl = partition_layer(layer, lim, mem, wbits, fo, axon_cost=axon_cost)
         else:   # fed by nothing (cannot happen after convert): one range per neurons_per_core
             tl = LayerTiling([Tile(a, min(layer.channels, a + lim.neurons))
                               for a in range(0, layer.channels, lim.neurons)], (1, 1), 0)
@@ -369,7 +369,8 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
             if np.isfinite(fo_lim):
                 def per_channel(t, f=fan_out[name], lay=layer):
                     return f.of_box(lay, (t.y0, t.y1, t.x0, t.x1))[0][t.c0:t.c1]
-            boxes, groups = merge_cores(layer, boxes, (fan_in, bits), per_channel, lim, mem, wbits)
+            boxes, groups = merge_cores(layer, boxes, (fan_in, bits), per_channel, lim, mem, wbits,
+                                        axon_cost=axon_cost)
         box_fo = fan_out[name].of_tiles(layer, boxes)
         order = [i for g in groups for i in g]
         tiles = [boxes[i] for i in order]

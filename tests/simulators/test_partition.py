@@ -354,12 +354,9 @@ def test_core_of_several_boxes_needs_match_brute_force(seed):
     assert checked >= 3
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
-    """A two-layer network on small cores whose leftover chunks merge (cores of several boxes): every core's
-    fan-in, output-axon entries and destination cores equal a count over the explicit connectivity and the
-    placement (a source neuron reaching two boxes of one core is one axon and one entry)."""
-    from snn2hw.simulators.mapping import map_graph
+def _two_layer_network(seed):
+    """src -> 1x1 conv -> sn1 -> 3x3 conv (20 % of its taps zero) -> sn2 on small cores, whose leftover chunks
+    merge; returns ``(graph, profile)``."""
     rng = np.random.default_rng(500 + seed)
     cin, c1, c2 = 2, int(rng.integers(5, 9)), int(rng.integers(5, 9))
     w1 = rng.integers(1, 3, size=(c1, cin, 1, 1))
@@ -376,6 +373,18 @@ def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
     g.infer_shapes()
     p = profile(npc=int(rng.integers(6, 14)), mem=None, fan_in=int(rng.integers(40, 80)),
                 fan_out=int(rng.integers(12, 30)))
+    return g, p
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
+    """A two-layer network on small cores whose leftover chunks merge (cores of several boxes): every core's
+    fan-in, output-axon entries and destination cores equal a count over the explicit connectivity and the
+    placement (a source neuron reaching two boxes of one core is one axon and one entry)."""
+    from snn2hw.simulators.mapping import map_graph
+    g, p = _two_layer_network(seed)
+    c1, c2, H, W = *g.nodes["sn1"].output_shape[:1], *g.nodes["sn2"].output_shape
+    w2 = g.nodes["conv2"].weight_int
     res = map_graph(g, p, synapse_model="expanded")
     assert any(u.more_tiles for u in res.usage), "no core holds several boxes: the case tests nothing"
     SPLITS.append(sum(t.get("split_parts", 0) for t in res.tilings.values()))
@@ -406,3 +415,65 @@ def test_the_merged_networks_split_boxes():
         for seed in range(6):
             test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed)
     assert sum(SPLITS) > 0, SPLITS
+
+
+def test_merging_never_costs_the_sources_a_core_per_core_it_frees():
+    """Every move frees a core; a split adds output-axon entries to the sources (its parts' new source neurons on
+    each core they join) and is made only when those cost less than a core: so over a layer, the entries its
+    sources gain are fewer than (cores freed) x the fan-out limit. Counted on the two-layer networks above, merged
+    and not: the sources' entries are the consumer cores' summed fan-in (one source population)."""
+    from snn2hw.hw_profiles import load_profile
+    from snn2hw.simulators.mapping import layer_needs
+    from snn2hw.simulators.mapping.partition import partition_network
+    gained = []
+    for seed in range(12):
+        g, p = _two_layer_network(seed)
+        prof = load_profile(p)
+        mem = _mem_model(prof)
+        mem.synapse_model = "expanded"
+        cap = prof.capacity
+        limits = {"neurons_per_core": int(cap.neurons_per_core.value), "fan_in": float(cap.fan_in_axons_per_core.value),
+                  "synapse_bits": float("inf"), "fan_out": float(cap.fan_out_axons_per_core.value)}
+        out = {}
+        for merge in (False, True):
+            layers = layer_needs(g, prof)
+            for name, layer in layers.items():
+                prepare_layer(layer, g.nodes[name].output_shape)
+            out[merge] = partition_network(layers, limits, mem, int(prof.formats.weight_bits), merge=merge)["sn2"]
+        freed = out[False].cores - out[True].cores
+        added = int(out[True].fan_in.sum() - out[False].fan_in.sum())
+        assert freed >= 0
+        assert added < max(freed, 1) * limits["fan_out"], (seed, freed, added, limits["fan_out"])
+        gained.append(added)
+    assert max(gained) > 0, "no split added entries: the case tests nothing"
+
+
+@pytest.mark.parametrize("axon_cost, split", [(0.0, True), (1 / 13, True), (1 / 12, False)])
+def test_a_split_that_costs_its_sources_a_core_is_not_made(axon_cost, split):
+    """Hand case: a 1x1 conv from 4 source channels on a 3x3 map; cores of 8 neurons. Each of the 8 outer
+    positions holds 7 channels on a core (room for 1 neuron); the centre's 4 channels can only leave their core
+    split, one channel onto each of 4 outer cores. Each part brings the centre's 4 source neurons to a core they
+    did not reach, and the freed core's 4 entries go: the split adds 4 x 4 - 4 = 12 output-axon entries. It is
+    made when an entry costs less than 1/12 of a core (1/13), and not at 1/12 (the entries cost a whole core)."""
+    from snn2hw.simulators.mapping.merge import merge_cores
+    from snn2hw.simulators.mapping.tile_needs import tiles_needs
+    from tests.simulators.test_mapping import conv_graph
+    g = conv_graph((4, 3, 3), np.ones((8, 4, 1, 1), dtype=np.int64))
+    prof = profile(npc=8, mem=None, fan_in=None, fan_out=None)
+    mem = _mem_model(prof)
+    mem.synapse_model = "expanded"
+    layer = layer_needs(g, prof)["sn"]
+    prepare_layer(layer, g.nodes["sn"].output_shape)
+    tiles = [Tile(0, 7, y, y + 1, x, x + 1) for y in range(3) for x in range(3) if (y, x) != (1, 1)]
+    tiles.append(Tile(0, 4, 1, 2, 1, 2))
+    arr = np.array([t.as_tuple() for t in tiles], dtype=np.int64)
+    fan_in, bits, _ = tiles_needs(layer, arr, mem, 8)
+    lim = Limits(neurons=8, fan_in=float("inf"), synapse_bits=float("inf"), fan_out=float("inf"))
+    boxes, groups = merge_cores(layer, tiles, (fan_in, bits), None, lim, mem, 8, axon_cost=axon_cost)
+    assert len(groups) == (8 if split else 9)
+    centre = [b for b in boxes if (b.y0, b.x0) == (1, 1)]
+    assert sum(b.neurons for b in centre) == 4 and len(centre) == (4 if split else 1)
+    covered = np.zeros((8, 3, 3), dtype=int)
+    for b in boxes:
+        covered[b.c0:b.c1, b.y0, b.x0] += 1
+    assert covered.sum() == 8 * 7 + 4 and covered.max() == 1
