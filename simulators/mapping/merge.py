@@ -244,6 +244,12 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             n = int(g_neurons[gid]) + extra_box.neurons
             if ax <= limits.fan_in and n < dense_tab.size and ax * dense_tab[n] <= limits.synapse_bits:
                 return GroupNeeds(int(ax), int(ax * dense_tab[n]), {}, {}), None
+        n = int(g_neurons[gid]) + extra_box.neurons    # the core's own axons and sparse bits only grow
+        st = state_of(gid)
+        if sum(x[0].size for x in st) > limits.fan_in or sum(
+                min(sp, idx.size * int(_tables(p, mem, wbits, n)[1][n])) for (idx, _, sp), p in zip(st, layer.paths)
+        ) > limits.synapse_bits:
+            return None
         gn, new = with_box(gid, extra_box)
         return (gn, new) if gn.fan_in <= limits.fan_in and gn.synapse_bits <= limits.synapse_bits else None
 
