@@ -304,8 +304,9 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                 if hi < 1 or (best := fits(gid, Tile(c, c + 1, t.y0, t.y1, t.x0, t.x1), fan_in[i])) is None:
                     continue                      # not one channel fits there
                 lo = 1
-                if hi > 1 and (gn := fits(gid, Tile(c, c + hi, t.y0, t.y1, t.x0, t.x1), fan_in[i])) is not None:
-                    lo, best = hi, gn             # all that the neurons and entries allow fit (often: they bind)
+                if hi > 1:                        # all that the neurons and entries allow (often: they bind)
+                    gn = fits(gid, Tile(c, c + hi, t.y0, t.y1, t.x0, t.x1), fan_in[i])
+                    lo, best, hi = (hi, gn, hi) if gn is not None else (lo, best, hi - 1)
                 while lo < hi:
                     mid = (lo + hi + 1) // 2
                     gn = fits(gid, Tile(c, c + mid, t.y0, t.y1, t.x0, t.x1), fan_in[i])
