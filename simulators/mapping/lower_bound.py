@@ -33,7 +33,8 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   bin packing (:func:`bin_packing_floor`: two neurons of more than half the limit never share a core). Shared
   conv weights (population axons) are left to ``output_axons``. The consumer's per-neuron shares of a core
   (``tile_memory``'s, and its own destination cores over the fan-out limit) bound its cores per source neuron
-  too: a source needs at least the sum of its targets' shares.
+  too, packed as bins (L2 with ``a = 0``): its targets of more than half a core one core each, the others filling at
+  most the room those leave, and at least the sum of its targets' shares.
 * ``alone``: the neurons that must sit alone (by fan-in, below, or by ``destination_cores``), one core each, plus
   the rest over the neurons per core; these neurons are what the layer's own sources see as lonely targets.
 
@@ -315,7 +316,8 @@ def pairwise_incompatible(p, fin: float, rounds: int = 4, cu: _ConvUnions | None
 def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
     """Per source neuron of path ``p`` into consumer ``c``: the fewest of ``c``'s cores that can hold the
     destination neurons it reaches (their count over the neurons per core; their synapse bits over the memory per
-    core; the ones that must sit alone, one core each; the sum of their shares of a core)."""
+    core; the ones that must sit alone, one core each; their shares of a core packed as bins: those above 1/2 one
+    core each, the others filling at most the room those leave)."""
     n = c.alone.size
     ws = [np.ones(n)]
     if c.bits is not None and np.isfinite(c.mlim):
@@ -324,7 +326,12 @@ def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
         ws.append(c.alone.astype(np.float64))
     if c.distinct is not None and c.distinct.any():
         ws.append(c.distinct.astype(np.float64))
-    ws += list(c.shares)
+    tol, split = 1e-7, []
+    for share in c.shares:   # per share: the targets above 1/2 (count, their sum) and the sum of the others
+        share = np.minimum(share, 1.0)
+        big = share > 0.5 + tol
+        split.append(bool(big.any()))
+        ws += [big.astype(np.float64), np.where(big, share, 0.0), np.where(big, 0.0, share)] if split[-1] else [share]
     sums = iter(np.round(p.reach(np.stack(ws)), 6))   # every sum in one transposed convolution
     cnt = next(sums)
     need = np.ceil(cnt / npc)
@@ -335,8 +342,13 @@ def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
         need = np.maximum(need, alone + np.ceil(np.round(cnt - alone, 6) / npc))
     if c.distinct is not None and c.distinct.any():   # pairwise incompatible targets: one core each
         need = np.maximum(need, np.round(next(sums)))
-    for share in sums:   # the targets' shares of a core add up to at most 1 per core
-        need = np.maximum(need, np.ceil(share))
+    for has_big in split:   # the targets' shares of a core, as a bin packing (L2 with a = 0, bin_packing_floor):
+        # two targets above 1/2 never share a core, the others fill at most the room those cores leave
+        if not has_big:
+            need = np.maximum(need, np.ceil(next(sums)))
+            continue
+        n_big, s_big, s_small = next(sums), next(sums), next(sums)
+        need = np.maximum(need, n_big + np.maximum(0.0, np.ceil(np.round(s_small - (n_big - s_big), 6))))
     return need
 
 

@@ -83,3 +83,27 @@ def test_destination_term_counts_neurons_that_cannot_share_a_core():
     assert res.totals["cores_per_layer"]["sn2"] == 6 and res.bounds["sn2"].cores == 6
     assert res.totals["cores_per_layer"]["sn1"] == 6
     assert res.bounds["sn1"].terms["destination_cores"] == 6 and res.bounds["sn1"].cores == 6
+
+
+def test_each_sources_targets_are_packed_as_bins():
+    """The destination cores a source neuron's targets need (``_target_cores``), from the targets' shares of a core
+    (their output-axon entries over the limit): never above the optimal packing of those shares (exhaustive),
+    and above the summed shares where two targets of more than half a core cannot share one. Random dense paths,
+    shares in multiples of 1/4096, most of them just above 1/2."""
+    from snn2hw.simulators.mapping import layer_needs
+    from snn2hw.simulators.mapping.lower_bound import _Consumer, _target_cores
+    from tests.simulators.test_mapping import dense_graph, profile
+    rng = np.random.default_rng(3)
+    above_sum = 0
+    for _ in range(80):
+        n_src, n_dst = int(rng.integers(1, 5)), int(rng.integers(2, 8))
+        w = (rng.random((n_dst, n_src)) < 0.7).astype(np.int64)
+        p = layer_needs(dense_graph(w), profile())["sn"].paths[0]
+        share = np.where(rng.random(n_dst) < 0.6, rng.integers(2049, 3300, n_dst), rng.integers(1, 2049, n_dst)) / 4096
+        need = _target_cores(p, _Consumer(None, float("inf"), np.zeros(n_dst, dtype=bool), shares=[share]), 1024)
+        for s in range(n_src):
+            targets = list(share[w[:, s] != 0])
+            opt = _optimal_bins(targets) if targets else 0
+            assert need[s] <= opt, (targets, need[s], opt)
+            above_sum += need[s] > math.ceil(round(sum(targets), 9))
+    assert above_sum > 10, above_sum
