@@ -36,6 +36,31 @@ class GroupNeeds:
     sources: dict          # source population -> its neurons reaching the core (flat, sorted)
 
 
+def _box_sources(layer, k: int, box, cache: dict | None = None) -> tuple:
+    """``(source neurons, sorted; synapses each)`` of ``box`` on ``layer``'s path ``k`` (kept in ``cache``)."""
+    got = None if cache is None else cache.get((k, box))
+    if got is None:
+        p = layer.paths[k]
+        idx, cnt = _flat_sources(p, *path_counts(p, box))
+        got = (idx, cnt.astype(np.int64))
+        if cache is not None:
+            cache[(k, box)] = got
+    return got
+
+
+def _union(lists: list) -> tuple:
+    """The union of sorted ``(source neurons, synapses each)`` lists: each source once, its synapses added."""
+    if len(lists) == 1:
+        return lists[0]
+    idx, cnt = np.concatenate([v[0] for v in lists]), np.concatenate([v[1] for v in lists])
+    order = np.argsort(idx, kind="stable")           # each list is sorted: merging sorted runs
+    idx, cnt = idx[order], cnt[order]
+    if not idx.size:
+        return idx, cnt
+    first = np.concatenate([[True], idx[1:] != idx[:-1]])
+    return idx[first], np.add.reduceat(cnt, np.flatnonzero(first))
+
+
 def group_needs(layer, boxes: list, mem, wbits: int, cache: dict | None = None) -> GroupNeeds:
     """Exact needs of one core holding ``boxes`` (:class:`~.tile_needs.Tile`, disjoint) of ``layer`` under the
     expanded synapse model. ``cache``: a dict keeping each box's source neurons and counts per path between
@@ -43,21 +68,7 @@ def group_needs(layer, boxes: list, mem, wbits: int, cache: dict | None = None) 
     n = sum(b.neurons for b in boxes)
     bits, storage, by_src = 0, {}, {}
     for k, p in enumerate(layer.paths):
-        idx, cnt = [], []
-        for b in boxes:
-            got = None if cache is None else cache.get((k, b))
-            if got is None:
-                got = _flat_sources(p, *path_counts(p, b))
-                if cache is not None:
-                    cache[(k, b)] = got
-            idx.append(got[0])
-            cnt.append(got[1])
-        idx, cnt = np.concatenate(idx), np.concatenate(cnt).astype(np.int64)
-        order = np.argsort(idx, kind="stable")           # each box's list is sorted: merging sorted runs
-        idx, cnt = idx[order], cnt[order]
-        first = np.concatenate([[True], idx[1:] != idx[:-1]]) if idx.size else np.zeros(0, dtype=bool)
-        src = idx[first]                                  # the source neurons reaching the core
-        per_axon = np.add.reduceat(cnt, np.flatnonzero(first)) if idx.size else cnt   # synapses per axon
+        src, per_axon = _union([_box_sources(layer, k, b, cache) for b in boxes])   # the axons, synapses each
         sparse_tab, dense_tab = _tables(p, mem, wbits, n)
         sparse, dense = int(sparse_tab[per_axon].sum()), int(src.size) * int(dense_tab[n])
         storage[p.synapse] = "dense" if dense < sparse else "sparse"
@@ -146,14 +157,19 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         return [(a + dy) * len(xs) + b + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)
                 if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs)]
 
-    def neighbours(i, need_n, need_fo, emptiest=False, used=()):
-        """Up to ``tries`` cores of the touching boxes with room for ``need_n`` neurons and ``need_fo`` entries:
-        the fullest (and with ``emptiest``, also the emptiest: a full core rarely has memory or axons to spare)."""
+    def touching(i):
+        """The cores of the boxes touching box ``i`` (its own core left out), one entry per box."""
         cs = near_cells(i)
         idx = np.concatenate([order[starts[c]:starts[c + 1]] for c in cs] + [np.array(extra.get(c, []), dtype=np.int64)
                                                                                for c in cs])
         g = group_of[idx]
-        g = g[(g != group_of[i]) & (g_neurons[g] + need_n <= limits.neurons) & (g_fo[g] + need_fo <= limits.fan_out)]
+        return g[g != group_of[i]]
+
+    def neighbours(i, need_n, need_fo, emptiest=False, used=()):
+        """Up to ``tries`` cores of the touching boxes with room for ``need_n`` neurons and ``need_fo`` entries:
+        the fullest (and with ``emptiest``, also the emptiest: a full core rarely has memory or axons to spare)."""
+        g = touching(i)
+        g = g[(g_neurons[g] + need_n <= limits.neurons) & (g_fo[g] + need_fo <= limits.fan_out)]
         g = np.unique(g)
         if used:
             g = g[~np.isin(g, list(used))]
@@ -170,11 +186,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         """The most channels of box ``i`` that the touching cores could take by neurons and output-axon entries alone
         (each core taking a run, at most ``max_parts`` of them): an upper bound, so a box whose channels exceed it
         is passed over without exact checks."""
-        cs = near_cells(i)
-        idx = np.concatenate([order[starts[c]:starts[c + 1]] for c in cs] + [np.array(extra.get(c, []), dtype=np.int64)
-                                                                               for c in cs])
-        g = group_of[idx]
-        g = g[g != group_of[i]]          # a core holding several of these boxes is counted once per box: still a bound
+        g = touching(i)                  # a core holding several of these boxes is counted once per box: still a bound
         area = (t.y1 - t.y0) * (t.x1 - t.x0)
         r = (limits.neurons - g_neurons[g]) // area
         step = float(np.min(np.diff(pre))) if pre.size > 1 else 0.0
@@ -189,26 +201,12 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
     g_ax = np.concatenate([fan_in, grow])   # per core: its input axons, or an upper bound on them
     states = {}    # core -> per path: (its source neurons, sorted; synapses per axon; sparse bits), made on demand
 
-    def box_sources(kp, b):
-        got = cache.get((kp, b))
-        if got is None:
-            p = layer.paths[kp]
-            idx, cnt = _flat_sources(p, *path_counts(p, b))
-            got = cache[(kp, b)] = (idx, cnt.astype(np.int64))
-        return got
-
     def state_of(gid):
         st = states.get(gid)
         if st is None:
             st = []
             for kp, p in enumerate(layer.paths):
-                got = [box_sources(kp, tiles[k]) for k in members[gid]]
-                idx, cnt = np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got]).astype(np.int64)
-                if len(got) > 1:                  # merge the boxes' sorted lists, adding the counts of shared axons
-                    order_ = np.argsort(idx, kind="stable")
-                    idx, cnt = idx[order_], cnt[order_]
-                    first = np.concatenate([[True], idx[1:] != idx[:-1]])
-                    idx, cnt = idx[first], np.add.reduceat(cnt, np.flatnonzero(first))
+                idx, cnt = _union([_box_sources(layer, kp, tiles[k], cache) for k in members[gid]])
                 st.append((idx, cnt, int(_tables(p, mem, wbits, int(limits.neurons))[0][cnt].sum())))
             states[gid] = st
         return st
@@ -222,7 +220,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         for kp, p in enumerate(layer.paths):
             sparse_tab, dense_tab_p = _tables(p, mem, wbits, n)
             idx, cnt, sp = state_of(gid)[kp]
-            b_idx, b_cnt = box_sources(kp, box)
+            b_idx, b_cnt = _box_sources(layer, kp, box, cache)
             pos = np.searchsorted(idx, b_idx)
             hit = pos < idx.size
             hit[hit] = idx[pos[hit]] == b_idx[hit]
@@ -239,13 +237,12 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         it keeps the fan-in and memory limits, else None. On one path, a core whose summed axons fit dense fits for
         sure (the union has at most that many axons): that bound stands in for the exact needs (state None), which
         the partitioner computes for every core it keeps."""
+        n = int(g_neurons[gid]) + extra_box.neurons
         if dense_tab is not None:
             ax = g_ax[gid] + extra_axons
-            n = int(g_neurons[gid]) + extra_box.neurons
             if ax <= limits.fan_in and n < dense_tab.size and ax * dense_tab[n] <= limits.synapse_bits:
                 return GroupNeeds(int(ax), int(ax * dense_tab[n]), {}, {}), None
-        n = int(g_neurons[gid]) + extra_box.neurons    # the core's own axons and sparse bits only grow
-        st = state_of(gid)
+        st = state_of(gid)                      # the core's own axons and sparse bits only grow
         if sum(x[0].size for x in st) > limits.fan_in or sum(
                 min(sp, idx.size * int(_tables(p, mem, wbits, n)[1][n])) for (idx, _, sp), p in zip(st, layer.paths)
         ) > limits.synapse_bits:
@@ -300,7 +297,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                 # the longest run of channels that fits there
                 room_n = (limits.neurons - g_neurons[gid]) // area
                 room_fo = np.searchsorted(pre, limits.fan_out - g_fo[gid] + pre[c - t.c0], side="right") - 1 - (c - t.c0)
-                lo, hi, best = 0, int(min(t.c1 - c - 1, room_n, room_fo)), None
+                hi = int(min(t.c1 - c - 1, room_n, room_fo))
                 if hi < 1 or (best := fits(gid, Tile(c, c + 1, t.y0, t.y1, t.x0, t.x1), fan_in[i])) is None:
                     continue                      # not one channel fits there
                 lo = 1
@@ -314,9 +311,8 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                         lo, best = mid, gn
                     else:
                         hi = mid - 1
-                if lo:
-                    part = (gid, Tile(c, c + lo, t.y0, t.y1, t.x0, t.x1), best)
-                    break
+                part = (gid, Tile(c, c + lo, t.y0, t.y1, t.x0, t.x1), best)
+                break
             if part is None:
                 break
             plan.append(part)
