@@ -57,7 +57,7 @@ class MappingResult:
         return {"fits": self.fits, "totals": dict(self.totals), "limits": dict(self.limits),
                 "violations": [v.to_dict() for v in self.violations],
                 "bounds": {k: b.to_dict() for k, b in self.bounds.items()},
-                "tilings": {k: {"grid": list(v["grid"]), "utilisation": dict(v["utilisation"])}
+                "tilings": {k: {**v, "grid": list(v["grid"]), "utilisation": dict(v["utilisation"])}
                             for k, v in self.tilings.items()},
                 "usage": [u.to_dict() for u in self.usage], "placement": self.placement.to_dict()}
 

@@ -391,6 +391,9 @@ def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
     from snn2hw.report.mapping_summary import mapping_summary
     doc = mapping_summary(res)          # what `snn2hw map --json` reports of them
     assert sum(lay["cores_of_several_boxes"] for lay in doc["layers"]) == sum(bool(u.more_tiles) for u in res.usage)
+    til = res.to_dict()["tilings"]      # the result's own JSON keeps them too
+    assert sum(t["cores_of_several_boxes"] for t in til.values()) == sum(bool(u.more_tiles) for u in res.usage)
+    assert sum(t["split_parts"] for t in til.values()) == SPLITS[-1]
     n1, n2 = c1 * H * W, c2 * H * W
     x = torch.eye(n1, dtype=torch.float64).reshape(n1, c1, H, W)
     m = (F.conv2d(x, torch.from_numpy((w2 != 0).astype(np.float64)), padding=1).reshape(n1, n2) > 0).T.numpy()
