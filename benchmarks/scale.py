@@ -67,7 +67,8 @@ def _inputs(n: int):
     return direct(torch.round(torch.rand(n, 3, SIZE, SIZE, generator=g) * 255) / 255, T)
 
 
-def child(stage: str, model: str, work: Path, samples: int, batch: int, weights: str = "default") -> dict:
+def child(stage: str, model: str, work: Path, samples: int, batch: int, weights: str = "default",
+          effort: str = "normal") -> dict:
     """Run one stage in this (fresh) process; return its measurements."""
     import torch
     import snn2hw
@@ -118,9 +119,10 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int, weights:
         extra = f"{sum(float(v.sum()) for v in r.layer_spikes.values()) / samples:.0f} spikes/sample"
     elif stage in ("map", "map_expanded"):
         from snn2hw.simulators.mapping import map_graph
-        mres = map_graph(prep["g"], "loihi", synapse_model="expanded" if stage == "map_expanded" else None)
+        mres = map_graph(prep["g"], "loihi", synapse_model="expanded" if stage == "map_expanded" else None,
+                         effort=effort)
         t = mres.totals
-        extra = (f"{t['synapse_model']}: {t['cores_used']} cores on {t['chips_needed']} chips, lower bound "
+        extra = (f"{t['synapse_model']}{', effort high' if effort == 'high' else ''}: {t['cores_used']} cores on {t['chips_needed']} chips, lower bound "
                  f"{t['lower_bound_cores']} (mapping / bound {t['bound_ratio']:.2f}), {len(mres.violations)} "
                  f"violations")
     elif stage in ("event", "event_expanded"):
@@ -144,9 +146,10 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int, weights:
             "added_mb": peak - base, "note": extra}
 
 
-def _spawn(stage, model, work, samples, batch, weights="default") -> dict:
+def _spawn(stage, model, work, samples, batch, weights="default", effort="normal") -> dict:
     cmd = [sys.executable, __file__, "--child", stage, "--models", model, "--work", str(work),
-           "--samples", str(samples), "--batch-size", str(batch), "--weights", weights]
+           "--samples", str(samples), "--batch-size", str(batch), "--weights", weights,
+           "--effort", effort]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:  # a stage that fails at this size is a result too: print it and go on
@@ -190,10 +193,12 @@ def main(argv=None):
     ap.add_argument("--weights", choices=("default", "calibrated"), default="default",
                     help="random seeded weights: PyTorch's default initialization, or those calibrated to fire as "
                          "'snn2hw init' writes them (snn2hw/models/init.py)")
+    ap.add_argument("--effort", choices=("normal", "high"), default="normal",
+                    help="the mapping's merging effort for the map stages (snn2hw map --effort)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        print(json.dumps(child(a.child, a.models, Path(a.work), a.samples, a.batch_size, a.weights)))
+        print(json.dumps(child(a.child, a.models, Path(a.work), a.samples, a.batch_size, a.weights, a.effort)))
         return
     models = [m.strip() for m in a.models.split(",") if m.strip()]
     stages = list(STAGES) if a.stages == "all" else [s.strip() for s in a.stages.split(",")]
@@ -215,7 +220,8 @@ def main(argv=None):
             prereq = s not in stages
             if prereq and s in PRODUCES and (work / PRODUCES[s].format(m=_tag(m, a.weights))).exists():
                 continue
-            r = _spawn(s, m, work, a.samples if not prereq else min(a.samples, 16), a.batch_size, a.weights)
+            r = _spawn(s, m, work, a.samples if not prereq else min(a.samples, 16), a.batch_size, a.weights,
+                       a.effort)
             if prereq:
                 r["note"] = ("(prerequisite) " + r["note"]).strip()
             print(_row(r), flush=True)

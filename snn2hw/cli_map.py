@@ -15,6 +15,9 @@ from snn2hw.util.cli_types import POSITIVE
 @click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
               help="how conv synapses are stored (default: the profile's; 'shared': weight sets stored once, "
                    "population axons)")
+@click.option("--effort", type=click.Choice(["normal", "high"]), default="normal", show_default=True,
+              help="how hard leftover tiles are merged into neighbouring cores: 'high' tries every tile (fewer "
+                   "cores on some networks, e.g. ResNet-19 with expanded synapses, in more time)")
 @click.option("--json", "json_out", default=None, type=click.Path(), callback=output_option("file"),
               help="also write the summary as JSON to this file")
 @click.option("--model", "--factory", "factory", default=None, metavar="MODULE:FACTORY",
@@ -26,7 +29,8 @@ from snn2hw.util.cli_types import POSITIVE
 @click.option("--data", "data_spec", default=None, help="calibration data for converting a float checkpoint")
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step)")
-def map_cmd(model_file, profile, synapse_model, json_out, factory, input_shape, nir_reset, data_spec, input_step):
+def map_cmd(model_file, profile, synapse_model, effort, json_out, factory, input_shape, nir_reset, data_spec,
+            input_step):
     """Map a model onto a profile's cores: per-layer table, totals, lower bound and every violation."""
     from snn2hw.cli import _load_integer, _parse_shape
     from snn2hw.hw_profiles import load_profile
@@ -36,11 +40,11 @@ def map_cmd(model_file, profile, synapse_model, json_out, factory, input_shape, 
     prof = load_profile(profile)
     g, _ = _load_integer(model_file, profile, factory, data_spec, input_step, _parse_shape(None, None, input_shape),
                          nir_reset)
-    res = map_graph(g, prof, synapse_model=synapse_model)
+    res = map_graph(g, prof, synapse_model=synapse_model, effort=effort)
     other = None
     if prof.memory_model == "synapse_list" and len(prof.synapse_models.available) > 1:
         alt = next(m for m in prof.synapse_models.available if m != res.totals["synapse_model"])
-        other = map_graph(g, prof, synapse_model=alt)
+        other = map_graph(g, prof, synapse_model=alt, effort=effort)
     doc = mapping_summary(res, other)
     click.echo(format_mapping(doc))
     if json_out:

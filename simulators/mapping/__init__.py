@@ -66,12 +66,18 @@ def synapse_model_of(profile, synapse_model: Optional[str] = None) -> str:
     return model
 
 
-def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None, progress=None) -> MappingResult:
+def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None, progress=None,
+              effort: str = "normal") -> MappingResult:
     """Place ``graph``'s populations on ``profile``'s cores and check every design rule (all violations at once).
 
     ``synapse_model``: 'expanded' | 'shared' for a synapse-list profile (default: the profile's). ``progress``:
-    called with ``(layer, cores)`` as each layer is tiled (last layer first)."""
+    called with ``(layer, cores)`` as each layer is tiled (last layer first). ``effort``: how hard merging tries
+    (:data:`~snn2hw.simulators.mapping.partition.EFFORTS`; 'high' frees more cores on some networks, in more
+    time)."""
     from .layout import map_tiles
+    from .partition import EFFORTS
+    if effort not in EFFORTS:
+        raise MappingError(f"mapping effort '{effort}': expected one of {', '.join(EFFORTS)}")
     profile = load_profile(profile)
     if profile.memory_model == "shared_kernel":
         return _map_shared_kernel(graph, profile)
@@ -87,7 +93,7 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
     limits = {"neurons_per_core": lv(cap.neurons_per_core), "synapse_memory_bits_per_core": lv(cap.synapse_memory_bits_per_core),
               "fan_in_axons_per_core": lv(cap.fan_in_axons_per_core), "fan_out_axons_per_core": lv(cap.fan_out_axons_per_core),
               "max_destination_cores": lv(cap.max_destination_cores), "cores": lv(cap.cores)}
-    tm = map_tiles(graph, profile, layers, model, mem, wbits, progress)
+    tm = map_tiles(graph, profile, layers, model, mem, wbits, progress, effort)
     placement = tm.placement
     place_inputs(placement, {n: int(np.prod(graph.nodes[n].output_shape)) for n in graph.inputs},
                  limits["neurons_per_core"] or 1024)
@@ -97,7 +103,7 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
                   synapse_model=model)
     violations = check_design_rules(graph, profile, needs)
     stored = sum(int(p.per_neuron_synapses().sum()) for l in layers.values() for p in l.paths)
-    totals = {"profile": profile.name, "synapse_model": model, "cores_used": total,
+    totals = {"profile": profile.name, "synapse_model": model, "effort": effort, "cores_used": total,
               "cores_available": limits["cores"], "chips_needed": tm.totals["chips_needed"],
               "tiles_used": len(placement.tiles_used), "neurons": sum(l.neurons for l in layers.values()),
               "synapses": stored, "synapse_bits": sum(u.synapse_bits for u in tm.usage),

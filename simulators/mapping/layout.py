@@ -74,9 +74,11 @@ def _utilisation(t, usage_rows, limits) -> dict:
     return out
 
 
-def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int, progress=None) -> TiledMapping:
+def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int, progress=None,
+              effort: str = "normal") -> TiledMapping:
     """Map the mapping ``layers`` (from :func:`~snn2hw.simulators.mapping.layer_needs`) of ``graph`` onto
-    ``profile``'s cores by spatial tiles under ``synapse_model`` ('expanded' | 'shared')."""
+    ``profile``'s cores by spatial tiles under ``synapse_model`` ('expanded' | 'shared'), merging with
+    ``effort``."""
     cap = profile.capacity
     inf = float("inf")
 
@@ -89,7 +91,7 @@ def map_tiles(graph, profile, layers: dict, synapse_model: str, mem, wbits: int,
         prepare_layer(layer, graph.nodes[name].output_shape)
         if shared_model(mem):
             _model_needs(layer, mem, wbits)
-    tiled = partition_network(layers, limits, mem, wbits, progress)
+    tiled = partition_network(layers, limits, mem, wbits, progress, effort=effort)
     bounds = layer_bounds(layers, limits, mem, wbits)
 
     total = sum(t.cores for t in tiled.values())

@@ -37,12 +37,13 @@ class GroupNeeds:
 
 
 def _box_sources(layer, k: int, box, cache: dict | None = None) -> tuple:
-    """``(source neurons, sorted; synapses each)`` of ``box`` on ``layer``'s path ``k`` (kept in ``cache``)."""
+    """``(source neurons, sorted; synapses each)`` of ``box`` on ``layer``'s path ``k`` (kept in ``cache``, as 32-bit
+    integers: a layer's boxes hold a few thousand sources each)."""
     got = None if cache is None else cache.get((k, box))
     if got is None:
         p = layer.paths[k]
         idx, cnt = _flat_sources(p, *path_counts(p, box))
-        got = (idx, cnt.astype(np.int64))
+        got = (idx.astype(np.int32), cnt.astype(np.int32))
         if cache is not None:
             cache[(k, box)] = got
     return got
@@ -78,7 +79,8 @@ def group_needs(layer, boxes: list, mem, wbits: int, cache: dict | None = None) 
 
 
 def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, mem, wbits: int,
-                tries: int = 6, give_up: int = 32, max_parts: int = 12, axon_cost: float = 0.0) -> tuple:
+                tries: int = 6, give_up: int = 32, max_parts: int = 12, axon_cost: float = 0.0,
+                count_passed: bool = True) -> tuple:
     """Group ``tiles`` (one layer's boxes) into cores, splitting leftovers where a part fits beside a neighbour:
     ``(boxes, groups)``, ``groups = [[box index, ...], ...]`` over the returned ``boxes`` (``tiles`` and the parts
     split off them), each group keeping every limit (``limits``: :class:`~.partition.Limits`). ``box_needs``:
@@ -98,8 +100,10 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
     partitioner's cost) prices them: a split whose added entries cost a core or more is not made (a whole move
     never adds entries). A box that the touching cores cannot hold by neurons and entries alone is passed over
     without exact checks. At most ``tries`` cores are checked by exact needs per step; after ``give_up`` boxes in
-    a row that find no room (a layer whose memory or fan-in leaves none) the layer stops trying. Every core is
-    checked exactly before it is formed."""
+    a row that find no room (a layer whose memory or fan-in leaves none) the layer stops trying; a box passed over
+    without exact checks counts toward it unless ``count_passed`` is False (more boxes tried, more time: in
+    ResNet-19's ``layer3.1.sn1`` the single-neuron cores that cannot move come first, and the edge boxes that can
+    come after them). Every core is checked exactly before it is formed."""
     n = len(tiles)
     if n < 2:
         return list(tiles), [[i] for i in range(n)]
@@ -157,11 +161,16 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         return [(a + dy) * len(xs) + b + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)
                 if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs)]
 
+    near_boxes = {}                                                   # cell -> the boxes in the cells around it
+
     def touching(i):
         """The cores of the boxes touching box ``i`` (its own core left out), one entry per box."""
-        cs = near_cells(i)
-        idx = np.concatenate([order[starts[c]:starts[c + 1]] for c in cs] + [np.array(extra.get(c, []), dtype=np.int64)
-                                                                               for c in cs])
+        idx = near_boxes.get(cell_of[i])
+        if idx is None:
+            cs = near_cells(i)
+            idx = np.concatenate([order[starts[c]:starts[c + 1]] for c in cs]
+                                 + [np.array(extra.get(c, []), dtype=np.int64) for c in cs])
+            near_boxes[cell_of[i]] = idx
         g = group_of[idx]
         return g[g != group_of[i]]
 
@@ -277,7 +286,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             continue   # already holds another box: it stays where it is
         t, pre = tiles[i], fo_prefix(i)
         if room(i, t, pre) < t.c1 - t.c0:
-            failed += 1
+            failed += count_passed
             continue   # not enough room around it by neurons and entries alone: no exact check needed
         area = (t.y1 - t.y0) * (t.x1 - t.x0)
         plan, used, c = [], set(), t.c0        # (core, part, its needs): the box's channels from c on still to place
@@ -346,6 +355,8 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                 per_c.append(None)
                 cell_of.append(cell_of[i])
                 extra.setdefault(cell_of[i], []).append(k)
+                for c in near_cells(i):       # the cells around it have one more box near them
+                    near_boxes.pop(c, None)
             per_c[k] = pre[part.c0 - t.c0:part.c1 - t.c0 + 1] - pre[part.c0 - t.c0]
             join(gid, k, gn)
     return tiles, sorted(members.values(), key=lambda m: min(m))

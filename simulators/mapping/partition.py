@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import MappingError
 from .tile_counts import _run, axon_bits_one
 from .tile_needs import FanOut, Tile, add_fan_out, destinations, needs_function, shared_model, tiles_needs
 
@@ -333,7 +334,14 @@ def _tile_index(layer, tiles: list, core_of_box) -> tuple:
     return tile_of, lo, hi
 
 
-def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None, merge: bool = True) -> dict:
+#: how hard merging tries (``snn2hw map --effort``): ``normal`` gives a layer up after 32 boxes in a row that find no
+#: room; ``high`` counts only the boxes checked exactly, so more boxes are tried (more cores freed where the boxes
+#: that cannot move come first, in more time)
+EFFORTS = ("normal", "high")
+
+
+def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None, merge: bool = True,
+                      effort: str = "normal") -> dict:
     """Tile every layer, last layer first, so that each layer's fan-out (output-axon entries) is known when it
     is tiled; returns ``{name: TiledLayer}`` in ``layers``' (topological) order.
 
@@ -341,7 +349,10 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
     single worst neuron already exceeds the fan-in or memory limit is tiled under the relaxed limits of
     :func:`~snn2hw.simulators.mapping.lower_bound.relaxed_limits`, so its core count stays meaningful; the design
     rules report the violation. ``merge``: let underfull cores hold several boxes
-    (:func:`~snn2hw.simulators.mapping.merge.merge_cores`; expanded synapses only)."""
+    (:func:`~snn2hw.simulators.mapping.merge.merge_cores`; expanded synapses only), trying as hard as ``effort``
+    (:data:`EFFORTS`)."""
+    if effort not in EFFORTS:
+        raise MappingError(f"mapping effort '{effort}': expected one of {', '.join(EFFORTS)}")
     from .lower_bound import relaxed_limits
     from .merge import group_needs, merge_cores
     fan_out = {n: FanOut.zeros(l) for n, l in layers.items()}
@@ -370,7 +381,7 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
                 def per_channel(t, f=fan_out[name], lay=layer):
                     return f.of_box(lay, (t.y0, t.y1, t.x0, t.x1))[0][t.c0:t.c1]
             boxes, groups = merge_cores(layer, boxes, (fan_in, bits), per_channel, lim, mem, wbits,
-                                        axon_cost=axon_cost)
+                                        axon_cost=axon_cost, count_passed=effort == "normal")
         box_fo = fan_out[name].of_tiles(layer, boxes)
         order = [i for g in groups for i in g]
         tiles = [boxes[i] for i in order]
@@ -402,9 +413,9 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
                             len(boxes) - len(tl.tiles))
         for cons, carr, cmerged in consumers.pop(name):
             tl_out.destination_cores += destinations(cons, carr, tl_out, mem, len(groups))
-            for srcs in cmerged.values():
+            for srcs in cmerged.values():   # a source core reaching a merged core: one destination, once
                 if name in srcs:
-                    tl_out.destination_cores[np.unique(tile_of[srcs[name]])] += 1
+                    tl_out.destination_cores += np.bincount(tile_of[srcs[name]], minlength=len(groups)) > 0
         out[name] = tl_out
         if progress is not None:
             progress(name, tl_out.cores)

@@ -35,7 +35,7 @@ def mapping_summary(result, other=None) -> dict:
                        "relaxed": list(b.relaxed) if b else [],
                        "utilisation": {k: round(float(v), 4) for k, v in til.get("utilisation", {}).items()}})
     doc = {"profile": t["profile"], "synapse_model": t.get("synapse_model", t.get("memory_model")),
-           "fits": result.fits, "cores": t["cores_used"], "cores_available": t["cores_available"],
+           "effort": t.get("effort"), "fits": result.fits, "cores": t["cores_used"], "cores_available": t["cores_available"],
            "chips": t["chips_needed"], "system": result.placement.system or None,
            "chip_mesh": [result.placement.chips_x, max(1, result.placement.chips_y)],
            "lower_bound_cores": t.get("lower_bound_cores"),
@@ -81,7 +81,8 @@ def format_mapping(doc: dict) -> str:
                 + f"; {'fits' if doc['fits'] else 'does not fit'}")
     merged = sum(lay.get("cores_of_several_boxes", 0) for lay in doc["layers"])
     if merged:
-        rows.append(f"{merged:,} of the cores hold several tiles (a layer's leftover tiles merged with a neighbour's)")
+        rows.append(f"{merged:,} of the cores hold several tiles (a layer's leftover tiles merged with a neighbour's"
+                    + (", merging effort high)" if doc.get("effort") == "high" else ")"))
     alt = doc.get("other_synapse_model")
     if alt:
         rows.append(f"with {alt['synapse_model']} synapses: {alt['cores']:,} cores (lower bound "

@@ -36,3 +36,19 @@ def test_map_on_a_shared_kernel_chip():
     r = _run("examples/digits_lif.pt", "--profile", "speck")
     assert r.returncode == 0, r.stderr
     assert "speck" in r.stdout and "3 cores" in r.stdout
+
+
+def test_map_effort_choices_are_the_mappers(tmp_path):
+    """`--effort` offers what the mapper accepts, and the JSON says which one ran (the digits model maps the same
+    either way: 6 expanded cores)."""
+    from snn2hw.cli_map import map_cmd
+    from snn2hw.simulators.mapping.partition import EFFORTS
+    opt = next(o for o in map_cmd.params if o.name == "effort")
+    assert tuple(opt.type.choices) == EFFORTS and opt.default == "normal"
+    out = tmp_path / "m.json"
+    r = _run("examples/digits_lif.pt", "--synapse-model", "expanded", "--effort", "high", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["effort"] == "high" and doc["cores"] == 6
+    r = _run("examples/digits_lif.pt", "--effort", "max")
+    assert r.returncode == 2 and "'max'" in r.stderr and "Traceback" not in r.stderr

@@ -376,24 +376,11 @@ def _two_layer_network(seed, mem=None):
     return g, p
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
-    """A two-layer network on small cores whose leftover chunks merge (cores of several boxes): every core's
-    fan-in, output-axon entries and destination cores equal a count over the explicit connectivity and the
-    placement (a source neuron reaching two boxes of one core is one axon and one entry)."""
-    from snn2hw.simulators.mapping import map_graph
-    g, p = _two_layer_network(seed)
+def _check_cores_by_brute_force(g, res):
+    """Every core's fan-in, output-axon entries and destination cores in ``res`` (a mapping of a
+    :func:`_two_layer_network`-shaped graph) equal a count over the explicit connectivity and the placement."""
     c1, c2, H, W = *g.nodes["sn1"].output_shape[:1], *g.nodes["sn2"].output_shape
     w2 = g.nodes["conv2"].weight_int
-    res = map_graph(g, p, synapse_model="expanded")
-    assert any(u.more_tiles for u in res.usage), "no core holds several boxes: the case tests nothing"
-    SPLITS.append(sum(t.get("split_parts", 0) for t in res.tilings.values()))
-    from snn2hw.report.mapping_summary import mapping_summary
-    doc = mapping_summary(res)          # what `snn2hw map --json` reports of them
-    assert sum(lay["cores_of_several_boxes"] for lay in doc["layers"]) == sum(bool(u.more_tiles) for u in res.usage)
-    til = res.to_dict()["tilings"]      # the result's own JSON keeps them too
-    assert sum(t["cores_of_several_boxes"] for t in til.values()) == sum(bool(u.more_tiles) for u in res.usage)
-    assert sum(t["split_parts"] for t in til.values()) == SPLITS[-1]
     n1, n2 = c1 * H * W, c2 * H * W
     x = torch.eye(n1, dtype=torch.float64).reshape(n1, c1, H, W)
     m = (F.conv2d(x, torch.from_numpy((w2 != 0).astype(np.float64)), padding=1).reshape(n1, n2) > 0).T.numpy()
@@ -409,7 +396,66 @@ def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
             assert u.destination_cores == len(set().union(*reached)), u
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_merged_cores_fan_in_fan_out_and_destinations_match_brute_force(seed):
+    """A two-layer network on small cores whose leftover chunks merge (cores of several boxes): every core's
+    fan-in, output-axon entries and destination cores equal a count over the explicit connectivity and the
+    placement (a source neuron reaching two boxes of one core is one axon and one entry)."""
+    from snn2hw.simulators.mapping import map_graph
+    g, p = _two_layer_network(seed)
+    res = map_graph(g, p, synapse_model="expanded")
+    assert any(u.more_tiles for u in res.usage), "no core holds several boxes: the case tests nothing"
+    SPLITS.append(sum(t.get("split_parts", 0) for t in res.tilings.values()))
+    from snn2hw.report.mapping_summary import mapping_summary
+    doc = mapping_summary(res)          # what `snn2hw map --json` reports of them
+    assert sum(lay["cores_of_several_boxes"] for lay in doc["layers"]) == sum(bool(u.more_tiles) for u in res.usage)
+    til = res.to_dict()["tilings"]      # the result's own JSON keeps them too
+    assert sum(t["cores_of_several_boxes"] for t in til.values()) == sum(bool(u.more_tiles) for u in res.usage)
+    assert sum(t["split_parts"] for t in til.values()) == SPLITS[-1]
+    _check_cores_by_brute_force(g, res)
+
+
 SPLITS = []
+
+
+def _wide_network(seed):
+    """As :func:`_two_layer_network`, on an 8-12 pixel map with a tighter fan-out: many single neurons fill a
+    core's output-axon entries, so merging meets many boxes that cannot move before the leftovers that can."""
+    rng = np.random.default_rng(1000 + seed)
+    H, c1, c2 = int(rng.integers(8, 13)), int(rng.integers(4, 9)), int(rng.integers(4, 9))
+    fan_out, fan_in, npc = int(rng.integers(c2 * 5, c2 * 12)), int(rng.integers(9 * c1 // 2, 9 * c1 + 10)), \
+        int(rng.integers(4, 16))
+    rng = np.random.default_rng(seed)
+    w1 = rng.integers(1, 3, size=(c1, 2, 1, 1))
+    w2 = rng.integers(-2, 3, size=(c2, c1, 3, 3))
+    w2[w2 == 0] = 1
+    w2[rng.random(w2.shape) < 0.2] = 0
+    g = Graph()
+    g.add("src", N.Input(shape=(2, H, H), step=1.0))
+    g.add("conv1", N.Conv2d(weight=w1.astype(float), weight_int=w1), ["src"])
+    g.add("sn1", neuron(), ["conv1"])
+    g.add("conv2", N.Conv2d(weight=w2.astype(float), weight_int=w2, padding=1), ["sn1"])
+    g.add("sn2", neuron(), ["conv2"])
+    g.add("out", N.Output(), ["sn2"])
+    g.infer_shapes()
+    return g, profile(npc=npc, mem=None, fan_in=fan_in, fan_out=fan_out)
+
+
+@pytest.mark.parametrize("seed", [17, 26, 34])
+def test_high_effort_merges_what_normal_effort_gives_up_on(seed):
+    """``effort='high'`` does not count the boxes passed over without exact checks toward giving up: on these
+    networks it frees cores that the normal effort leaves (it stops after 32 such boxes in a row), every core
+    still equals the brute-force count, the violations are the same, and the bound stays below both."""
+    from snn2hw.simulators.mapping import MappingError, map_graph
+    g, p = _wide_network(seed)
+    normal = map_graph(g, p, synapse_model="expanded")
+    high = map_graph(g, p, synapse_model="expanded", effort="high")
+    assert high.totals["effort"] == "high" and normal.totals["effort"] == "normal"
+    assert high.totals["lower_bound_cores"] <= high.totals["cores_used"] < normal.totals["cores_used"]
+    assert {(v.rule, v.layer) for v in high.violations} <= {(v.rule, v.layer) for v in normal.violations}
+    _check_cores_by_brute_force(g, high)
+    with pytest.raises(MappingError, match="effort 'max'"):
+        map_graph(g, p, synapse_model="expanded", effort="max")
 
 
 def test_the_merged_networks_split_boxes():
