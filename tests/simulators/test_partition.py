@@ -354,6 +354,19 @@ def test_core_of_several_boxes_needs_match_brute_force(seed):
     assert checked >= 3
 
 
+def _two_layer_graph(w1, w2, H: int):
+    """src (H x H) -> 1x1 conv ``w1`` -> sn1 -> 3x3 conv ``w2`` (padding 1) -> sn2."""
+    g = Graph()
+    g.add("src", N.Input(shape=(w1.shape[1], H, H), step=1.0))
+    g.add("conv1", N.Conv2d(weight=w1.astype(float), weight_int=w1), ["src"])
+    g.add("sn1", neuron(), ["conv1"])
+    g.add("conv2", N.Conv2d(weight=w2.astype(float), weight_int=w2, padding=1), ["sn1"])
+    g.add("sn2", neuron(), ["conv2"])
+    g.add("out", N.Output(), ["sn2"])
+    g.infer_shapes()
+    return g
+
+
 def _two_layer_network(seed, mem=None):
     """src -> 1x1 conv -> sn1 -> 3x3 conv (20 % of its taps zero) -> sn2 on small cores (``mem``: synapse bits per
     core, ``None``: no limit), whose leftover chunks merge; returns ``(graph, profile)``."""
@@ -362,15 +375,7 @@ def _two_layer_network(seed, mem=None):
     w1 = rng.integers(1, 3, size=(c1, cin, 1, 1))
     w2 = rng.integers(-2, 3, size=(c2, c1, 3, 3))
     w2[rng.random(w2.shape) < 0.2] = 0
-    H = W = int(rng.integers(5, 8))
-    g = Graph()
-    g.add("src", N.Input(shape=(cin, H, W), step=1.0))
-    g.add("conv1", N.Conv2d(weight=w1.astype(float), weight_int=w1), ["src"])
-    g.add("sn1", neuron(), ["conv1"])
-    g.add("conv2", N.Conv2d(weight=w2.astype(float), weight_int=w2, padding=1), ["sn1"])
-    g.add("sn2", neuron(), ["conv2"])
-    g.add("out", N.Output(), ["sn2"])
-    g.infer_shapes()
+    g = _two_layer_graph(w1, w2, int(rng.integers(5, 8)))
     p = profile(npc=int(rng.integers(6, 14)), mem=mem, fan_in=int(rng.integers(40, 80)),
                 fan_out=int(rng.integers(12, 30)))
     return g, p
@@ -430,15 +435,7 @@ def _wide_network(seed):
     w2 = rng.integers(-2, 3, size=(c2, c1, 3, 3))
     w2[w2 == 0] = 1
     w2[rng.random(w2.shape) < 0.2] = 0
-    g = Graph()
-    g.add("src", N.Input(shape=(2, H, H), step=1.0))
-    g.add("conv1", N.Conv2d(weight=w1.astype(float), weight_int=w1), ["src"])
-    g.add("sn1", neuron(), ["conv1"])
-    g.add("conv2", N.Conv2d(weight=w2.astype(float), weight_int=w2, padding=1), ["sn1"])
-    g.add("sn2", neuron(), ["conv2"])
-    g.add("out", N.Output(), ["sn2"])
-    g.infer_shapes()
-    return g, profile(npc=npc, mem=None, fan_in=fan_in, fan_out=fan_out)
+    return _two_layer_graph(w1, w2, H), profile(npc=npc, mem=None, fan_in=fan_in, fan_out=fan_out)
 
 
 @pytest.mark.parametrize("seed", [17, 26, 34])
