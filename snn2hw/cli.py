@@ -366,6 +366,8 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, pr
               help="the headline timing model (SANA-FE's detailed or simple model; simple is always reported too)")
 @click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
               help="how conv synapses are stored on synapse-list chips (default: each profile's; see snn2hw map)")
+@click.option("--effort", type=click.Choice(["normal", "high"]), default="normal", show_default=True,
+              help="how hard the mapping merges leftover tiles (see snn2hw map --effort)")
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step) (default: the checkpoint's, else the data's)")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -377,7 +379,7 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, pr
 @_fidelity_options
 @_binning_options
 def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, out_dir, factory, input_shape, nir_reset,
-             timing, synapse_model, input_step, workers, ray_address, max_accuracy_drop, allow_approximation):
+             timing, synapse_model, effort, input_step, workers, ray_address, max_accuracy_drop, allow_approximation):
     """Map, run on real inputs in the event simulator and report costs per hardware profile."""
     from snn2hw.data import load_dataset, model_inputs
     from snn2hw.frontends.load import load_with_module
@@ -410,7 +412,7 @@ def simulate(model_file, profiles, data_spec, samples, timesteps, batch_size, ou
     rep = build_report(g, x, names, labels=y, source=Path(model_file).name,
                        data_name=getattr(data, "report_name", None) or Path(data_spec).name,
                        batch_size=batch_size, progress=True, model=module, timing=timing,
-                       synapse_model=synapse_model, max_accuracy_drop=max_accuracy_drop,
+                       synapse_model=synapse_model, effort=effort, max_accuracy_drop=max_accuracy_drop,
                        allow_approximation=allow_approximation,
                        events=sharded(pool) if pool.size > 1 or ray_address else None)
     paths = write_report(rep, out_dir)

@@ -196,7 +196,8 @@ def _latency_block(ev) -> dict:
 
 
 def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=None, progress=False,
-                torch_nb=None, timing: str = "detailed", synapse_model=None, events=None) -> dict:
+                torch_nb=None, timing: str = "detailed", synapse_model=None, events=None,
+                effort: str = "normal") -> dict:
     """One profile's run of the report (``events``: the event simulator, ``simulate_events`` by default)."""
     from snn2hw.simulators.costs import literature_sops, neurobench_metrics
     from snn2hw.simulators.event import sequential_placement, simulate_events
@@ -211,12 +212,14 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
         gi, conv_notes = res.graph, res.approximations + res.refusals
     run = {"profile": prof.name, "description": prof.description.strip(), "conversion": conv_notes}
     if prof.capacity is not None:
-        mapping = map_graph(gi, prof, synapse_model=synapse_model if prof.memory_model == "synapse_list" else None)
+        mapping = map_graph(gi, prof, synapse_model=synapse_model if prof.memory_model == "synapse_list" else None,
+                            effort=effort)
         placement = mapping.placement
         run.update({"fits": mapping.fits, "cores_used": mapping.totals.get("cores_used"),
                     "cores_available": mapping.totals.get("cores_available"),
                     "chips": mapping.totals.get("chips_needed"),
                     "synapse_model": mapping.totals.get("synapse_model", mapping.totals.get("memory_model")),
+                    "mapping_effort": effort,
                     "lower_bound_cores": mapping.totals.get("lower_bound_cores"),
                     "mesh": _mesh(prof, placement), "system": _system(prof),
                     "violations": [v.to_dict() for v in mapping.violations],
@@ -275,7 +278,8 @@ def _check_simulation_memory(graph: Graph, T: int, batch: int) -> None:
 
 def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: str = "", data_name: str = "",
                  batch_size=None, progress=False, model=None, timing: str = "detailed", synapse_model=None,
-                 max_accuracy_drop: float | None = None, allow_approximation: bool = False, events=None) -> dict:
+                 max_accuracy_drop: float | None = None, allow_approximation: bool = False, events=None,
+                 effort: str = "normal") -> dict:
     """``x``: float inputs ``[T, B, ...]``; ``labels``: optional ``[B]`` for accuracy; ``model``: the torch
     module the graph came from (NeuroBench's footprint, sparsities, float synaptic operations; run on ``x``
     in batches of ``batch_size``), or None; ``timing``: the headline timing model (``"detailed"`` or
@@ -285,7 +289,7 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
     run's ``fidelity`` block (``snn2hw/report/fidelity.py``); ``events``: the event simulator to call, with
     ``simulate_events``' arguments and result (None: ``simulate_events`` in this process;
     ``simulators.event_shards.sharded(pool)``: the samples in shards on local processes or Ray, merged into
-    the same result)."""
+    the same result); ``effort``: the mapping's merging effort (``snn2hw map --effort``)."""
     from snn2hw.report import fidelity
     max_drop = fidelity.DEFAULT_MAX_DROP if max_accuracy_drop is None else float(max_accuracy_drop)
     from snn2hw.simulators.reference import simulate
@@ -317,7 +321,7 @@ def build_report(graph: Graph, x: torch.Tensor, profiles, labels=None, source: s
         torch_nb = torch_model_metrics(model, x, batch_size=batch_size)
     for p in profiles:
         run = profile_run(graph, x, labels, p, batch_size=batch_size, progress=progress, torch_nb=torch_nb,
-                          synapse_model=synapse_model, timing=timing, events=events)
+                          synapse_model=synapse_model, timing=timing, events=events, effort=effort)
         int_acc = run.pop("int_accuracy", None)
         if labels is not None:
             report["accuracy"][f"int ({run['profile']})"] = int_acc

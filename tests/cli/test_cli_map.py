@@ -52,3 +52,13 @@ def test_map_effort_choices_are_the_mappers(tmp_path):
     assert doc["effort"] == "high" and doc["cores"] == 6
     r = _run("examples/digits_lif.pt", "--effort", "max")
     assert r.returncode == 2 and "'max'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_simulate_records_the_mapping_effort(tmp_path):
+    """`snn2hw simulate --effort high` maps with it and the report says so (runs[].mapping_effort)."""
+    r = subprocess.run([sys.executable, "-m", "snn2hw", "simulate", "examples/digits_lif.pt", "--profile", "loihi",
+                        "--synapse-model", "expanded", "--effort", "high", "--data", "digits", "--samples", "2",
+                        "--out", str(tmp_path / "rep")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    run = json.loads((tmp_path / "rep" / "report.json").read_text())["runs"][0]
+    assert run["mapping_effort"] == "high" and run["synapse_model"] == "expanded" and run["cores_used"] == 6
