@@ -75,9 +75,8 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
     (:data:`~snn2hw.simulators.mapping.partition.EFFORTS`; 'high' frees more cores on some networks, in more
     time)."""
     from .layout import map_tiles
-    from .partition import EFFORTS
-    if effort not in EFFORTS:
-        raise MappingError(f"mapping effort '{effort}': expected one of {', '.join(EFFORTS)}")
+    from .partition import check_effort
+    check_effort(effort)   # before any work, and for a shared-kernel chip too
     profile = load_profile(profile)
     if profile.memory_model == "shared_kernel":
         return _map_shared_kernel(graph, profile)

@@ -340,6 +340,12 @@ def _tile_index(layer, tiles: list, core_of_box) -> tuple:
 EFFORTS = ("normal", "high")
 
 
+def check_effort(effort: str) -> None:
+    """Refuse a merging effort that is not one of :data:`EFFORTS`."""
+    if effort not in EFFORTS:
+        raise MappingError(f"mapping effort '{effort}': expected one of {', '.join(EFFORTS)}")
+
+
 def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None, merge: bool = True,
                       effort: str = "normal") -> dict:
     """Tile every layer, last layer first, so that each layer's fan-out (output-axon entries) is known when it
@@ -351,8 +357,7 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
     rules report the violation. ``merge``: let underfull cores hold several boxes
     (:func:`~snn2hw.simulators.mapping.merge.merge_cores`; expanded synapses only), trying as hard as ``effort``
     (:data:`EFFORTS`)."""
-    if effort not in EFFORTS:
-        raise MappingError(f"mapping effort '{effort}': expected one of {', '.join(EFFORTS)}")
+    check_effort(effort)
     from .lower_bound import relaxed_limits
     from .merge import group_needs, merge_cores
     fan_out = {n: FanOut.zeros(l) for n, l in layers.items()}

@@ -35,7 +35,8 @@ def mapping_summary(result, other=None) -> dict:
                        "relaxed": list(b.relaxed) if b else [],
                        "utilisation": {k: round(float(v), 4) for k, v in til.get("utilisation", {}).items()}})
     doc = {"profile": t["profile"], "synapse_model": t.get("synapse_model", t.get("memory_model")),
-           "effort": t.get("effort"), "fits": result.fits, "cores": t["cores_used"], "cores_available": t["cores_available"],
+           "effort": t.get("effort"), "fits": result.fits, "cores": t["cores_used"],
+           "cores_available": t["cores_available"],
            "chips": t["chips_needed"], "system": result.placement.system or None,
            "chip_mesh": [result.placement.chips_x, max(1, result.placement.chips_y)],
            "lower_bound_cores": t.get("lower_bound_cores"),

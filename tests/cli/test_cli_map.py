@@ -41,10 +41,12 @@ def test_map_on_a_shared_kernel_chip():
 def test_map_effort_choices_are_the_mappers(tmp_path):
     """`--effort` offers what the mapper accepts, and the JSON says which one ran (the digits model maps the same
     either way: 6 expanded cores)."""
+    from snn2hw.cli import simulate
     from snn2hw.cli_map import map_cmd
     from snn2hw.simulators.mapping.partition import EFFORTS
-    opt = next(o for o in map_cmd.params if o.name == "effort")
-    assert tuple(opt.type.choices) == EFFORTS and opt.default == "normal"
+    for cmd in (map_cmd, simulate):   # both commands' choices (literals: the CLI imports no mapper at start-up)
+        opt = next(o for o in cmd.params if o.name == "effort")
+        assert tuple(opt.type.choices) == EFFORTS and opt.default == "normal"
     out = tmp_path / "m.json"
     r = _run("examples/digits_lif.pt", "--synapse-model", "expanded", "--effort", "high", "--json", str(out))
     assert r.returncode == 0, r.stderr
