@@ -122,7 +122,7 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int, weights:
         mres = map_graph(prep["g"], "loihi", synapse_model="expanded" if stage == "map_expanded" else None,
                          effort=effort)
         t = mres.totals
-        how = t["synapse_model"] + (", effort high" if effort == "high" else "")
+        how = t["synapse_model"] + (", effort fast" if effort == "fast" else "")
         extra = (f"{how}: {t['cores_used']} cores on {t['chips_needed']} chips, lower bound "
                  f"{t['lower_bound_cores']} (mapping / bound {t['bound_ratio']:.2f}), {len(mres.violations)} "
                  f"violations")
@@ -194,7 +194,7 @@ def main(argv=None):
     ap.add_argument("--weights", choices=("default", "calibrated"), default="default",
                     help="random seeded weights: PyTorch's default initialization, or those calibrated to fire as "
                          "'snn2hw init' writes them (snn2hw/models/init.py)")
-    ap.add_argument("--effort", choices=("normal", "high"), default="normal",
+    ap.add_argument("--effort", choices=("fast", "normal"), default="normal",
                     help="the mapping's merging effort for the map stages (snn2hw map --effort)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)

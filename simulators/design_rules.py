@@ -286,7 +286,15 @@ def assign_cores(layers: list, feasible: dict, n_cores: int) -> dict:
 
 
 def _over_cores(needs: Needs, layer: str, attr: str, limit: int) -> list:
-    return [c for c in needs.cores if c.layer == layer and getattr(c, attr) > limit]
+    """The cores of ``layer`` whose ``attr`` exceeds ``limit`` (the cores grouped by layer once per ``needs``: a
+    rule asks for every layer, and a network may have 10^5 cores)."""
+    by_layer = needs.__dict__.get("_by_layer")
+    if by_layer is None or by_layer[0] != len(needs.cores):
+        groups = {}
+        for c in needs.cores:
+            groups.setdefault(c.layer, []).append(c)
+        by_layer = needs.__dict__["_by_layer"] = (len(needs.cores), groups)
+    return [c for c in by_layer[1].get(layer, ()) if getattr(c, attr) > limit]
 
 
 # ---------------------------------------------------------------- rules

@@ -366,7 +366,7 @@ def run_lava_cmd(export_dir, data_spec, samples, timesteps, timeout, runtime, pr
               help="the headline timing model (SANA-FE's detailed or simple model; simple is always reported too)")
 @click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
               help="how conv synapses are stored on synapse-list chips (default: each profile's; see snn2hw map)")
-@click.option("--effort", type=click.Choice(["normal", "high"]), default="normal", show_default=True,
+@click.option("--effort", type=click.Choice(["fast", "normal"]), default="normal", show_default=True,
               help="how hard the mapping merges leftover tiles (see snn2hw map --effort)")
 @click.option("--input-step", type=POSITIVE, default=None,
               help="the input lattice: integer input = round(x / step) (default: the checkpoint's, else the data's)")

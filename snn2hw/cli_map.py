@@ -15,9 +15,9 @@ from snn2hw.util.cli_types import POSITIVE
 @click.option("--synapse-model", type=click.Choice(["expanded", "shared"]), default=None,
               help="how conv synapses are stored (default: the profile's; 'shared': weight sets stored once, "
                    "population axons)")
-@click.option("--effort", type=click.Choice(["normal", "high"]), default="normal", show_default=True,
-              help="how hard leftover tiles are merged into neighbouring cores: 'high' tries every tile (fewer "
-                   "cores on some networks, e.g. ResNet-19 with expanded synapses, in more time)")
+@click.option("--effort", type=click.Choice(["fast", "normal"]), default="normal", show_default=True,
+              help="how hard leftover tiles are merged into neighbouring cores: 'fast' stops a layer sooner (more "
+                   "cores on some networks, e.g. ResNet-19 with expanded synapses, in less time)")
 @click.option("--json", "json_out", default=None, type=click.Path(), callback=output_option("file"),
               help="also write the summary as JSON to this file")
 @click.option("--model", "--factory", "factory", default=None, metavar="MODULE:FACTORY",

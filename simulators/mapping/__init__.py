@@ -72,7 +72,7 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
 
     ``synapse_model``: 'expanded' | 'shared' for a synapse-list profile (default: the profile's). ``progress``:
     called with ``(layer, cores)`` as each layer is tiled (last layer first). ``effort``: how hard merging tries
-    (:data:`~snn2hw.simulators.mapping.partition.EFFORTS`; 'high' frees more cores on some networks, in more
+    (:data:`~snn2hw.simulators.mapping.partition.EFFORTS`; 'fast' frees fewer cores on some networks, in less
     time)."""
     from .layout import map_tiles
     from .partition import check_effort

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tile_needs import Tile, _flat_sources, _tables, path_counts
+from .tile_counts import conv_tile_source_counts
+from .tile_needs import Tile, _flat_sources, _geometry, _tables, path_counts
 
 #: a box tries to leave its core when it uses less than this share of every per-core limit (above 1: every box)
 SMALL = 1.01
@@ -42,8 +43,11 @@ def _box_sources(layer, k: int, box, cache: dict | None = None) -> tuple:
     got = None if cache is None else cache.get((k, box))
     if got is None:
         p = layer.paths[k]
-        idx, cnt = _flat_sources(p, *path_counts(p, box))
-        got = (idx.astype(np.int32), cnt.astype(np.int32))
+        if p.kind == "conv":
+            got = conv_tile_source_counts(p.cum_int, box.c0, box.c1, box.y0, box.y1, box.x0, box.x1, *_geometry(p))
+        else:
+            idx, cnt = _flat_sources(p, *path_counts(p, box))
+            got = (idx.astype(np.int32), cnt.astype(np.int32))
         if cache is not None:
             cache[(k, box)] = got
     return got
@@ -80,7 +84,7 @@ def group_needs(layer, boxes: list, mem, wbits: int, cache: dict | None = None) 
 
 def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, mem, wbits: int,
                 tries: int = 6, give_up: int = 32, max_parts: int = 12, axon_cost: float = 0.0,
-                count_passed: bool = True) -> tuple:
+                count_passed: bool = True, cache: dict | None = None) -> tuple:
     """Group ``tiles`` (one layer's boxes) into cores, splitting leftovers where a part fits beside a neighbour:
     ``(boxes, groups)``, ``groups = [[box index, ...], ...]`` over the returned ``boxes`` (``tiles`` and the parts
     split off them), each group keeping every limit (``limits``: :class:`~.partition.Limits`). ``box_needs``:
@@ -103,7 +107,8 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
     a row that find no room (a layer whose memory or fan-in leaves none) the layer stops trying; a box passed over
     without exact checks counts toward it unless ``count_passed`` is False (more boxes tried, more time: in
     ResNet-19's ``layer3.1.sn1`` the single-neuron cores that cannot move come first, and the edge boxes that can
-    come after them). Every core is checked exactly before it is formed."""
+    come after them). Every core is checked exactly before it is formed. ``cache``: a dict that keeps each box's
+    source neurons per path (:func:`group_needs` takes it too, so the cores formed are not counted again)."""
     n = len(tiles)
     if n < 2:
         return list(tiles), [[i] for i in range(n)]
@@ -162,6 +167,9 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                 if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs)]
 
     near_boxes = {}                                                   # cell -> the boxes in the cells around it
+    # cell -> the most neurons and output-axon entries any core around it had room for when first looked at: cores
+    # only fill up (and freed ones go), so it stays an upper bound
+    near_room = {}
 
     def touching(i):
         """The cores of the boxes touching box ``i`` (its own core left out), one entry per box."""
@@ -171,6 +179,9 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             idx = np.concatenate([order[starts[c]:starts[c + 1]] for c in cs]
                                  + [np.array(extra.get(c, []), dtype=np.int64) for c in cs])
             near_boxes[cell_of[i]] = idx
+            if cell_of[i] not in near_room and idx.size:
+                g = group_of[idx]
+                near_room[cell_of[i]] = (limits.neurons - g_neurons[g].min(), limits.fan_out - g_fo[g].min())
         g = group_of[idx]
         return g[g != group_of[i]]
 
@@ -197,8 +208,11 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         is passed over without exact checks."""
         g = touching(i)                  # a core holding several of these boxes is counted once per box: still a bound
         area = (t.y1 - t.y0) * (t.x1 - t.x0)
-        r = (limits.neurons - g_neurons[g]) // area
         step = float(np.min(np.diff(pre))) if pre.size > 1 else 0.0
+        most_n, most_fo = near_room.get(cell_of[i], (limits.neurons, limits.fan_out))
+        if most_n < area or (np.isfinite(limits.fan_out) and most_fo < step):
+            return 0                     # no core around has room for one of its channels
+        r = (limits.neurons - g_neurons[g]) // area
         if np.isfinite(limits.fan_out) and step > 0:
             r = np.minimum(r, np.floor((limits.fan_out - g_fo[g]) / step))
         r = np.maximum(r, 0)
@@ -206,7 +220,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             r = np.partition(r, r.size - max_parts)[r.size - max_parts:]
         return int(r.sum())
 
-    cache = {}
+    cache = {} if cache is None else cache
     g_ax = np.concatenate([fan_in, grow])   # per core: its input axons, or an upper bound on them
     states = {}    # core -> per path: (its source neurons, sorted; synapses per axon; sparse bits), made on demand
 

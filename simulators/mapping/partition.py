@@ -334,10 +334,10 @@ def _tile_index(layer, tiles: list, core_of_box) -> tuple:
     return tile_of, lo, hi
 
 
-#: how hard merging tries (``snn2hw map --effort``): ``normal`` gives a layer up after 32 boxes in a row that find no
-#: room; ``high`` counts only the boxes checked exactly, so more boxes are tried (more cores freed where the boxes
-#: that cannot move come first, in more time)
-EFFORTS = ("normal", "high")
+#: how hard merging tries (``snn2hw map --effort``): ``normal`` (the default) gives a layer up after 32 boxes in a row
+#: that the exact checks find no room for; ``fast`` counts the boxes passed over by the cheap pre-checks too, so a
+#: layer whose first boxes cannot move stops early (fewer cores freed where those come first, in less time)
+EFFORTS = ("fast", "normal")
 
 
 def check_effort(effort: str) -> None:
@@ -380,13 +380,19 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
         arr = np.array([t.as_tuple() for t in boxes], dtype=np.int64).reshape(-1, 6)
         fan_in, bits, storage = tiles_needs(layer, arr, mem, wbits)
         groups = [[i] for i in range(len(boxes))]
+        sources = {}                      # (path, box) -> the box's source neurons, shared by merging and its cores
         if merge and layer.paths and not shared_model(mem) and not layer.shared_sources:
             per_channel = None
             if np.isfinite(fo_lim):
-                def per_channel(t, f=fan_out[name], lay=layer):
-                    return f.of_box(lay, (t.y0, t.y1, t.x0, t.x1))[0][t.c0:t.c1]
+                by_box = {}                 # a box's entries per channel, for every chunk of its channels
+
+                def per_channel(t, f=fan_out[name], lay=layer, by_box=by_box):
+                    key = (t.y0, t.y1, t.x0, t.x1)
+                    if key not in by_box:
+                        by_box[key] = f.of_box(lay, key)[0]
+                    return by_box[key][t.c0:t.c1]
             boxes, groups = merge_cores(layer, boxes, (fan_in, bits), per_channel, lim, mem, wbits,
-                                        axon_cost=axon_cost, count_passed=effort == "normal")
+                                        axon_cost=axon_cost, count_passed=effort == "fast", cache=sources)
         box_fo = fan_out[name].of_tiles(layer, boxes)
         order = [i for g in groups for i in g]
         tiles = [boxes[i] for i in order]
@@ -398,9 +404,10 @@ def partition_network(layers: dict, limits: dict, mem, wbits: int, progress=None
         merged = {}                       # core -> its sources (a core of several boxes)
         for k, g in enumerate(groups):
             if len(g) > 1:
-                gn = group_needs(layer, [boxes[i] for i in g], mem, wbits)
+                gn = group_needs(layer, [boxes[i] for i in g], mem, wbits, sources)
                 fan_in[k], bits[k], storage[k] = gn.fan_in, gn.synapse_bits, gn.storage
                 merged[k] = gn.sources
+        sources.clear()
         alone = np.array([len(g) == 1 for g in groups], dtype=bool)[core_of_box]
         arr = np.array([t.as_tuple() for t in tiles], dtype=np.int64).reshape(-1, 6)
         add_fan_out(layer, arr[alone], fan_out, mem)

@@ -146,11 +146,63 @@ def conv_tile_sources(cum, tt, sy, sx, py, px, H, W, valid, all_valid):
 
 
 @njit(cache=True)
+def conv_tile_source_counts(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, valid, all_valid):
+    """``(source neurons, sorted, C-major flat; how many of the tile's neurons each reaches)`` of a conv path, both
+    32-bit: :func:`conv_window_counts` without the window's zeros."""
+    counts, ry0, rx0 = conv_window_counts(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, valid, all_valid)
+    cin, rows, cols = counts.shape
+    n = 0
+    for v in counts.ravel():
+        if v > 0:
+            n += 1
+    idx = np.empty(n, np.int32)
+    cnt = np.empty(n, np.int32)
+    k = 0
+    for ci in range(cin):
+        for r in range(rows):
+            for c in range(cols):
+                v = counts[ci, r, c]
+                if v > 0:
+                    idx[k] = (ci * H + r + ry0) * W + c + rx0
+                    cnt[k] = v
+                    k += 1
+    return idx, cnt
+
+
+@njit(cache=True)
+def _mark_sources(cum, tt, sy, sx, py, px, H, W, valid, all_valid, key, stamp, tag, count):
+    """Add one to ``count[key[q]]`` for every source neuron ``q`` reaching tile ``tt``, once per ``key[q]`` (``key``:
+    ``None`` for the neuron itself): ``stamp`` marks what this tile (``tag``) has counted already. No array is made
+    per tile, as :func:`conv_tile_sources` would."""
+    c0, c1, y0, y1, x0, x1 = tt[0], tt[1], tt[2], tt[3], tt[4], tt[5]
+    cin, KH, KW = cum.shape[1], cum.shape[2], cum.shape[3]
+    for ci in range(cin):
+        for i in range(KH):
+            for j in range(KW):
+                if cum[c1, ci, i, j] == cum[c0, ci, i, j]:
+                    continue
+                for yo in range(y0, y1):
+                    y = sy * yo + i - py
+                    if y < 0 or y >= H:
+                        continue
+                    for xo in range(x0, x1):
+                        x = sx * xo + j - px
+                        if x < 0 or x >= W:
+                            continue
+                        if all_valid or valid[y, x]:
+                            q = (ci * H + y) * W + x
+                            k = q if key is None else key[q]
+                            if stamp[k] != tag:
+                                stamp[k] = tag
+                                count[k] += 1
+
+
+@njit(cache=True)
 def conv_tiles_fan_out(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, fan_out):
     """Add one to ``fan_out`` (per source neuron, C-major) for every tile each source neuron reaches."""
+    stamp = np.full(fan_out.size, -1, np.int64)
     for t in range(tiles.shape[0]):
-        for q in conv_tile_sources(cum, tiles[t], sy, sx, py, px, H, W, valid, all_valid):
-            fan_out[q] += 1
+        _mark_sources(cum, tiles[t], sy, sx, py, px, H, W, valid, all_valid, None, stamp, t, fan_out)
 
 
 @njit(cache=True)
@@ -159,10 +211,5 @@ def conv_tiles_destinations(cum, tiles, sy, sx, py, px, H, W, valid, all_valid, 
     dest = np.zeros(n_source_tiles, np.int64)
     stamp = np.full(n_source_tiles, -1, np.int64)
     for t in range(tiles.shape[0]):
-        for q in conv_tile_sources(cum, tiles[t], sy, sx, py, px, H, W, valid, all_valid):
-            st = tile_of[q]
-            if stamp[st] != t:
-                stamp[st] = t
-                dest[st] += 1
+        _mark_sources(cum, tiles[t], sy, sx, py, px, H, W, valid, all_valid, tile_of, stamp, t, dest)
     return dest
-

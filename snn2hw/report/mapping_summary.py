@@ -83,7 +83,7 @@ def format_mapping(doc: dict) -> str:
     merged = sum(lay.get("cores_of_several_boxes", 0) for lay in doc["layers"])
     if merged:
         rows.append(f"{merged:,} of the cores hold several tiles (a layer's leftover tiles merged with a neighbour's"
-                    + (", merging effort high)" if doc.get("effort") == "high" else ")"))
+                    + (", merging effort fast)" if doc.get("effort") == "fast" else ")"))
     alt = doc.get("other_synapse_model")
     if alt:
         rows.append(f"with {alt['synapse_model']} synapses: {alt['cores']:,} cores (lower bound "

@@ -48,19 +48,19 @@ def test_map_effort_choices_are_the_mappers(tmp_path):
         opt = next(o for o in cmd.params if o.name == "effort")
         assert tuple(opt.type.choices) == EFFORTS and opt.default == "normal"
     out = tmp_path / "m.json"
-    r = _run("examples/digits_lif.pt", "--synapse-model", "expanded", "--effort", "high", "--json", str(out))
+    r = _run("examples/digits_lif.pt", "--synapse-model", "expanded", "--effort", "fast", "--json", str(out))
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
-    assert doc["effort"] == "high" and doc["cores"] == 6
+    assert doc["effort"] == "fast" and doc["cores"] == 6
     r = _run("examples/digits_lif.pt", "--effort", "max")
     assert r.returncode == 2 and "'max'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_simulate_records_the_mapping_effort(tmp_path):
-    """`snn2hw simulate --effort high` maps with it and the report says so (runs[].mapping_effort)."""
+    """`snn2hw simulate --effort fast` maps with it and the report says so (runs[].mapping_effort)."""
     r = subprocess.run([sys.executable, "-m", "snn2hw", "simulate", "examples/digits_lif.pt", "--profile", "loihi",
-                        "--synapse-model", "expanded", "--effort", "high", "--data", "digits", "--samples", "2",
+                        "--synapse-model", "expanded", "--effort", "fast", "--data", "digits", "--samples", "2",
                         "--out", str(tmp_path / "rep")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     run = json.loads((tmp_path / "rep" / "report.json").read_text())["runs"][0]
-    assert run["mapping_effort"] == "high" and run["synapse_model"] == "expanded" and run["cores_used"] == 6
+    assert run["mapping_effort"] == "fast" and run["synapse_model"] == "expanded" and run["cores_used"] == 6

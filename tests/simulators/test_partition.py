@@ -439,18 +439,18 @@ def _wide_network(seed):
 
 
 @pytest.mark.parametrize("seed", [17, 26, 34])
-def test_high_effort_merges_what_normal_effort_gives_up_on(seed):
-    """``effort='high'`` does not count the boxes passed over without exact checks toward giving up: on these
-    networks it frees cores that the normal effort leaves (it stops after 32 such boxes in a row), every core
+def test_normal_effort_merges_what_fast_effort_gives_up_on(seed):
+    """The default effort does not count the boxes passed over without exact checks toward giving up: on these
+    networks it frees cores that ``effort='fast'`` leaves (it stops after 32 such boxes in a row), every core
     still equals the brute-force count, the violations are the same, and the bound stays below both."""
     from snn2hw.simulators.mapping import MappingError, map_graph
     g, p = _wide_network(seed)
+    fast = map_graph(g, p, synapse_model="expanded", effort="fast")
     normal = map_graph(g, p, synapse_model="expanded")
-    high = map_graph(g, p, synapse_model="expanded", effort="high")
-    assert high.totals["effort"] == "high" and normal.totals["effort"] == "normal"
-    assert high.totals["lower_bound_cores"] <= high.totals["cores_used"] < normal.totals["cores_used"]
-    assert {(v.rule, v.layer) for v in high.violations} <= {(v.rule, v.layer) for v in normal.violations}
-    _check_cores_by_brute_force(g, high)
+    assert normal.totals["effort"] == "normal" and fast.totals["effort"] == "fast"
+    assert normal.totals["lower_bound_cores"] <= normal.totals["cores_used"] < fast.totals["cores_used"]
+    assert {(v.rule, v.layer) for v in normal.violations} <= {(v.rule, v.layer) for v in fast.violations}
+    _check_cores_by_brute_force(g, normal)
     with pytest.raises(MappingError, match="effort 'max'"):
         map_graph(g, p, synapse_model="expanded", effort="max")
 
