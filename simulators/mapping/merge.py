@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snn2hw.simulators.timing import njit
+
 from .tile_counts import conv_tile_source_counts
 from .tile_needs import Tile, _flat_sources, _geometry, _tables, path_counts
 
@@ -80,6 +82,70 @@ def group_needs(layer, boxes: list, mem, wbits: int, cache: dict | None = None) 
         bits += min(sparse, dense)
         by_src[p.source] = src if p.source not in by_src else np.union1d(by_src[p.source], src)
     return GroupNeeds(int(sum(v.size for v in by_src.values())), int(bits), storage, by_src)
+
+
+@njit(cache=True)
+def _add_sources(idx, cnt, b_idx, b_cnt, sparse_tab):
+    """``(sources, synapses each, sparse bits added)``: a core's sorted source neurons ``idx`` (synapses each
+    ``cnt``) with a box's (``b_idx``, ``b_cnt``) merged in (an axon both reach carries both's synapses in one run);
+    ``sparse_tab[k]``: the sparse bits of an axon of ``k`` synapses."""
+    n, m = idx.size, b_idx.size
+    out_idx = np.empty(n + m, idx.dtype)
+    out_cnt = np.empty(n + m, cnt.dtype)
+    i = j = k = 0
+    added = 0
+    while i < n or j < m:
+        if j >= m or (i < n and idx[i] < b_idx[j]):
+            out_idx[k], out_cnt[k] = idx[i], cnt[i]
+            i += 1
+        elif i >= n or b_idx[j] < idx[i]:
+            out_idx[k], out_cnt[k] = b_idx[j], b_cnt[j]
+            added += sparse_tab[b_cnt[j]]
+            j += 1
+        else:
+            c = cnt[i] + b_cnt[j]
+            added += sparse_tab[c] - sparse_tab[cnt[i]]
+            out_idx[k], out_cnt[k] = idx[i], c
+            i += 1
+            j += 1
+        k += 1
+    return out_idx[:k], out_cnt[:k], added
+
+
+@njit(cache=True)
+def _cores_with_room(idx, group_of, own, g_neurons, g_fo, npc, fo_lim, need_n, need_fo):
+    """The cores of boxes ``idx`` (``own`` left out, a core once per box) with room for ``need_n`` more neurons and
+    ``need_fo`` more output-axon entries."""
+    out = np.empty(idx.size, np.int64)
+    m = 0
+    for k in range(idx.size):
+        g = group_of[idx[k]]
+        if g != own and g_neurons[g] + need_n <= npc and g_fo[g] + need_fo <= fo_lim:
+            out[m] = g
+            m += 1
+    return out[:m]
+
+
+@njit(cache=True)
+def _room_around(idx, group_of, own, g_neurons, g_fo, npc, fo_lim, area, step, max_parts):
+    """The most channels of a box (``area`` positions, at least ``step`` entries per channel) that the cores of boxes
+    ``idx`` (``own`` left out; a core once per box) could take by neurons and entries alone, each core a run, at
+    most ``max_parts`` of them: the sum of the ``max_parts`` largest rooms."""
+    top = np.zeros(max_parts)
+    low = 0                                   # where the smallest of the kept rooms is
+    for k in range(idx.size):
+        g = group_of[idx[k]]
+        if g == own:
+            continue
+        r = (npc - g_neurons[g]) // area
+        if fo_lim < np.inf and step > 0:
+            r = min(r, np.floor((fo_lim - g_fo[g]) / step))
+        if r > top[low]:
+            top[low] = r
+            for j in range(max_parts):
+                if top[j] < top[low]:
+                    low = j
+    return top.sum()
 
 
 def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, mem, wbits: int,
@@ -172,7 +238,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
     near_room = {}
 
     def touching(i):
-        """The cores of the boxes touching box ``i`` (its own core left out), one entry per box."""
+        """The boxes touching box ``i`` (its own among them)."""
         idx = near_boxes.get(cell_of[i])
         if idx is None:
             cs = near_cells(i)
@@ -182,15 +248,13 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             if cell_of[i] not in near_room and idx.size:
                 g = group_of[idx]
                 near_room[cell_of[i]] = (limits.neurons - g_neurons[g].min(), limits.fan_out - g_fo[g].min())
-        g = group_of[idx]
-        return g[g != group_of[i]]
+        return idx
 
     def neighbours(i, need_n, need_fo, emptiest=False, used=()):
         """Up to ``tries`` cores of the touching boxes with room for ``need_n`` neurons and ``need_fo`` entries:
         the fullest (and with ``emptiest``, also the emptiest: a full core rarely has memory or axons to spare)."""
-        g = touching(i)
-        g = g[(g_neurons[g] + need_n <= limits.neurons) & (g_fo[g] + need_fo <= limits.fan_out)]
-        g = np.unique(g)
+        g = np.unique(_cores_with_room(touching(i), group_of, group_of[i], g_neurons, g_fo, float(limits.neurons),
+                                       float(limits.fan_out), float(need_n), float(need_fo)))
         if used:
             g = g[~np.isin(g, list(used))]
         # the fullest first, those at a limit last; of equally full ones, the fewest neurons
@@ -206,19 +270,14 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         """The most channels of box ``i`` that the touching cores could take by neurons and output-axon entries alone
         (each core taking a run, at most ``max_parts`` of them): an upper bound, so a box whose channels exceed it
         is passed over without exact checks."""
-        g = touching(i)                  # a core holding several of these boxes is counted once per box: still a bound
+        idx = touching(i)                # a core holding several of these boxes is counted once per box: still a bound
         area = (t.y1 - t.y0) * (t.x1 - t.x0)
         step = float(np.min(np.diff(pre))) if pre.size > 1 else 0.0
         most_n, most_fo = near_room.get(cell_of[i], (limits.neurons, limits.fan_out))
         if most_n < area or (np.isfinite(limits.fan_out) and most_fo < step):
             return 0                     # no core around has room for one of its channels
-        r = (limits.neurons - g_neurons[g]) // area
-        if np.isfinite(limits.fan_out) and step > 0:
-            r = np.minimum(r, np.floor((limits.fan_out - g_fo[g]) / step))
-        r = np.maximum(r, 0)
-        if r.size > max_parts:
-            r = np.partition(r, r.size - max_parts)[r.size - max_parts:]
-        return int(r.sum())
+        return int(_room_around(idx, group_of, group_of[i], g_neurons, g_fo, float(limits.neurons),
+                                float(limits.fan_out), float(area), step, max_parts))
 
     cache = {} if cache is None else cache
     g_ax = np.concatenate([fan_in, grow])   # per core: its input axons, or an upper bound on them
@@ -243,16 +302,11 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         for kp, p in enumerate(layer.paths):
             sparse_tab, dense_tab_p = _tables(p, mem, wbits, n)
             idx, cnt, sp = state_of(gid)[kp]
-            b_idx, b_cnt = _box_sources(layer, kp, box, cache)
-            pos = np.searchsorted(idx, b_idx)
-            hit = pos < idx.size
-            hit[hit] = idx[pos[hit]] == b_idx[hit]
-            old = cnt[pos[hit]]
-            sp += int(sparse_tab[old + b_cnt[hit]].sum() - sparse_tab[old].sum() + sparse_tab[b_cnt[~hit]].sum())
-            axons = idx.size + int(b_idx.size - hit.sum())
-            bits += min(sp, axons * int(dense_tab_p[n]))
-            fan += axons
-            new.append((idx, cnt, pos, hit, b_idx, b_cnt, sp))
+            idx, cnt, added = _add_sources(idx, cnt, *_box_sources(layer, kp, box, cache), sparse_tab)
+            sp += int(added)
+            bits += min(sp, idx.size * int(dense_tab_p[n]))
+            fan += idx.size
+            new.append((idx, cnt, sp))
         return GroupNeeds(fan, bits, {}, {}), new
 
     def fits(gid, extra_box, extra_axons):
@@ -277,14 +331,8 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         gn, new = got
         if new is None:
             states.pop(gid, None)
-        else:                                  # the core's sources with the box's inserted in order
-            st = []
-            for idx, cnt, pos, hit, b_idx, b_cnt, sp in new:
-                cnt = cnt.copy()
-                cnt[pos[hit]] += b_cnt[hit]
-                miss = ~hit
-                st.append((np.insert(idx, pos[miss], b_idx[miss]), np.insert(cnt, pos[miss], b_cnt[miss]), sp))
-            states[gid] = st
+        else:                                  # the core's sources with the box's added (with_box)
+            states[gid] = new
         members[gid].append(k)
         group_of[k] = gid
         g_ax[gid] = gn.fan_in
