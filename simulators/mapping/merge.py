@@ -233,8 +233,8 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                 if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs)]
 
     near_boxes = {}                                                   # cell -> the boxes in the cells around it
-    # cell -> the most neurons and output-axon entries any core around it had room for when first looked at: cores
-    # only fill up (and freed ones go), so it stays an upper bound
+    # cell -> the most neurons and output-axon entries any core around it had room for when last looked at: cores
+    # only fill up (and freed ones go), so it stays an upper bound until a part split off joins the cells around
     near_room = {}
 
     def touching(i):
@@ -419,6 +419,7 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                 extra.setdefault(cell_of[i], []).append(k)
                 for c in near_cells(i):       # the cells around it have one more box near them
                     near_boxes.pop(c, None)
+                    near_room.pop(c, None)     # its core may lie further out: counted again
             per_c[k] = pre[part.c0 - t.c0:part.c1 - t.c0 + 1] - pre[part.c0 - t.c0]
             join(gid, k, gn)
     return tiles, sorted(members.values(), key=lambda m: min(m))
