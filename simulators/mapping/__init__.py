@@ -73,7 +73,7 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
     ``synapse_model``: 'expanded' | 'shared' for a synapse-list profile (default: the profile's). ``progress``:
     called with ``(layer, cores)`` as each layer is tiled (last layer first). ``effort``: how hard merging tries
     (:data:`~snn2hw.simulators.mapping.partition.EFFORTS`; 'fast' frees fewer cores on some networks, in less
-    time)."""
+    time); ``totals['effort']`` records it where it applies (expanded synapses; ``None`` otherwise)."""
     from .layout import map_tiles
     from .partition import check_effort
     check_effort(effort)   # before any work, and for a shared-kernel chip too
@@ -102,7 +102,9 @@ def map_graph(graph: Graph, profile="loihi", synapse_model: Optional[str] = None
                   synapse_model=model)
     violations = check_design_rules(graph, profile, needs)
     stored = sum(int(p.per_neuron_synapses().sum()) for l in layers.values() for p in l.paths)
-    totals = {"profile": profile.name, "synapse_model": model, "effort": effort, "cores_used": total,
+    totals = {"profile": profile.name, "synapse_model": model,
+              "effort": effort if model == "expanded" else None,   # merging applies to expanded synapses only
+              "cores_used": total,
               "cores_available": limits["cores"], "chips_needed": tm.totals["chips_needed"],
               "tiles_used": len(placement.tiles_used), "neurons": sum(l.neurons for l in layers.values()),
               "synapses": stored, "synapse_bits": sum(u.synapse_bits for u in tm.usage),

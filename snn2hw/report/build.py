@@ -219,7 +219,7 @@ def profile_run(graph: Graph, x: torch.Tensor, labels, profile_name, batch_size=
                     "cores_available": mapping.totals.get("cores_available"),
                     "chips": mapping.totals.get("chips_needed"),
                     "synapse_model": mapping.totals.get("synapse_model", mapping.totals.get("memory_model")),
-                    "mapping_effort": effort,
+                    "mapping_effort": mapping.totals.get("effort"),
                     "lower_bound_cores": mapping.totals.get("lower_bound_cores"),
                     "mesh": _mesh(prof, placement), "system": _system(prof),
                     "violations": [v.to_dict() for v in mapping.violations],

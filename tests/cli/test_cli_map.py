@@ -40,7 +40,7 @@ def test_map_on_a_shared_kernel_chip():
 
 def test_map_effort_choices_are_the_mappers(tmp_path):
     """`--effort` offers what the mapper accepts, and the JSON says which one ran (the digits model maps the same
-    either way: 6 expanded cores)."""
+    either way: 6 expanded cores), or null where merging does not apply (shared synapses: 3 cores)."""
     from snn2hw.cli import simulate
     from snn2hw.cli_map import map_cmd
     from snn2hw.simulators.mapping.partition import EFFORTS
@@ -52,6 +52,10 @@ def test_map_effort_choices_are_the_mappers(tmp_path):
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
     assert doc["effort"] == "fast" and doc["cores"] == 6
+    r = _run("examples/digits_lif.pt", "--effort", "fast", "--json", str(out))   # shared synapses: nothing merges
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["effort"] is None and doc["cores"] == 3
     r = _run("examples/digits_lif.pt", "--effort", "max")
     assert r.returncode == 2 and "'max'" in r.stderr and "Traceback" not in r.stderr
 
