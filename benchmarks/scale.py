@@ -122,7 +122,7 @@ def child(stage: str, model: str, work: Path, samples: int, batch: int, weights:
         mres = map_graph(prep["g"], "loihi", synapse_model="expanded" if stage == "map_expanded" else None,
                          effort=effort)
         t = mres.totals
-        how = t["synapse_model"] + (", effort fast" if effort == "fast" else "")
+        how = t["synapse_model"] + (", effort fast" if t.get("effort") == "fast" else "")
         extra = (f"{how}: {t['cores_used']} cores on {t['chips_needed']} chips, lower bound "
                  f"{t['lower_bound_cores']} (mapping / bound {t['bound_ratio']:.2f}), {len(mres.violations)} "
                  f"violations")
