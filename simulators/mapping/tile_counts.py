@@ -172,29 +172,20 @@ def conv_tile_source_counts(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, v
 @njit(cache=True)
 def _mark_sources(cum, tt, sy, sx, py, px, H, W, valid, all_valid, key, stamp, tag, count):
     """Add one to ``count[key[q]]`` for every source neuron ``q`` reaching tile ``tt``, once per ``key[q]`` (``key``:
-    ``None`` for the neuron itself): ``stamp`` marks what this tile (``tag``) has counted already. No array is made
-    per tile, as :func:`conv_tile_sources` would."""
-    c0, c1, y0, y1, x0, x1 = tt[0], tt[1], tt[2], tt[3], tt[4], tt[5]
-    cin, KH, KW = cum.shape[1], cum.shape[2], cum.shape[3]
+    ``None`` for the neuron itself): ``stamp`` marks what this tile (``tag``) has counted already. Only the window's
+    counts are made per tile (no index arrays, as :func:`conv_tile_sources` makes)."""
+    counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
+                                          valid, all_valid)
+    cin, rows, cols = counts.shape
     for ci in range(cin):
-        for i in range(KH):
-            for j in range(KW):
-                if cum[c1, ci, i, j] == cum[c0, ci, i, j]:
-                    continue
-                for yo in range(y0, y1):
-                    y = sy * yo + i - py
-                    if y < 0 or y >= H:
-                        continue
-                    for xo in range(x0, x1):
-                        x = sx * xo + j - px
-                        if x < 0 or x >= W:
-                            continue
-                        if all_valid or valid[y, x]:
-                            q = (ci * H + y) * W + x
-                            k = q if key is None else key[q]
-                            if stamp[k] != tag:
-                                stamp[k] = tag
-                                count[k] += 1
+        for r in range(rows):
+            for c in range(cols):
+                if counts[ci, r, c] > 0:
+                    q = (ci * H + r + ry0) * W + c + rx0
+                    k = q if key is None else key[q]
+                    if stamp[k] != tag:
+                        stamp[k] = tag
+                        count[k] += 1
 
 
 @njit(cache=True)
