@@ -137,15 +137,6 @@ def axon_bit_table(n: int, bits_per_synapse: int, mem) -> np.ndarray:
 
 
 @njit(cache=True)
-def conv_tile_sources(cum, tt, sy, sx, py, px, H, W, valid, all_valid):
-    """The source neurons (C-major flat indices) reaching tile ``tt`` (``c0 c1 y0 y1 x0 x1``) of a conv path."""
-    counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
-                                          valid, all_valid)
-    ci, r, c = np.nonzero(counts)
-    return (ci * H + r + ry0) * W + c + rx0
-
-
-@njit(cache=True)
 def conv_tile_source_counts(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, valid, all_valid):
     """``(source neurons, sorted, C-major flat; how many of the tile's neurons each reaches)`` of a conv path, both
     32-bit: :func:`conv_window_counts` without the window's zeros."""
@@ -173,7 +164,7 @@ def conv_tile_source_counts(cum, c0, c1, y0, y1, x0, x1, sy, sx, py, px, H, W, v
 def _mark_sources(cum, tt, sy, sx, py, px, H, W, valid, all_valid, key, stamp, tag, count):
     """Add one to ``count[key[q]]`` for every source neuron ``q`` reaching tile ``tt``, once per ``key[q]`` (``key``:
     ``None`` for the neuron itself): ``stamp`` marks what this tile (``tag``) has counted already. Only the window's
-    counts are made per tile (no index arrays, as :func:`conv_tile_sources` makes)."""
+    counts are made per tile, no index arrays."""
     counts, ry0, rx0 = conv_window_counts(cum, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], sy, sx, py, px, H, W,
                                           valid, all_valid)
     cin, rows, cols = counts.shape
