@@ -35,6 +35,9 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   (``tile_memory``'s, and its own destination cores over the fan-out limit) bound its cores per source neuron
   too, packed as bins (L2 with ``a = 0``): its targets of more than half a core one core each, the others filling at
   most the room those leave, and at least the sum of its targets' shares.
+* ``core_unions``: the sources the cores of the consumers listen to, summed over the cores (each (source, core)
+  pair an output-axon entry), priced per consumer neuron (:func:`core_unions`) over the fan-out limit: what the
+  per-source counts miss where a core's neurons do not share all their sources (scattered zero weights).
 * ``alone``: the neurons that must sit alone (by fan-in, below, or by ``destination_cores``), one core each, plus
   the rest over the neurons per core; these neurons are what the layer's own sources see as lonely targets.
 
@@ -316,6 +319,26 @@ def pairwise_incompatible(p, fin: float, rounds: int = 4, cu: _ConvUnions | None
     return cand.reshape(-1)
 
 
+def core_unions(axons: np.ndarray, partner: np.ndarray | None, shares: list) -> float:
+    """A floor on the source neurons the cores of a consumer listen to through one path, summed over its cores: the
+    largest over the share vectors ``s`` (each summing to at most 1 on any core) of ``sum_t s_t v_t``, with
+    ``v_t = min(partner_t, axons_t / s_t)``: ``axons_t`` the neuron's own sources, ``partner_t`` its least union
+    with any other neuron (``None``: not known, ``axons_t`` stands in).
+
+    Why: a core holding one neuron listens to its ``axons_t >= s_t v_t`` sources; a core holding several listens to
+    at least ``partner_t >= v_t`` for each of them, so to at least ``max v_t >= sum s_t v_t``. Every (source, core)
+    pair is an output-axon entry of the source, so the source layer needs this over its fan-out limit in cores.
+    Stronger than counting each source's targets where a core's neurons rarely share all their sources (scattered
+    zero weights: two channels at a position together listen to more sources than either)."""
+    best = 0.0
+    partner = axons if partner is None else np.maximum(partner, axons)
+    for s in shares:
+        s = np.minimum(np.asarray(s, dtype=np.float64), 1.0)
+        v = np.where(s > 0, np.minimum(partner, axons / np.maximum(s, 1e-300)), 0.0)
+        best = max(best, float((s * v).sum()))
+    return best
+
+
 def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
     """Per source neuron of path ``p`` into consumer ``c``: the fewest of ``c``'s cores that can hold the
     destination neurons it reaches (their count over the neurons per core; their synapse bits over the memory per
@@ -366,6 +389,7 @@ class _Consumer:
     alone: np.ndarray
     distinct: np.ndarray | None = None
     shares: list = field(default_factory=list)   # per path: each neuron's least share of a core (tile_shares)
+    priced: dict = field(default_factory=dict)   # id(path) -> the least sources its cores listen to (core_unions)
 
 
 def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
@@ -398,25 +422,30 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
         distinct = None
         per_neuron = None
         if np.isfinite(fo_lim):
-            entries = 0.0
+            entries, listened = 0.0, 0.0
             per_neuron = np.zeros(layer.neurons)
             for cname, c in out.items():
                 paths = [p for p in layers[cname].paths if p.source == name]
                 if paths:
                     entries += c.cores * max(f * u for f, u in (_fewest_sources(p, shared) for p in paths))
+                    listened += max([consumers[cname].priced.get(id(p), 0.0) for p in paths])
                     discrete = [p for p in paths if not (shared and p.kind == "conv")]
                     if discrete:   # several paths into one consumer may reach the same neurons: the largest
                         per_neuron += np.max([_target_cores(p, consumers[cname], npc) for p in discrete], axis=0)
             terms["output_axons"] = math.ceil(entries / fo_lim) if entries else 0
+            if listened:
+                terms["core_unions"] = math.ceil(round(listened / fo_lim, 6))
             if per_neuron.any():
                 alone = per_neuron > fo_lim
                 terms["destination_cores"] = bin_packing_floor(per_neuron / fo_lim)
                 # a core's output-axon entries are at most the limit: each neuron takes per_neuron / limit of its
                 # core (a neuron above the limit a core of its own), the share its sources' bound sees
                 shares = shares + [np.where(alone, 1.0, per_neuron / fo_lim)]
+        partner = {}                      # id(path) -> per neuron, its least union with a partner (exact where cheap)
         if fan_in_term:
+            partner = {id(p): partner_union_floor(p, unions.get(id(p))) for p in layer.paths}
             # the union over distinct sources adds up; the sum of per-source minima bounds the minimum of sums
-            lonely = sum(partner_union_floor(p, unions.get(id(p))) for p in layer.paths) > fin
+            lonely = sum(partner.values()) > fin
             if lonely.any():
                 terms["fan_in"] = int(lonely.sum()) + math.ceil((layer.neurons - int(lonely.sum())) / npc)
                 alone |= lonely
@@ -436,5 +465,12 @@ def layer_bounds(layers: dict, limits: dict, mem, wbits: int) -> dict:
         if layer.paths and not (shared and any(p.kind == "conv" for p in layer.paths)):
             bits = sum(p.per_neuron_synapses().astype(np.float64) * min_bits_per_synapse(p.weight_bits or wbits, mem)
                        for p in layer.paths)
-        consumers[name] = _Consumer(bits, mlim, alone, distinct, shares)
+        priced = {}
+        if np.isfinite(fo_lim):
+            for p in layer.paths:
+                if (shared and p.kind == "conv") or sum(q.source == p.source for q in layer.paths) > 1:
+                    continue
+                priced[id(p)] = core_unions(p.per_neuron_synapses().astype(np.float64), partner.get(id(p)),
+                                            shares + [np.full(layer.neurons, 1.0 / npc)])
+        consumers[name] = _Consumer(bits, mlim, alone, distinct, shares, priced)
     return {n: out[n] for n in layers}

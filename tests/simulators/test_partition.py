@@ -546,3 +546,48 @@ def test_each_neurons_destination_floor_is_at_most_its_entries_in_the_mapping(se
     assert floor is not None and floor.shape == entries.shape
     assert (floor <= entries).all(), np.flatnonzero(floor > entries)
     assert floor.max() > 1   # not the trivial floor of one core
+
+
+def test_the_cores_of_a_consumer_listen_to_at_least_the_priced_sources():
+    """``core_unions``: over the sn2 cores of a mapping, the sn1 neurons each core listens to (its fan-in, counted
+    over the explicit connectivity) add up to at least ``sum_t s_t min(u_t, a_t / s_t)`` for every share vector
+    ``s`` of the bound, with ``a_t`` a neuron's sources and ``u_t`` its exact least union with another neuron (by
+    brute force). The bound's term, whose partner unions are floors, is at most that. On a network whose sn2
+    cores hold 4 channels of a 24-channel window with 30 % of the taps zero (two channels together listen to more
+    sources than either) the term is above the destination-core floors' sum."""
+    import math
+    from snn2hw.simulators.mapping import map_graph
+    from snn2hw.simulators.mapping.lower_bound import core_unions
+
+    def check(g, p, effort):
+        c1, c2, H, W = *g.nodes["sn1"].output_shape[:1], *g.nodes["sn2"].output_shape
+        w2 = g.nodes["conv2"].weight_int
+        n1, n2 = c1 * H * W, c2 * H * W
+        x = torch.eye(n1, dtype=torch.float64).reshape(n1, c1, H, W)
+        m = (F.conv2d(x, torch.from_numpy((w2 != 0).astype(np.float64)), padding=1).reshape(n1, n2) > 0).T
+        m = m.numpy().astype(np.float64)                             # [sn2 neuron, sn1 neuron]
+        a = m.sum(1)
+        union = a[:, None] + a[None, :] - m @ m.T
+        np.fill_diagonal(union, np.inf)
+        res = map_graph(g, p, synapse_model="expanded", effort=effort)
+        npc, fo = res.limits["neurons_per_core"], res.limits["fan_out_axons_per_core"]
+        priced = core_unions(a, union.min(1), res.bounds["sn2"].shares + [np.full(n2, 1.0 / npc)])
+        listened = sum(u.fan_in for u in res.usage if u.layer == "sn2")
+        assert listened >= priced - 1e-9, (effort, listened, priced)
+        term = res.bounds["sn1"].terms.get("core_unions", 0)
+        assert 0 < term <= math.ceil(round(priced / fo, 6))
+        return term, math.ceil(res.bounds["sn1"].destinations.sum() / fo)
+
+    for seed in range(8):
+        for mem in (None, 1200):   # 1,200 bits: some sn2 neurons fill most of a core alone
+            check(*_two_layer_network(seed, mem), "fast" if seed % 2 else "normal")
+    rng = np.random.default_rng(0)
+    w1 = rng.integers(1, 3, size=(24, 2, 1, 1))
+    w2 = rng.integers(1, 3, size=(12, 24, 3, 3))
+    w2[rng.random(w2.shape) < 0.3] = 0
+    term, floors = check(_two_layer_graph(w1, w2, 5), profile(npc=4, mem=None, fan_in=2000, fan_out=400), "normal")
+    assert term > floors, (term, floors)
+    # by hand: two neurons of 10 sources each, 15 together. Alone on a core each (shares 1): 20 sources listened
+    # to, not 30 (a lone neuron has no partner); sharing one core (shares 1/2): at least their union, 15
+    assert core_unions(np.array([10.0, 10.0]), np.array([15.0, 15.0]), [np.ones(2)]) == 20
+    assert core_unions(np.array([10.0, 10.0]), np.array([15.0, 15.0]), [np.full(2, 0.5)]) == 15
