@@ -151,6 +151,17 @@ class Needs:
     memory_model: str = "synapse_list"
     assignment: dict = field(default_factory=dict)     # shared_kernel: layer -> core (matched layers only)
     synapse_model: str = "expanded"                    # synapse_list: how conv synapses are stored
+    _by_layer: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def cores_of(self, layer: str) -> list:
+        """The cores of ``layer`` (grouped once: every rule asks for every layer, and a network may have 10^5
+        cores; grouped again if ``cores`` has changed length)."""
+        if self._by_layer is None or self._by_layer[0] != len(self.cores):
+            groups = {}
+            for c in self.cores:
+                groups.setdefault(c.layer, []).append(c)
+            self._by_layer = (len(self.cores), groups)
+        return self._by_layer[1].get(layer, [])
 
 
 def _fmt(x) -> str:
@@ -286,15 +297,8 @@ def assign_cores(layers: list, feasible: dict, n_cores: int) -> dict:
 
 
 def _over_cores(needs: Needs, layer: str, attr: str, limit: int) -> list:
-    """The cores of ``layer`` whose ``attr`` exceeds ``limit`` (the cores grouped by layer once per ``needs``: a
-    rule asks for every layer, and a network may have 10^5 cores)."""
-    by_layer = needs.__dict__.get("_by_layer")
-    if by_layer is None or by_layer[0] != len(needs.cores):
-        groups = {}
-        for c in needs.cores:
-            groups.setdefault(c.layer, []).append(c)
-        by_layer = needs.__dict__["_by_layer"] = (len(needs.cores), groups)
-    return [c for c in by_layer[1].get(layer, ()) if getattr(c, attr) > limit]
+    """The cores of ``layer`` whose ``attr`` exceeds ``limit``."""
+    return [c for c in needs.cores_of(layer) if getattr(c, attr) > limit]
 
 
 # ---------------------------------------------------------------- rules
