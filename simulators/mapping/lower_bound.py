@@ -12,8 +12,8 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   of an axon's run over every run length:
   :func:`~snn2hw.simulators.mapping.partition.min_bits_per_synapse`);
 * ``tile_memory``: the largest over the layer's discretely stored paths of the cores its neurons' least shares
-  of a core (:func:`tile_shares`) fill as items of a bin packing (:func:`bin_packing_floor`, at least their
-  sum): a core of ``n`` neurons stores a path dense (every axon ``axon_bits(n)``
+  of a core (:func:`tile_shares`) fill as items of a bin packing (:func:`bin_packing_floor`: Martello and Toth's
+  L2 and Fekete and Schepers' dual feasible functions, at least their sum): a core of ``n`` neurons stores a path dense (every axon ``axon_bits(n)``
   bits, with at least as many axons as any of its neurons has synapses, and more than that when ``n`` exceeds a
   position's channels) or sparse (``w`` + index bits per synapse at least); the 64-bit word a short run takes
   is what ``synapse_memory`` does not see.
@@ -34,7 +34,8 @@ network's bound is the sum of its layers' bounds. A layer's bound is the largest
   conv weights (population axons) are left to ``output_axons``. The consumer's per-neuron shares of a core
   (``tile_memory``'s, and its own destination cores over the fan-out limit) bound its cores per source neuron
   too, packed as bins (L2 with ``a = 0``): its targets of more than half a core one core each, the others filling at
-  most the room those leave, and at least the sum of its targets' shares.
+  most the room those leave, and at least the sum of its targets' shares and of their images under each dual
+  feasible function (:func:`dff`: at most ``k`` targets above ``1 / (k + 1)`` of a core share one).
 * ``core_unions``: the sources the cores of the consumers listen to, summed over the cores (each (source, core)
   pair an output-axon entry), priced per consumer neuron (:func:`core_unions`) over the fan-out limit: what the
   per-source counts miss where a core's neurons do not share all their sources (scattered zero weights).
@@ -96,13 +97,32 @@ def relaxed_limits(needs, limits: dict) -> tuple:
     return fin, mem, names
 
 
+#: the dual feasible functions :func:`dff` applies (Fekete and Schepers' ``u^(k)``, k = 2..)
+DFF_KS = (2, 3, 4)
+
+
+def dff(x: np.ndarray, k: int) -> np.ndarray:
+    """Fekete and Schepers' dual feasible function ``u^(k)`` (Math. Programming 91, 2001, "New classes of fast lower
+    bounds for bin packing problems", Theorem 2): ``x`` where ``(k + 1) x`` is an integer, else
+    ``floor((k + 1) x) / k``. Items that fit one bin keep fitting after ``u^(k)`` (their images add up to at most
+    1), so ``sum u^(k)(s)`` bounds the bins below: at most ``k`` items above ``1 / (k + 1)`` share a bin, and an item
+    that leaves room for fewer of them counts for more (``k = 2``: an item above 2/3 counts 1, one in (1/3, 2/3)
+    counts 1/2). Sizes within rounding of a multiple of ``1 / (k + 1)`` keep their own value, the smaller one."""
+    x = np.minimum(np.asarray(x, dtype=np.float64), 1.0)
+    y = (k + 1) * x
+    near = np.abs(y - np.round(y)) < 1e-7
+    return np.where(near, x, np.floor(y) / k)
+
+
 def bin_packing_floor(sizes) -> int:
     """A lower bound on the unit bins (cores) that hold items of ``sizes`` (each a neuron's least share of a core;
     one above 1 takes a bin of its own): Martello and Toth's L2 (Knapsack Problems, Wiley 1990, section 8.3.1).
     For every ``0 <= a <= 1/2``: an item above ``1 - a`` shares its bin with no item of ``a`` or more, two items
     above 1/2 never share one, and the items in ``[a, 1/2]`` fill at most the room the bins of the items in
     ``(1/2, 1 - a]`` leave before they need bins of their own. Never below ``ceil(sum)``, and above it where
-    items are large: three neurons of 0.6 of a core each take 3 cores, not 2."""
+    items are large: three neurons of 0.6 of a core each take 3 cores, not 2. And never below the sum of the items'
+    images under each dual feasible function :func:`dff` (``k`` in :data:`DFF_KS`): seven neurons of 0.26 of a core
+    take 3 cores (three to a core at most), where the sum and L2 say 2."""
     s = np.sort(np.round(np.asarray(sizes, dtype=np.float64).reshape(-1), 9))
     s = s[s > 0]
     if s.size == 0:
@@ -119,7 +139,8 @@ def bin_packing_floor(sizes) -> int:
     a = np.searchsorted(s, alphas, side="left")
     sum3 = pre[lo] - pre[np.minimum(a, lo)]
     fill = np.ceil(np.round(sum3 - (count2 - sum2), 6))
-    return int(((n - hi) + count2 + np.maximum(0.0, fill)).max())
+    l2 = int(((n - hi) + count2 + np.maximum(0.0, fill)).max())
+    return max([l2] + [int(np.ceil(round(float(dff(s, k).sum()), 6))) for k in DFF_KS])
 
 
 def _stored(p, shared: bool) -> int:
@@ -343,7 +364,8 @@ def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
     """Per source neuron of path ``p`` into consumer ``c``: the fewest of ``c``'s cores that can hold the
     destination neurons it reaches (their count over the neurons per core; their synapse bits over the memory per
     core; the ones that must sit alone, one core each; their shares of a core packed as bins: those above 1/2 one
-    core each, the others filling at most the room those leave)."""
+    core each, the others filling at most the room those leave, and the sum of their images under each dual
+    feasible function :func:`dff`)."""
     n = c.alone.size
     ws = [np.ones(n)]
     if c.bits is not None and np.isfinite(c.mlim):
@@ -352,12 +374,15 @@ def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
         ws.append(c.alone.astype(np.float64))
     if c.distinct is not None and c.distinct.any():
         ws.append(c.distinct.astype(np.float64))
-    tol, split = 1e-7, []
+    tol, split, n_dff = 1e-7, [], []
     for share in c.shares:   # per share: the targets above 1/2 (count, their sum) and the sum of the others
         share = np.minimum(share, 1.0)
         big = share > 0.5 + tol
         split.append(bool(big.any()))
         ws += [big.astype(np.float64), np.where(big, share, 0.0), np.where(big, 0.0, share)] if split[-1] else [share]
+        images = [u for u in (dff(share, k) for k in DFF_KS) if u.any()]   # all zero: no item above 1 / (k + 1)
+        n_dff.append(len(images))
+        ws += images
     sums = iter(np.round(p.reach(np.stack(ws)), 6))   # every sum in one transposed convolution
     cnt = next(sums)
     need = np.ceil(cnt / npc)
@@ -368,13 +393,16 @@ def _target_cores(p, c: "_Consumer", npc: int) -> np.ndarray:
         need = np.maximum(need, alone + np.ceil(np.round(cnt - alone, 6) / npc))
     if c.distinct is not None and c.distinct.any():   # pairwise incompatible targets: one core each
         need = np.maximum(need, np.round(next(sums)))
-    for has_big in split:   # the targets' shares of a core, as a bin packing (L2 with a = 0, bin_packing_floor):
-        # two targets above 1/2 never share a core, the others fill at most the room those cores leave
+    for has_big, images in zip(split, n_dff):   # the targets' shares of a core, as a bin packing (bin_packing_floor):
+        # L2 with a = 0 (two targets above 1/2 never share a core, the others fill at most the room those cores
+        # leave), then the sum of each dual feasible function's images (dff: at most k targets above 1 / (k + 1))
         if not has_big:
             need = np.maximum(need, np.ceil(next(sums)))
-            continue
-        n_big, s_big, s_small = next(sums), next(sums), next(sums)
-        need = np.maximum(need, n_big + np.maximum(0.0, np.ceil(np.round(s_small - (n_big - s_big), 6))))
+        else:
+            n_big, s_big, s_small = next(sums), next(sums), next(sums)
+            need = np.maximum(need, n_big + np.maximum(0.0, np.ceil(np.round(s_small - (n_big - s_big), 6))))
+        for _ in range(images):
+            need = np.maximum(need, np.ceil(next(sums)))
     return need
 
 
