@@ -102,8 +102,9 @@ DFF_KS = (2, 3, 4)
 
 
 def dff(x: np.ndarray, k: int) -> np.ndarray:
-    """Fekete and Schepers' dual feasible function ``u^(k)`` (Math. Programming 91, 2001, "New classes of fast lower
-    bounds for bin packing problems", Theorem 2): ``x`` where ``(k + 1) x`` is an integer, else
+    """Fekete and Schepers' dual feasible function ``u^(k)`` ("New classes of fast lower bounds for bin packing
+    problems", Math. Programming 91, 2001; surveyed by Clautiaux, Alves and Valerio de Carvalho, Annals of Operations
+    Research 179, 2010): ``x`` where ``(k + 1) x`` is an integer, else
     ``floor((k + 1) x) / k``. Items that fit one bin keep fitting after ``u^(k)`` (their images add up to at most
     1), so ``sum u^(k)(s)`` bounds the bins below: at most ``k`` items above ``1 / (k + 1)`` share a bin, and an item
     that leaves room for fewer of them counts for more (``k = 2``: an item above 2/3 counts 1, one in (1/3, 2/3)
