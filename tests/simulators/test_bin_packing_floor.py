@@ -90,23 +90,33 @@ def test_each_sources_targets_are_packed_as_bins():
     (their output-axon entries over the limit): never above the optimal packing of those shares (exhaustive),
     and above the summed shares where two targets of more than half a core cannot share one. Random dense paths,
     shares in multiples of 1/4096, most of them just above 1/2."""
+    rng = np.random.default_rng(3)
+    above_sum = 0
+    for p, c, need, targets in _random_sources(rng, 80, (1, 5), (2, 8), 0.7, (0.6, (2049, 3300), (1, 2049))):
+        above_sum += sum(n > math.ceil(round(sum(t), 9)) for n, t in zip(need, targets))
+    assert above_sum > 10, above_sum
+
+
+def _random_sources(rng, trials, n_src, n_dst, density, shares):
+    """Random dense paths and their consumers' shares of a core (``shares = (p, (lo, hi), (lo, hi))``: entries of
+    4,096 from the first range with probability ``p``, else from the second): per path ``(path, consumer, each
+    source's target cores, each source's targets' shares)``, the target cores checked against the optimal packing
+    of its targets' shares (exhaustive)."""
     from snn2hw.simulators.mapping import layer_needs
     from snn2hw.simulators.mapping.lower_bound import _Consumer, _target_cores
     from tests.simulators.test_mapping import dense_graph, profile
-    rng = np.random.default_rng(3)
-    above_sum = 0
-    for _ in range(80):
-        n_src, n_dst = int(rng.integers(1, 5)), int(rng.integers(2, 8))
-        w = (rng.random((n_dst, n_src)) < 0.7).astype(np.int64)
+    p_first, first, second = shares
+    for _ in range(trials):
+        ns, nd = int(rng.integers(*n_src)), int(rng.integers(*n_dst))
+        w = (rng.random((nd, ns)) < density).astype(np.int64)
         p = layer_needs(dense_graph(w), profile())["sn"].paths[0]
-        share = np.where(rng.random(n_dst) < 0.6, rng.integers(2049, 3300, n_dst), rng.integers(1, 2049, n_dst)) / 4096
-        need = _target_cores(p, _Consumer(None, float("inf"), np.zeros(n_dst, dtype=bool), shares=[share]), 1024)
-        for s in range(n_src):
-            targets = list(share[w[:, s] != 0])
-            opt = _optimal_bins(targets) if targets else 0
-            assert need[s] <= opt, (targets, need[s], opt)
-            above_sum += need[s] > math.ceil(round(sum(targets), 9))
-    assert above_sum > 10, above_sum
+        share = np.where(rng.random(nd) < p_first, rng.integers(*first, nd), rng.integers(*second, nd)) / 4096
+        c = _Consumer(None, float("inf"), np.zeros(nd, dtype=bool), shares=[share])
+        need = _target_cores(p, c, 1024)
+        targets = [list(share[w[:, s] != 0]) for s in range(ns)]
+        for n, t in zip(need, targets):
+            assert n <= (_optimal_bins(t) if t else 0), (t, n)
+        yield p, c, need, targets
 
 
 def test_dual_feasible_functions_keep_a_full_bin_within_one():
@@ -150,21 +160,11 @@ def test_each_sources_targets_count_through_the_dual_feasible_functions(monkeypa
     """``_target_cores`` with targets of just above 1/4 or 1/3 of a core (3 or 2 to a core where the summed shares
     say 3 or 4): never above the optimal packing of a source's targets (exhaustive), and above what it says without
     the dual feasible functions for many sources."""
-    from snn2hw.simulators.mapping import layer_needs, lower_bound
-    from snn2hw.simulators.mapping.lower_bound import _Consumer, _target_cores
-    from tests.simulators.test_mapping import dense_graph, profile
+    from snn2hw.simulators.mapping import lower_bound
+    from snn2hw.simulators.mapping.lower_bound import _target_cores
     rng = np.random.default_rng(6)
     gained = 0
-    for _ in range(100):
-        n_src, n_dst = int(rng.integers(1, 4)), int(rng.integers(4, 10))
-        w = (rng.random((n_dst, n_src)) < 0.9).astype(np.int64)
-        p = layer_needs(dense_graph(w), profile())["sn"].paths[0]
-        share = np.where(rng.random(n_dst) < 0.7, rng.integers(1025, 1150, n_dst), rng.integers(1366, 1500, n_dst)) / 4096
-        c = _Consumer(None, float("inf"), np.zeros(n_dst, dtype=bool), shares=[share])
-        need = _target_cores(p, c, 1024)
-        for s in range(n_src):
-            targets = list(share[w[:, s] != 0])
-            assert need[s] <= (_optimal_bins(targets) if targets else 0), (targets, need[s])
+    for p, c, need, _ in _random_sources(rng, 100, (1, 4), (4, 10), 0.9, (0.7, (1025, 1150), (1366, 1500))):
         with monkeypatch.context() as m:
             m.setattr(lower_bound, "DFF_KS", ())
             gained += int((need > _target_cores(p, c, 1024)).sum())
