@@ -148,6 +148,20 @@ def _room_around(idx, group_of, own, g_neurons, g_fo, npc, fo_lim, area, step, m
     return top.sum()
 
 
+def _windows(layer, rows: np.ndarray) -> np.ndarray | None:
+    """Per box (``rows``: ``[c0, c1, y0, y1, x0, x1]``), the window of the source map its neurons listen to through the
+    layer's conv path with the largest kernel: ``[first row, last row, first column, last column]``, clipped to the
+    map (``None``: no conv path)."""
+    convs = [p for p in layer.paths if p.kind == "conv"]
+    if not convs:
+        return None
+    p = max(convs, key=lambda q: q.k.shape[2] * q.k.shape[3])
+    (KH, KW), (sy, sx), (py, px), (H, W) = p.k.shape[2:], p.stride, p.padding, p.src_shape[1:]
+    return np.stack([np.clip(rows[:, 2] * sy - py, 0, H - 1), np.clip((rows[:, 3] - 1) * sy - py + KH - 1, 0, H - 1),
+                     np.clip(rows[:, 4] * sx - px, 0, W - 1), np.clip((rows[:, 5] - 1) * sx - px + KW - 1, 0, W - 1)],
+                    1)
+
+
 def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, mem, wbits: int,
                 tries: int = 6, give_up: int = 32, max_parts: int = 12, axon_cost: float = 0.0,
                 count_passed: bool = True, cache: dict | None = None) -> tuple:
@@ -157,8 +171,10 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
     ``(fan_in, synapse_bits)`` per tile; ``channel_fan_out(tile)``: the output-axon entries of the tile's
     neurons per channel (``None``: no fan-out limit).
 
-    Greedy, the emptiest first: a box using less than ``SMALL`` of every limit joins the fullest core of a
-    touching box that it still fits beside; where none takes it whole, it is split: the longest run of its
+    Greedy, the emptiest first: a box using less than ``SMALL`` of every limit joins a core of a touching box that it
+    still fits beside: one whose boxes' window on the source map (:func:`_windows`, bounding box) covers its own first
+    (its sources lie in that core's window, so most of them reach the core already, and a whole move takes an
+    output-axon entry from each of those), the fullest of those; where none takes it whole, it is split: the longest run of its
     channels that fits beside one of them goes there, and the rest tries again, in at most ``max_parts`` parts on
     distinct cores. A box moves only when all of it finds room (a box that keeps a core of its own gains nothing
     from giving part of itself away, and its sources would reach one more core). How full a core is: the largest
@@ -232,6 +248,10 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
         return [(a + dy) * len(xs) + b + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)
                 if 0 <= a + dy < len(ys) and 0 <= b + dx < len(xs)]
 
+    win = _windows(layer, rows)                                       # per box (and part split off), its window
+    if win is not None:
+        win = np.concatenate([win, np.zeros((cap - n, 4), dtype=win.dtype)])
+    g_win = None if win is None else win.copy()                       # per core, the bounding box of its boxes'
     near_boxes = {}                                                   # cell -> the boxes in the cells around it
     # cell -> the most neurons and output-axon entries any core around it had room for when last looked at: cores
     # only fill up (and freed ones go), so it stays an upper bound until a part split off joins the cells around
@@ -257,8 +277,13 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
                                        float(limits.fan_out), float(need_n), float(need_fo)))
         if used:
             g = g[~np.isin(g, list(used))]
-        # the fullest first, those at a limit last; of equally full ones, the fewest neurons
-        g = g[np.lexsort((g_neurons[g], -g_use[g], g_use[g] >= FULL))]
+        # those at a limit last; first the cores whose window covers the box's (the box's sources reach them already:
+        # none gains an output-axon entry), then the fullest; of equally full ones, the fewest neurons
+        outside = np.zeros(g.size, dtype=bool)
+        if win is not None:
+            wy0, wy1, wx0, wx1 = win[i]
+            outside = ~((g_win[g, 0] <= wy0) & (g_win[g, 1] >= wy1) & (g_win[g, 2] <= wx0) & (g_win[g, 3] >= wx1))
+        g = g[np.lexsort((g_neurons[g], -g_use[g], outside, g_use[g] >= FULL))]
         out = g[:tries].tolist()
         if emptiest:
             out += [x for x in g[::-1][:tries].tolist() if x not in out]
@@ -335,6 +360,9 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             states[gid] = new
         members[gid].append(k)
         group_of[k] = gid
+        if win is not None:
+            g_win[gid, ::2] = np.minimum(g_win[gid, ::2], win[k, ::2])
+            g_win[gid, 1::2] = np.maximum(g_win[gid, 1::2], win[k, 1::2])
         g_ax[gid] = gn.fan_in
         g_neurons[gid] += tiles[k].neurons
         g_fo[gid] += fo_prefix(k)[-1]
@@ -414,6 +442,8 @@ def merge_cores(layer, tiles: list, box_needs: tuple, channel_fan_out, limits, m
             else:
                 k = len(tiles)
                 tiles.append(part)
+                if win is not None:
+                    win[k] = win[i]
                 per_c.append(None)
                 cell_of.append(cell_of[i])
                 extra.setdefault(cell_of[i], []).append(k)

@@ -525,6 +525,39 @@ def test_a_split_that_costs_its_sources_a_core_is_not_made(axon_cost, split):
     assert covered.sum() == 8 * 7 + 4 and covered.max() == 1
 
 
+def test_a_box_joins_a_core_whose_window_covers_its_own_first():
+    """Hand case: a 3x3 conv (padding 1) from one source channel on a 3x3 map; cores of 8 neurons. The top-middle
+    box (2 channels, window: rows 0-1, columns 0-2) can join the top-left core (5 channels, the fullest; window
+    columns 0-1) or the centre's (4 channels; window: the whole map). It joins the centre's: its sources all reach
+    that core already, so none gains an output-axon entry. Counted over the explicit connectivity, the sources
+    take 43 output-axon entries; had it joined the top-left core, 45 (the top-right and middle-right sources reach
+    that core only through the moved box). Before the window was looked at, the fullest core took it."""
+    from snn2hw.simulators.mapping.merge import merge_cores
+    from snn2hw.simulators.mapping.tile_needs import tiles_needs
+    from tests.simulators.test_mapping import conv_graph
+    g = conv_graph((1, 3, 3), np.ones((8, 1, 3, 3), dtype=np.int64), padding=1)
+    prof = profile(npc=8, mem=None, fan_in=None, fan_out=None)
+    mem = _mem_model(prof)
+    mem.synapse_model = "expanded"
+    layer = layer_needs(g, prof)["sn"]
+    prepare_layer(layer, g.nodes["sn"].output_shape)
+    size = {(0, 1): 2, (0, 0): 5, (1, 1): 4}
+    tiles = [Tile(0, size.get((y, x), 8), y, y + 1, x, x + 1) for y in range(3) for x in range(3)]
+    arr = np.array([t.as_tuple() for t in tiles], dtype=np.int64)
+    fan_in, bits, _ = tiles_needs(layer, arr, mem, 8)
+    lim = Limits(neurons=8, fan_in=float("inf"), synapse_bits=float("inf"), fan_out=float("inf"))
+    boxes, groups = merge_cores(layer, tiles, (fan_in, bits), None, lim, mem, 8)
+    where = {(boxes[k].y0, boxes[k].x0): j for j, grp in enumerate(groups) for k in grp}
+    assert where[(0, 1)] == where[(1, 1)] != where[(0, 0)] and len(groups) == 8
+    # entries: per source pixel, the distinct cores holding the positions its 3x3 neighbourhood reaches
+    entries = sum(len({where[(y, x)] for y in range(max(0, sy - 1), min(3, sy + 2))
+                       for x in range(max(0, sx - 1), min(3, sx + 2))}) for sy in range(3) for sx in range(3))
+    moved = {**where, (0, 1): where[(0, 0)]}
+    other = sum(len({moved[(y, x)] for y in range(max(0, sy - 1), min(3, sy + 2))
+                     for x in range(max(0, sx - 1), min(3, sx + 2))}) for sy in range(3) for sx in range(3))
+    assert (entries, other) == (43, 45)
+
+
 @pytest.mark.parametrize("seed,mem", [(s, m) for s in range(4) for m in (None, 3500)])
 def test_each_neurons_destination_floor_is_at_most_its_entries_in_the_mapping(seed, mem):
     """Per source neuron, the bound's fewest destination cores (its targets' count, bits, lonely ones and shares
