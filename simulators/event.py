@@ -511,7 +511,12 @@ class _EventRunner:
         final_v, spikes = {}, {}
         counts = set()         # nodes whose values are spikes or pooled spikes (int8 / float32 whole numbers)
         cmaps = {}
-        for name in self.order:
+        src = g.predecessors(g.outputs[0])[0]
+        last = self._last_use()
+        for at, name in enumerate(self.order):
+            for done in last.get(at - 1, ()):   # no node after this one reads them: their frames go
+                for d in (vals, act, cmaps):
+                    d.pop(done, None)
             node = g.nodes[name]
             if isinstance(node, N.Input):
                 lo, hi = node.int_range()
@@ -525,7 +530,8 @@ class _EventRunner:
             if isinstance(node, N.Neuron):
                 a = self._wrap_real(name, "input_wrap", _map_rows(lambda t: t.to(torch.int64), vals[preds[0]]), 32)
                 s, v_T, s_rows = self._neuron(name, node, a, cmaps.get(preds[0]), tl, acc)
-                spikes[name] = s
+                if name == src:
+                    spikes[name] = s
                 vals[name] = act[name] = s_rows
                 counts.add(name)
                 final_v[name] = v_T[off:]
@@ -560,7 +566,6 @@ class _EventRunner:
                 if maps:  # event maps of the synapses upstream, routed like the currents
                     cmaps[name] = _sum_rows([_map_rows(lambda m: _glue_apply(node, m), m) for m in maps])
             vals[name] = y
-        src = g.predecessors(g.outputs[0])[0]
         v = spikes[src].reshape((S * Bv,) + tuple(g.nodes[src].output_shape)) if src in spikes else \
             _dense(vals[src], S * Bv)
         v = v.reshape((S, Bv) + tuple(v.shape[1:]))[:T, off:]
@@ -570,6 +575,23 @@ class _EventRunner:
             self._send_resets(tl)
         tally.end_chunk()
         return res
+
+    def _last_use(self) -> dict:
+        """``{position in self.order: [nodes read last by the node there]}``: after it, :meth:`run` drops their
+        frames (the network output's source is kept to the end)."""
+        got = self.__dict__.get("_last")
+        if got is None:
+            at = {n: i for i, n in enumerate(self.order)}
+            keep = self.g.predecessors(self.g.outputs[0])[0]
+            last = {}
+            for n in self.order:
+                for p in self.g.predecessors(n):
+                    if p in at and p != keep:
+                        last[p] = max(last.get(p, -1), at[n])
+            got = self.__dict__["_last"] = {}
+            for p, i in last.items():
+                got.setdefault(i, []).append(p)
+        return got
 
     # -- wraps and synapses: tallied on the T frames of real samples only (the reference's frames)
     def _real(self, rows: torch.Tensor) -> torch.Tensor:
@@ -738,10 +760,14 @@ class _EventRunner:
         syns = r.get("Rc_syn", {})
         if len(syns) == 1:
             per_syn = {next(iter(syns)): total_syn}
-        else:  # several synapses from one population (residual branches): each synapse's own events
-            flat = torch.zeros(n, S * Bv, dtype=torch.float32)
-            flat[torch.from_numpy(ii), torch.from_numpy(bb * S + ff)] = 1.0
-            per_syn = {syn: float((rc @ flat).sum()) for syn, rc in syns.items()}
+        else:  # several synapses from one population (residual branches): each synapse's own events, the
+            # synapse's count over all cores per sender summed over the senders (sum over cores of Rc_syn @ s)
+            per_src = r.get("syn_per_src")
+            if per_src is None:
+                per_src = r["syn_per_src"] = {
+                    syn: np.bincount(rc.col_indices().numpy(), weights=rc.values().numpy().astype(np.float64),
+                                     minlength=n) for syn, rc in syns.items()}
+            per_syn = {syn: float(c[ii].sum()) for syn, c in per_src.items()}
         for syn, v in per_syn.items():
             acc["syn"].setdefault(syn, {})
             acc["syn"][syn]["synops"] = acc["syn"][syn].get("synops", 0.0) + v
