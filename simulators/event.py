@@ -328,6 +328,7 @@ class _EventRunner:
         self.g = graph
         graph.infer_shapes()
         self.order = self.ref.order
+        self.last_use = self._last_uses()   # which nodes' frames run() drops after each node
         self.depth = _depths(graph)
         self.costs = profile.costs
         self.notes = notes
@@ -512,9 +513,8 @@ class _EventRunner:
         counts = set()         # nodes whose values are spikes or pooled spikes (int8 / float32 whole numbers)
         cmaps = {}
         src = g.predecessors(g.outputs[0])[0]
-        last = self._last_use()
         for at, name in enumerate(self.order):
-            for done in last.get(at - 1, ()):   # no node after this one reads them: their frames go
+            for done in self.last_use.get(at - 1, ()):   # no node after this one reads them: their frames go
                 for d in (vals, act, cmaps):
                     d.pop(done, None)
             node = g.nodes[name]
@@ -576,22 +576,20 @@ class _EventRunner:
         tally.end_chunk()
         return res
 
-    def _last_use(self) -> dict:
+    def _last_uses(self) -> dict:
         """``{position in self.order: [nodes read last by the node there]}``: after it, :meth:`run` drops their
         frames (the network output's source is kept to the end)."""
-        got = self.__dict__.get("_last")
-        if got is None:
-            at = {n: i for i, n in enumerate(self.order)}
-            keep = self.g.predecessors(self.g.outputs[0])[0]
-            last = {}
-            for n in self.order:
-                for p in self.g.predecessors(n):
-                    if p in at and p != keep:
-                        last[p] = max(last.get(p, -1), at[n])
-            got = self.__dict__["_last"] = {}
-            for p, i in last.items():
-                got.setdefault(i, []).append(p)
-        return got
+        at = {n: i for i, n in enumerate(self.order)}
+        keep = self.g.predecessors(self.g.outputs[0])[0]
+        last = {}
+        for n in self.order:
+            for p in self.g.predecessors(n):
+                if p in at and p != keep:
+                    last[p] = max(last.get(p, -1), at[n])
+        out = {}
+        for p, i in last.items():
+            out.setdefault(i, []).append(p)
+        return out
 
     # -- wraps and synapses: tallied on the T frames of real samples only (the reference's frames)
     def _real(self, rows: torch.Tensor) -> torch.Tensor:
@@ -757,17 +755,12 @@ class _EventRunner:
         graded = isinstance(self.g.nodes.get(name), N.Input)
         if graded:
             tl.add("synops_graded", self.tau_first + d, syn_in)
-        syns = r.get("Rc_syn", {})
+        syns = r.get("syn_per_src", {})
         if len(syns) == 1:
             per_syn = {next(iter(syns)): total_syn}
-        else:  # several synapses from one population (residual branches): each synapse's own events, the
-            # synapse's count over all cores per sender summed over the senders (sum over cores of Rc_syn @ s)
-            per_src = r.get("syn_per_src")
-            if per_src is None:
-                per_src = r["syn_per_src"] = {
-                    syn: np.bincount(rc.col_indices().numpy(), weights=rc.values().numpy().astype(np.float64),
-                                     minlength=n) for syn, rc in syns.items()}
-            per_syn = {syn: float(c[ii].sum()) for syn, c in per_src.items()}
+        else:  # several synapses from one population (residual branches): each synapse's own events, its
+            # synapses per sender summed over the senders
+            per_syn = {syn: float(c[ii].sum()) for syn, c in syns.items()}
         for syn, v in per_syn.items():
             acc["syn"].setdefault(syn, {})
             acc["syn"][syn]["synops"] = acc["syn"][syn].get("synops", 0.0) + v

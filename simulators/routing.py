@@ -419,8 +419,8 @@ def build_route(graph, source: str, synapses: list, syn_info: dict, core_of: dic
     * ``Rt``: CSR ``[cores, sources]`` of ones: messages received per core = ``Rt @ s`` (exact in
       float32 while a core receives fewer than 2^24 per step);
     * ``Rc``: the same pattern holding the synapse counts over all of ``synapses``: synaptic events
-      per core = ``Rc @ s``; ``Rc_syn``: synapse node -> its own count CSR (``Rc`` itself when the
-      population feeds one synapse);
+      per core = ``Rc @ s``; ``syn_per_src``: synapse node -> its synapses per source element, over all cores
+      (``[n_src]``; ``None`` when the population feeds one synapse, whose events are all of ``Rc``'s);
     * ``pairs``: ``(keys, counts)``, the sorted core-major keys ``core * n_src + source`` with their
       synapse counts (for message lists);
     * per source element ``deg`` (destination cores), ``ew``/``ns`` (on-chip hops summed over its
@@ -435,7 +435,8 @@ def build_route(graph, source: str, synapses: list, syn_info: dict, core_of: dic
     hops = source_hops(src, core, n_src, src_xy, core_xy, src_chip, core_chip)
     rt = _csr(keys, torch.ones(len(keys)), n_cores, n_src, source)
     rc = _csr(keys, counts, n_cores, n_src, source)
-    rc_syn = ({s: rc for s in per_syn} if len(per_syn) == 1 else
-              {s: _csr(k, c, n_cores, n_src, source) for s, (k, c) in per_syn.items()})
-    return {"Rt": rt, "Rc": rc, "Rc_syn": rc_syn, "pairs": (keys, counts), "deg": deg, **hops,
+    syn_per_src = ({s: None for s in per_syn} if len(per_syn) == 1 else
+                   {s: np.bincount((k % n_src).numpy(), weights=c.numpy().astype(np.float64), minlength=n_src)
+                    for s, (k, c) in per_syn.items()})
+    return {"Rt": rt, "Rc": rc, "syn_per_src": syn_per_src, "pairs": (keys, counts), "deg": deg, **hops,
             "n_pairs": int(len(keys))}
